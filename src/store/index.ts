@@ -1,0 +1,21 @@
+export type {
+  Dialect,
+  ExecResult,
+  Executor,
+  MigrationInfo,
+  MigrationReport,
+  Row,
+  SqlValue,
+  Store,
+  StoreCapabilities,
+  StoreStatus,
+  TransactionOptions,
+  Tx,
+  Unsubscribe,
+} from './types.js';
+export { StoreError, StoreErrorCode, isStoreError } from './errors.js';
+export { openStore, type OpenStoreOptions } from './open.js';
+export { DEFAULT_STORE_URL, parseStoreUrl, redact, type ParsedStoreUrl } from './url.js';
+export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './sqlite/sqlite-store.js';
+export { latestMigration, loadMigrations } from './migrations.js';
+export { parseJson, toJson } from './json.js';

@@ -1,0 +1,15 @@
+/**
+ * JSON columns are TEXT on SQLite and JSONB on PostgreSQL; the pg driver hands JSONB back parsed. These
+ * two functions make both look the same to callers.
+ */
+
+/** The value to bind for a JSON column. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+/** A JSON column's value as read from either dialect. */
+export function parseJson<T = unknown>(value: unknown): T {
+  if (typeof value === 'string') return JSON.parse(value) as T;
+  return value as T;
+}

@@ -1,0 +1,46 @@
+import type { PostgresStoreOptions } from './postgres/postgres-store.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
+import type { Store } from './types.js';
+import { DEFAULT_STORE_URL, parseStoreUrl } from './url.js';
+
+export interface OpenStoreOptions {
+  /** Apply pending migrations when opening. Default true. */
+  readonly migrate?: boolean;
+  /** SQLite only: see `SqliteStoreOptions.synchronous`. A `?synchronous=` in the URL wins. */
+  readonly synchronous?: SqliteStoreOptions['synchronous'];
+  /** PostgreSQL only: the schema to use. A `?schema=` in the URL wins. Default `garrison`. */
+  readonly schema?: string;
+  /** PostgreSQL only: the pool size. A `?pool=` in the URL wins. Default 10. */
+  readonly poolSize?: number;
+  /** Largest number of writes committed together by `store.write`. Default 512. */
+  readonly maxBatch?: number;
+  /** The time source for migration records, in UNIX epoch ms. */
+  readonly now?: () => number;
+}
+
+/** Opens the store a URL names (default: the embedded SQLite file `.garrison/garrison.db`). */
+export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<Store> {
+  const parsed = parseStoreUrl(url);
+  if (parsed.kind === 'sqlite') {
+    return SqliteStore.open({
+      path: parsed.path,
+      synchronous: parsed.synchronous ?? options.synchronous,
+      busyTimeoutMs: parsed.busyTimeoutMs,
+      migrate: options.migrate,
+      maxBatch: options.maxBatch,
+      now: options.now,
+    });
+  }
+  // Loaded on demand so an embedded-only process never opens the pg driver.
+  const { PostgresStore } = await import('./postgres/postgres-store.js');
+  const pgOptions: PostgresStoreOptions = {
+    connectionString: parsed.connectionString,
+    redacted: parsed.redacted,
+    schema: parsed.schema ?? options.schema ?? 'garrison',
+    poolSize: parsed.poolSize ?? options.poolSize,
+    migrate: options.migrate,
+    maxBatch: options.maxBatch,
+    now: options.now,
+  };
+  return PostgresStore.open(pgOptions);
+}

@@ -1,0 +1,297 @@
+/**
+ * The embedded SQLite adapter (better-sqlite3 12). WAL mode; every write goes through one connection in
+ * submission order; reads outside transactions use a second, read-only connection so they never wait
+ * behind a writer.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { StoreError, StoreErrorCode } from '../errors.js';
+import { GroupCommitter } from '../group-commit.js';
+import { LocalChannels } from '../local-channels.js';
+import { appliedVersion, applyPending, latestMigration, loadMigrations, schemaTooNew } from '../migrations.js';
+import { SerialQueue } from '../serial-queue.js';
+import { assertNotInTransaction, runInTransaction, type TxConnection } from '../transaction.js';
+import type {
+  ExecResult,
+  MigrationReport,
+  Row,
+  SqlValue,
+  Store,
+  StoreCapabilities,
+  StoreStatus,
+  TransactionOptions,
+  Tx,
+  Unsubscribe,
+} from '../types.js';
+import { mapSqliteError } from './errors.js';
+
+/** How hard SQLite flushes to disk at commit. */
+export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
+
+export interface SqliteStoreOptions {
+  /** The database file, or `:memory:` for a private in-memory database. */
+  readonly path: string;
+  /**
+   * `FULL` (default): a commit is on disk before it is acknowledged, so an acknowledged write survives
+   * power loss. `NORMAL`: in WAL mode the last commits may be lost on power loss (never on a process
+   * crash) but commits are much cheaper. `EXTRA`: also syncs the directory.
+   */
+  readonly synchronous?: SqliteSynchronous;
+  /** How long a writer waits for another process's lock before `store_busy`, in ms. Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /** Apply pending migrations when opening. Default true. */
+  readonly migrate?: boolean;
+  /** Largest number of writes committed together by `write`. Default 512. */
+  readonly maxBatch?: number;
+  /** The time source for migration records, in UNIX epoch ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+type Params = Record<string, unknown>;
+
+function bindParams(params: readonly SqlValue[] | undefined): Params {
+  const bound: Params = {};
+  if (params === undefined) return bound;
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i];
+    bound[i + 1] = v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  }
+  return bound;
+}
+
+/** Statement cache and execution for one better-sqlite3 connection. */
+class Connection implements TxConnection {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    readonly db: Database.Database,
+    private readonly location: string,
+  ) {}
+
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      if (this.statements.size > 2000) this.statements.clear();
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  querySync<T extends Row>(sql: string, params?: readonly SqlValue[]): T[] {
+    try {
+      const stmt = this.prepare(sql);
+      if (!stmt.reader) {
+        stmt.run(bindParams(params));
+        return [];
+      }
+      return stmt.all(bindParams(params)) as T[];
+    } catch (error) {
+      throw mapSqliteError(error, this.location);
+    }
+  }
+
+  executeSync(sql: string, params?: readonly SqlValue[]): ExecResult {
+    try {
+      const stmt = this.prepare(sql);
+      if (stmt.reader) return { rowCount: stmt.all(bindParams(params)).length };
+      return { rowCount: stmt.run(bindParams(params)).changes };
+    } catch (error) {
+      throw mapSqliteError(error, this.location);
+    }
+  }
+
+  query<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    try {
+      return Promise.resolve(this.querySync<T>(sql, params));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
+    try {
+      return Promise.resolve(this.executeSync(sql, params));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  script(sql: string): void {
+    try {
+      this.db.exec(sql);
+    } catch (error) {
+      throw mapSqliteError(error, this.location);
+    }
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly capabilities: StoreCapabilities = { notify: false, skipLocked: false, multiWriter: false };
+  readonly location: string;
+  private readonly writer: Connection;
+  private readonly reader: Connection;
+  private readonly queue = new SerialQueue();
+  private readonly committer: GroupCommitter;
+  private readonly channels = new LocalChannels();
+  private readonly now: () => number;
+  private closed = false;
+
+  private constructor(writer: Connection, reader: Connection, location: string, options: SqliteStoreOptions) {
+    this.writer = writer;
+    this.reader = reader;
+    this.location = location;
+    this.now = options.now ?? Date.now;
+    this.committer = new GroupCommitter({
+      maxBatch: options.maxBatch,
+      runTransaction: (body) =>
+        this.queue.run(() => runInTransaction(this, 'sqlite', this.writer, 'BEGIN IMMEDIATE', body)),
+    });
+  }
+
+  /** Opens (creating if needed) the database at `options.path` and, by default, migrates it. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const memory = options.path === ':memory:';
+    const location = memory ? ':memory:' : resolve(options.path);
+    if (!memory) {
+      const folder = dirname(location);
+      if (!existsSync(folder)) {
+        try {
+          mkdirSync(folder, { recursive: true });
+        } catch (error) {
+          throw new StoreError(StoreErrorCode.readOnly, `cannot create the folder ${folder} for the database`, {
+            cause: error,
+          });
+        }
+      }
+    }
+    let writerDb: Database.Database | undefined;
+    let readerDb: Database.Database | undefined;
+    try {
+      writerDb = new Database(location);
+      const writer = new Connection(writerDb, location);
+      // A read first: a corrupt or foreign file fails here, before any pragma could write to it.
+      writer.querySync('PRAGMA schema_version');
+      writer.querySync(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      if (!memory) {
+        // Writability is proven by taking the write lock; a read-only file or folder fails here.
+        writer.script('BEGIN IMMEDIATE; ROLLBACK');
+        const mode = writer.querySync<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
+        if (mode[0]?.journal_mode !== 'wal') {
+          throw new StoreError(StoreErrorCode.failed, `${location} could not be switched to WAL mode`);
+        }
+      }
+      writer.querySync(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`);
+      writer.querySync('PRAGMA foreign_keys = ON');
+      let reader = writer;
+      if (!memory) {
+        readerDb = new Database(location, { readonly: true });
+        reader = new Connection(readerDb, location);
+        reader.querySync(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      }
+      const store = new SqliteStore(writer, reader, location, options);
+      if (options.migrate ?? true) await store.migrate();
+      else await store.assertNotTooNew();
+      return store;
+    } catch (error) {
+      readerDb?.close();
+      writerDb?.close();
+      throw mapSqliteError(error, location);
+    }
+  }
+
+  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    this.assertOpen();
+    return this.reader.query<T>(sql, params);
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
+    this.assertOpen();
+    assertNotInTransaction(this, 'store.execute');
+    return this.queue.run(() => this.writer.execute(sql, params));
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    this.assertOpen();
+    assertNotInTransaction(this, 'store.transaction');
+    return this.queue.run(() =>
+      runInTransaction(this, 'sqlite', this.writer, 'BEGIN IMMEDIATE', fn, options?.beforeCommit),
+    );
+  }
+
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    assertNotInTransaction(this, 'store.write');
+    return this.committer.submit(fn);
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    this.assertOpen();
+    return this.queue.run(() =>
+      runInTransaction(this, 'sqlite', this.writer, 'BEGIN IMMEDIATE', (tx) =>
+        applyPending(tx, (sql) => Promise.resolve(this.writer.script(sql)), this.location, this.now()),
+      ),
+    );
+  }
+
+  async status(): Promise<StoreStatus> {
+    this.assertOpen();
+    const version = await this.currentVersion();
+    const latest = latestMigration('sqlite');
+    return {
+      dialect: 'sqlite',
+      location: this.location,
+      version,
+      latest,
+      pending: loadMigrations('sqlite')
+        .filter((m) => m.id > version)
+        .map((m) => m.id),
+    };
+  }
+
+  notify(channel: string, payload = ''): Promise<void> {
+    this.channels.emit(channel, payload);
+    return Promise.resolve();
+  }
+
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Unsubscribe> {
+    const remove = this.channels.add(channel, onNotify);
+    return Promise.resolve(() => {
+      remove();
+      return Promise.resolve();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.idle();
+    if (this.reader !== this.writer) this.reader.db.close();
+    this.writer.db.close();
+  }
+
+  /** Runs a synchronous `PRAGMA integrity_check`; "ok" when the file is sound. */
+  integrityCheck(): string {
+    const rows = this.reader.querySync<{ integrity_check: string }>('PRAGMA integrity_check');
+    return rows.map((r) => r.integrity_check).join('\n');
+  }
+
+  private async currentVersion(): Promise<number> {
+    const exists = await this.reader.query(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'garrison_migrations'",
+    );
+    return appliedVersion(this.reader, exists.length > 0);
+  }
+
+  private async assertNotTooNew(): Promise<void> {
+    const version = await this.currentVersion();
+    const latest = latestMigration('sqlite');
+    if (version > latest) throw schemaTooNew(version, latest, this.location);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError(StoreErrorCode.closed, `the store at ${this.location} is closed`);
+  }
+}
