@@ -1,0 +1,1 @@
+export { SystemClock, VirtualClock, systemClock, type Clock, type TimerHandle } from './clock.js';

@@ -1,0 +1,2 @@
+/** Helpers for users' tests: temporary stores and a controllable clock. */
+export { VirtualClock } from '../runtime/clock.js';
