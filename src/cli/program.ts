@@ -1,0 +1,36 @@
+/** The `garrison` command line: one Command tree, built here so tests can run it in-process too. */
+import { Command, CommanderError } from 'commander';
+import { isGarrisonError } from '../errors.js';
+import { migrateCommand } from './commands/migrate.js';
+import { statusCommand } from './commands/status.js';
+import { version } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('garrison')
+    .description('Garrison: a durable, supervised multi-agent runtime')
+    .version(version, '-v, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const command of [migrateCommand(), statusCommand()]) {
+    program.addCommand(command.showHelpAfterError().exitOverride());
+  }
+  return program;
+}
+
+/** Runs the command line; returns the exit code. Errors become one readable line, never a stack trace. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    const message = isGarrisonError(error)
+      ? `${error.message} [${error.code}]`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+    process.stderr.write(`garrison: ${message}\n`);
+    return 1;
+  }
+}
