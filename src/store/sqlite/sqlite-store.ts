@@ -9,7 +9,13 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { GroupCommitter } from '../group-commit.js';
 import { LocalChannels } from '../local-channels.js';
-import { appliedVersion, applyPending, latestMigration, loadMigrations, schemaTooNew } from '../migrations.js';
+import {
+  appliedVersion,
+  applyPending,
+  latestMigration,
+  loadMigrations,
+  schemaTooNew,
+} from '../migrations.js';
 import { SerialQueue } from '../serial-queue.js';
 import { assertNotInTransaction, runInTransaction, type TxConnection } from '../transaction.js';
 import type {
@@ -102,20 +108,13 @@ class Connection implements TxConnection {
     }
   }
 
-  query<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    try {
-      return Promise.resolve(this.querySync<T>(sql, params));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  // async so a synchronous throw becomes a rejection.
+  async query<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.querySync<T>(sql, params);
   }
 
-  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
-    try {
-      return Promise.resolve(this.executeSync(sql, params));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
+    return this.executeSync(sql, params);
   }
 
   script(sql: string): void {
@@ -161,9 +160,13 @@ export class SqliteStore implements Store {
         try {
           mkdirSync(folder, { recursive: true });
         } catch (error) {
-          throw new StoreError(StoreErrorCode.readOnly, `cannot create the folder ${folder} for the database`, {
-            cause: error,
-          });
+          throw new StoreError(
+            StoreErrorCode.readOnly,
+            `cannot create the folder ${folder} for the database`,
+            {
+              cause: error,
+            },
+          );
         }
       }
     }
