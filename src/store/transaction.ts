@@ -8,7 +8,7 @@ import type { Dialect, ExecResult, Row, SqlValue, Tx } from './types.js';
 
 /** The least a connection must do for a transaction to run over it. */
 export interface TxConnection {
-  query<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult>;
 }
 
@@ -41,7 +41,7 @@ export class ConnectionTx implements Tx {
     private readonly conn: TxConnection,
   ) {}
 
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.assertOpen();
     return this.conn.query<T>(sql, params);
   }

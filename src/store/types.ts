@@ -20,7 +20,7 @@ export interface ExecResult {
 export interface Executor {
   readonly dialect: Dialect;
   /** Runs a statement that returns rows. */
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Runs a statement for its effect. */
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult>;
 }

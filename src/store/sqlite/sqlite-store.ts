@@ -85,7 +85,7 @@ class Connection implements TxConnection {
     return stmt;
   }
 
-  querySync<T extends Row>(sql: string, params?: readonly SqlValue[]): T[] {
+  querySync<T = Row>(sql: string, params?: readonly SqlValue[]): T[] {
     try {
       const stmt = this.prepare(sql);
       if (!stmt.reader) {
@@ -109,7 +109,7 @@ class Connection implements TxConnection {
   }
 
   // async so a synchronous throw becomes a rejection.
-  async query<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  async query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     return this.querySync<T>(sql, params);
   }
 
@@ -205,7 +205,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.assertOpen();
     return this.reader.query<T>(sql, params);
   }
