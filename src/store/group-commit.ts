@@ -23,7 +23,7 @@ export interface GroupCommitOptions {
 
 export class GroupCommitter {
   private pending: PendingWrite[] = [];
-  private running = false;
+  private draining: Promise<void> | undefined;
   private readonly maxBatch: number;
 
   constructor(private readonly options: GroupCommitOptions) {
@@ -33,7 +33,7 @@ export class GroupCommitter {
   submit<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.running) void this.drain();
+      this.draining ??= this.drain();
     });
   }
 
@@ -42,15 +42,19 @@ export class GroupCommitter {
     return this.pending.length;
   }
 
+  /** Resolves once every write submitted so far has been answered. */
+  async idle(): Promise<void> {
+    await this.draining;
+  }
+
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.maxBatch);
         await this.runBatch(batch);
       }
     } finally {
-      this.running = false;
+      this.draining = undefined;
     }
   }
 

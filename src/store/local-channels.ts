@@ -19,7 +19,15 @@ export class LocalChannels {
     return this.listeners.has(channel);
   }
 
+  /** Calls every listener of `channel`; one that throws is reported and does not stop the others. */
   emit(channel: string, payload: string): void {
-    for (const fn of this.listeners.get(channel) ?? []) fn(payload);
+    for (const fn of [...(this.listeners.get(channel) ?? [])]) {
+      try {
+        fn(payload);
+      } catch (error) {
+        // A listener's failure is its own: it must not fail the notifier or the connection delivering it.
+        process.emitWarning(`a listener on channel "${channel}" threw: ${String(error)}`, 'GarrisonWarning');
+      }
+    }
   }
 }

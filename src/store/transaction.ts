@@ -14,6 +14,7 @@ export interface TxConnection {
 
 interface ActiveTx {
   readonly owner: object;
+  readonly tx: Tx;
   active: boolean;
 }
 
@@ -29,6 +30,15 @@ export function assertNotInTransaction(owner: object, what: string): void {
         '`tx` (use `tx.savepoint(fn)` for a nested unit) so it commits or rolls back with it',
     );
   }
+}
+
+/**
+ * The live transaction of `owner` the caller runs inside, if any. `store.notify` uses it to send its
+ * wake-up with the transaction (after COMMIT, never after a rollback).
+ */
+export function currentTransaction(owner: object): Tx | undefined {
+  const tx = current.getStore();
+  return tx !== undefined && tx.active && tx.owner === owner ? tx.tx : undefined;
 }
 
 export class ConnectionTx implements Tx {
@@ -104,7 +114,7 @@ export async function runInTransaction<T>(
   beforeCommit?: () => void | Promise<void>,
 ): Promise<T> {
   const tx = new ConnectionTx(dialect, conn);
-  const marker: ActiveTx = { owner, active: true };
+  const marker: ActiveTx = { owner, tx, active: true };
   await conn.execute(begin);
   let result: T;
   try {

@@ -17,7 +17,12 @@ import {
   schemaTooNew,
 } from '../migrations.js';
 import { SerialQueue } from '../serial-queue.js';
-import { assertNotInTransaction, runInTransaction, type TxConnection } from '../transaction.js';
+import {
+  assertNotInTransaction,
+  currentTransaction,
+  runInTransaction,
+  type TxConnection,
+} from '../transaction.js';
 import type {
   ExecResult,
   MigrationReport,
@@ -55,6 +60,29 @@ export interface SqliteStoreOptions {
 }
 
 type Params = Record<string, unknown>;
+
+/**
+ * One write queue per database file for the whole process. better-sqlite3 blocks the thread while it
+ * waits for a lock, so two stores of one process on the same file, each holding its own queue, would
+ * stall each other until busy_timeout; sharing the queue makes them take turns instead.
+ */
+const fileQueues = new Map<string, { readonly queue: SerialQueue; users: number }>();
+
+function acquireQueue(location: string): SerialQueue {
+  if (location === ':memory:') return new SerialQueue();
+  let entry = fileQueues.get(location);
+  if (entry === undefined) {
+    entry = { queue: new SerialQueue(), users: 0 };
+    fileQueues.set(location, entry);
+  }
+  entry.users++;
+  return entry.queue;
+}
+
+function releaseQueue(location: string): void {
+  const entry = fileQueues.get(location);
+  if (entry !== undefined && --entry.users === 0) fileQueues.delete(location);
+}
 
 function bindParams(params: readonly SqlValue[] | undefined): Params {
   const bound: Params = {};
@@ -132,14 +160,21 @@ export class SqliteStore implements Store {
   readonly location: string;
   private readonly writer: Connection;
   private readonly reader: Connection;
-  private readonly queue = new SerialQueue();
+  private readonly queue: SerialQueue;
   private readonly committer: GroupCommitter;
   private readonly channels = new LocalChannels();
   private readonly now: () => number;
   private closed = false;
 
-  private constructor(writer: Connection, reader: Connection, location: string, options: SqliteStoreOptions) {
+  private constructor(
+    writer: Connection,
+    reader: Connection,
+    location: string,
+    queue: SerialQueue,
+    options: SqliteStoreOptions,
+  ) {
     this.writer = writer;
+    this.queue = queue;
     this.reader = reader;
     this.location = location;
     this.now = options.now ?? Date.now;
@@ -172,6 +207,7 @@ export class SqliteStore implements Store {
     }
     let writerDb: Database.Database | undefined;
     let readerDb: Database.Database | undefined;
+    const queue = acquireQueue(location);
     try {
       writerDb = new Database(location);
       const writer = new Connection(writerDb, location);
@@ -179,12 +215,15 @@ export class SqliteStore implements Store {
       writer.querySync('PRAGMA schema_version');
       writer.querySync(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
       if (!memory) {
-        // Writability is proven by taking the write lock; a read-only file or folder fails here.
-        writer.script('BEGIN IMMEDIATE; ROLLBACK');
-        const mode = writer.querySync<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
-        if (mode[0]?.journal_mode !== 'wal') {
-          throw new StoreError(StoreErrorCode.failed, `${location} could not be switched to WAL mode`);
-        }
+        // Both take the write lock, so they wait their turn behind this process's other writers.
+        await queue.run(async () => {
+          // Writability is proven by taking the write lock; a read-only file or folder fails here.
+          writer.script('BEGIN IMMEDIATE; ROLLBACK');
+          const mode = writer.querySync<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
+          if (mode[0]?.journal_mode !== 'wal') {
+            throw new StoreError(StoreErrorCode.failed, `${location} could not be switched to WAL mode`);
+          }
+        });
       }
       writer.querySync(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`);
       writer.querySync('PRAGMA foreign_keys = ON');
@@ -194,29 +233,31 @@ export class SqliteStore implements Store {
         reader = new Connection(readerDb, location);
         reader.querySync(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
       }
-      const store = new SqliteStore(writer, reader, location, options);
+      const store = new SqliteStore(writer, reader, location, queue, options);
       if (options.migrate ?? true) await store.migrate();
       else await store.assertNotTooNew();
       return store;
     } catch (error) {
       readerDb?.close();
       writerDb?.close();
+      releaseQueue(location);
       throw mapSqliteError(error, location);
     }
   }
 
-  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  // The public methods are async so that a refusal (closed, nested) is a rejection, never a throw.
+  async query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.assertOpen();
     return this.reader.query<T>(sql, params);
   }
 
-  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
+  async execute(sql: string, params?: readonly SqlValue[]): Promise<ExecResult> {
     this.assertOpen();
     assertNotInTransaction(this, 'store.execute');
     return this.queue.run(() => this.writer.execute(sql, params));
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
+  async transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
     this.assertOpen();
     assertNotInTransaction(this, 'store.transaction');
     return this.queue.run(() =>
@@ -224,7 +265,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     this.assertOpen();
     assertNotInTransaction(this, 'store.write');
     return this.committer.submit(fn);
@@ -254,25 +295,29 @@ export class SqliteStore implements Store {
     };
   }
 
-  notify(channel: string, payload = ''): Promise<void> {
-    this.channels.emit(channel, payload);
-    return Promise.resolve();
+  async notify(channel: string, payload = ''): Promise<void> {
+    this.assertOpen();
+    const tx = currentTransaction(this);
+    // Inside a transaction the wake-up goes out with the commit, and not at all on a rollback.
+    if (tx !== undefined) tx.afterCommit(() => this.channels.emit(channel, payload));
+    else this.channels.emit(channel, payload);
   }
 
-  listen(channel: string, onNotify: (payload: string) => void): Promise<Unsubscribe> {
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<Unsubscribe> {
+    this.assertOpen();
     const remove = this.channels.add(channel, onNotify);
-    return Promise.resolve(() => {
-      remove();
-      return Promise.resolve();
-    });
+    return async () => remove();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.idle();
+    // Writes already accepted are committed (or fail) before the connections go.
+    await this.committer.idle();
+    await this.queue.run(async () => undefined);
     if (this.reader !== this.writer) this.reader.db.close();
     this.writer.db.close();
+    releaseQueue(this.location);
   }
 
   /** Runs a synchronous `PRAGMA integrity_check`; "ok" when the file is sound. */
