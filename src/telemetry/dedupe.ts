@@ -1,0 +1,57 @@
+/**
+ * "Once per interval" de-duplication: the first occurrence of a key is let through, repeats within the
+ * interval are counted and held back, and the next occurrence let through says how many were held back.
+ */
+import { z } from 'zod';
+import { LruCache } from '../resilience/index.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { ValidationError, describeIssues } from '../errors.js';
+
+export interface DeduperOptions {
+  /** How long repeats of a key are held back after one is let through, in ms. */
+  readonly intervalMs: number;
+  /** Keys remembered at most; the least recently seen is forgotten first. Default 10000. */
+  readonly maxKeys?: number;
+  /** Time source. Default the system clock. */
+  readonly clock?: Clock;
+}
+
+export interface DedupeDecision {
+  /** True when this occurrence should be reported. */
+  readonly emit: boolean;
+  /** When `emit`: how many occurrences of the key were held back since the last one reported. */
+  readonly suppressed: number;
+}
+
+export interface Deduper {
+  check(key: string): DedupeDecision;
+}
+
+interface Seen {
+  readonly emittedAt: number;
+  suppressed: number;
+}
+
+export function createDeduper(options: DeduperOptions): Deduper {
+  const parsed = z
+    .object({ intervalMs: z.number().int().min(1), maxKeys: z.number().int().min(1).default(10_000) })
+    .safeParse(options);
+  if (!parsed.success)
+    throw new ValidationError(`invalid deduper options: ${describeIssues(parsed.error.issues)}`);
+  const { intervalMs, maxKeys } = parsed.data;
+  const clock = options.clock ?? systemClock;
+  // No TTL here: an old entry is simply treated as "interval passed" below.
+  const seen = new LruCache<string, Seen>({ name: 'deduper', maxEntries: maxKeys, clock });
+  return {
+    check(key) {
+      const now = clock.now();
+      const entry = seen.get(key);
+      if (entry !== undefined && now - entry.emittedAt < intervalMs) {
+        entry.suppressed++;
+        return { emit: false, suppressed: 0 };
+      }
+      seen.set(key, { emittedAt: now, suppressed: 0 });
+      return { emit: true, suppressed: entry?.suppressed ?? 0 };
+    },
+  };
+}

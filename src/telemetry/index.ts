@@ -1,0 +1,31 @@
+/** Telemetry: typed events, Prometheus metrics, OpenTelemetry spans, structured logs and sampling. */
+export type { GarrisonEvents, ProcessExitKind, SystemEvents, TelemetryEvents } from './events.js';
+export {
+  createEventBus,
+  type BusEvent,
+  type EventBus,
+  type EventBusOptions,
+  type EventBusStats,
+  type EventHandler,
+  type EventPattern,
+  type MatchingNames,
+} from './event-bus.js';
+export {
+  DEPTH_BUCKETS,
+  DURATION_BUCKETS_SECONDS,
+  createMetrics,
+  type Metrics,
+  type MetricsOptions,
+} from './metrics.js';
+export { bindMetricsToBus, trackBreakers } from './bind-metrics.js';
+export { TRACER_NAME, activeTraceIds, getTracer, withSpan, type WithSpanOptions } from './spans.js';
+export {
+  createPinoLogger,
+  noopLogger,
+  type LogFields,
+  type LogLevel,
+  type Logger,
+  type PinoLoggerOptions,
+} from './logger.js';
+export { alwaysSample, neverSample, perSecondSampler, ratioSampler, type Sampler } from './sampling.js';
+export { createDeduper, type DedupeDecision, type Deduper, type DeduperOptions } from './dedupe.js';

@@ -1,0 +1,67 @@
+/**
+ * Structured logging through a small interface: a message plus a fields object, and child loggers that add
+ * bindings. Code takes a `Logger`; the CLI and server pass the pino-backed one, tests the no-op one.
+ */
+import pino, { type DestinationStream, type Level } from 'pino';
+
+/** Key/value context for one log line. Errors are best put under `err`. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: LogFields): Logger;
+}
+
+/** Discards everything. */
+export const noopLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return noopLogger;
+  },
+};
+
+/** The levels a Garrison logger writes, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface PinoLoggerOptions {
+  /** The lowest level written. Default `info`. */
+  readonly level?: LogLevel;
+  /** Added to every line as `name`. Default none. */
+  readonly name?: string;
+  /** Bindings added to every line (e.g. `{ node: 'n1' }`). Default none (no pid or hostname either). */
+  readonly base?: LogFields;
+  /** Where lines go. Default standard output. */
+  readonly destination?: DestinationStream;
+}
+
+function wrap(logger: pino.Logger): Logger {
+  const at = (level: Level) => (message: string, fields?: LogFields) => {
+    if (fields === undefined) logger[level](message);
+    else logger[level](fields, message);
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (bindings) => wrap(logger.child(bindings)),
+  };
+}
+
+/** A pino logger: one JSON object per line, with `level`, `time` (UNIX epoch ms), `msg` and the fields. */
+export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
+  const config: pino.LoggerOptions = {
+    level: options.level ?? 'info',
+    base: options.base === undefined ? null : { ...options.base },
+    serializers: { err: pino.stdSerializers.err },
+  };
+  if (options.name !== undefined) config.name = options.name;
+  return wrap(options.destination === undefined ? pino(config) : pino(config, options.destination));
+}
