@@ -1,6 +1,6 @@
 /**
- * JSON columns are TEXT on SQLite and JSONB on PostgreSQL; the pg driver hands JSONB back parsed. These
- * two functions make both look the same to callers.
+ * JSON columns are TEXT on SQLite and JSONB on PostgreSQL; both adapters hand them back as JSON text.
+ * These two functions are how callers write and read them.
  */
 
 /** The value to bind for a JSON column. */

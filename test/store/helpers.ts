@@ -1,0 +1,112 @@
+/**
+ * Small helpers for the store tests: stores that are closed after each test, a scratch table, promises a
+ * test resolves by hand, and child processes running a TypeScript fixture.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
+import type { TestAdapter } from '../support/stores.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Opens stores for one test and closes them all afterwards (`afterEach(() => stores.closeAll())`). */
+export class OpenStores {
+  private readonly open: Store[] = [];
+
+  /** A fresh, migrated store and its URL, so a test can open more stores on the same database. */
+  async fresh(adapter: TestAdapter, options?: OpenStoreOptions): Promise<{ store: Store; url: string }> {
+    const url = adapter.freshUrl();
+    return { store: await this.at(url, options), url };
+  }
+
+  async at(url: string, options?: OpenStoreOptions): Promise<Store> {
+    const store = await openStore(url, options);
+    this.open.push(store);
+    return store;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.open.splice(0).map((s) => s.close()));
+  }
+}
+
+/** A scratch table for tests: `items(id, label)` with a unique label. */
+export async function createItems(store: Store): Promise<void> {
+  await store.execute('CREATE TABLE items (id BIGINT PRIMARY KEY, label TEXT NOT NULL UNIQUE)');
+}
+
+/** Every label in `items`, by id. */
+export async function labels(store: Pick<Store, 'query'>): Promise<string[]> {
+  const rows = await store.query<{ label: string }>('SELECT label FROM items ORDER BY id');
+  return rows.map((r) => r.label);
+}
+
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+export interface ChildResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The command that runs a TypeScript fixture from `test/store/fixtures/` in a new Node process. */
+export function fixtureCommand(name: string, args: readonly string[]): [string, string[]] {
+  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  const script = join(root, 'test', 'store', 'fixtures', name);
+  return [process.execPath, ['--import', loader, script, ...args]];
+}
+
+/** Runs a fixture to completion and collects its output. */
+export function runFixture(
+  name: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<ChildResult> {
+  const [command, argv] = fixtureCommand(name, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** What the `open-store` fixture prints: the outcome of opening a store in the child. */
+export type OpenOutcome =
+  | { readonly ok: true; readonly location: string; readonly version: number }
+  | { readonly ok: false; readonly code: string | undefined; readonly message: string };
+
+export function parseOutcome(result: ChildResult): OpenOutcome {
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as OpenOutcome;
+  } catch {
+    throw new Error(`the child printed no outcome (exit ${result.code}): ${result.stdout}${result.stderr}`);
+  }
+}
