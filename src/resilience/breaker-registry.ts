@@ -1,7 +1,7 @@
 /** One circuit breaker per service name, created on first use with shared defaults. */
 import type { Clock } from '../runtime/clock.js';
 import { CircuitBreaker, type BreakerStatus, type CircuitBreakerOptions } from './circuit-breaker.js';
-import type { EventSink, ResilienceEvents } from './events.js';
+import type { EventSink, ResilienceEvents } from '../telemetry/index.js';
 
 /** Breaker settings without the wiring the registry supplies itself. */
 export type BreakerSettings = Omit<CircuitBreakerOptions, 'clock' | 'events'>;

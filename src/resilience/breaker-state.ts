@@ -1,4 +1,5 @@
 /** The states of a circuit breaker and the reasons it moves between them. */
+import type { BreakerStateName, BreakerTransitionReasonName } from '../telemetry/index.js';
 
 export const BreakerState = {
   /** Calls run; consecutive failures are counted. */
@@ -7,8 +8,8 @@ export const BreakerState = {
   open: 'open',
   /** A limited number of probe calls run; enough successes close the breaker, one failure reopens it. */
   halfOpen: 'half_open',
-} as const;
-export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
+} as const satisfies Record<string, BreakerStateName>;
+export type BreakerState = BreakerStateName;
 
 export const BreakerTransitionReason = {
   /** closed → open: `failureThreshold` consecutive failures. */
@@ -21,5 +22,5 @@ export const BreakerTransitionReason = {
   probeFailed: 'probe_failed',
   /** any → closed: `reset()` was called. */
   manualReset: 'manual_reset',
-} as const;
-export type BreakerTransitionReason = (typeof BreakerTransitionReason)[keyof typeof BreakerTransitionReason];
+} as const satisfies Record<string, BreakerTransitionReasonName>;
+export type BreakerTransitionReason = BreakerTransitionReasonName;

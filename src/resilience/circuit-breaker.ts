@@ -6,8 +6,14 @@
 import { z } from 'zod';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.js';
 import { BreakerState, BreakerTransitionReason } from './breaker-state.js';
-import { BreakerTimeoutError, CircuitOpenError, describeError, errorCode } from './errors.js';
-import { emitTo, type EventSink, type ResilienceEvents } from './events.js';
+import { BreakerTimeoutError, CircuitOpenError } from './errors.js';
+import {
+  describeError,
+  emitTo,
+  errorCode,
+  type EventSink,
+  type ResilienceEvents,
+} from '../telemetry/index.js';
 import { parseOptions } from './validate.js';
 
 export interface CircuitBreakerOptions {

@@ -3,6 +3,7 @@
  * the same thing again later can succeed.
  */
 import { GarrisonError } from '../errors.js';
+import { describeError, type CircuitOpenReason } from '../telemetry/index.js';
 
 /** Error codes raised by breakers, retries and rate limiters. */
 export const ResilienceErrorCode = {
@@ -18,9 +19,6 @@ export const ResilienceErrorCode = {
   retryBudgetExhausted: 'retry_budget_exhausted',
 } as const;
 export type ResilienceErrorCode = (typeof ResilienceErrorCode)[keyof typeof ResilienceErrorCode];
-
-/** Why a breaker refused a call. */
-export type CircuitOpenReason = 'open' | 'probe_limit';
 
 /** The breaker refused the call without running it. */
 export class CircuitOpenError extends GarrisonError {
@@ -114,19 +112,4 @@ export class RetryBudgetExhaustedError extends GarrisonError {
     );
     this.attempts = attempts;
   }
-}
-
-/** A short description of any thrown value, for messages and events. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message === '' ? error.name : error.message;
-  return String(error);
-}
-
-/** The `code` of a thrown value when it has one. */
-export function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = error.code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
 }

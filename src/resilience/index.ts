@@ -14,18 +14,7 @@ export {
   ResilienceErrorCode,
   RetryAbortedError,
   RetryBudgetExhaustedError,
-  describeError,
-  errorCode,
-  type CircuitOpenReason,
 } from './errors.js';
-export {
-  emitTo,
-  type CacheEvictionReason,
-  type CacheMissReason,
-  type EventSink,
-  type ResilienceEvents,
-  type RetryGiveUpReason,
-} from './events.js';
 export {
   createRateLimiter,
   type RateLimiter,
@@ -50,7 +39,6 @@ export {
   type ImmediateOptions,
   type Jitter,
   type LinearBackoffOptions,
-  type RandomSource,
   type RetryPolicy,
 } from './retry-policies.js';
 export {

@@ -5,7 +5,12 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
-import { emitTo, type CacheEvictionReason, type EventSink, type ResilienceEvents } from './events.js';
+import {
+  emitTo,
+  type CacheEvictionReason,
+  type EventSink,
+  type ResilienceEvents,
+} from '../telemetry/index.js';
 import { parseOptions } from './validate.js';
 
 export interface LruCacheOptions {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { systemClock, type Clock } from '../runtime/clock.js';
-import { emitTo, type EventSink, type ResilienceEvents } from './events.js';
+import { emitTo, type EventSink, type ResilienceEvents } from '../telemetry/index.js';
 import { parseOptions } from './validate.js';
 
 export interface RetryBudgetOptions {

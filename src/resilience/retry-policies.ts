@@ -5,8 +5,7 @@
 import { z } from 'zod';
 import { parseOptions } from './validate.js';
 
-/** A source of uniform random numbers in [0, 1). Tests pass a fixed sequence to replay jitter. */
-export type RandomSource = () => number;
+import type { RandomSource } from '../telemetry/index.js';
 
 export interface RetryPolicy {
   /** What kind of policy this is, for logs and events. */

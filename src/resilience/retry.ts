@@ -5,15 +5,15 @@
  */
 import { isGarrisonError } from '../errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { CircuitOpenError, PermanentError, RetryAbortedError, RetryBudgetExhaustedError } from './errors.js';
 import {
-  CircuitOpenError,
-  PermanentError,
-  RetryAbortedError,
-  RetryBudgetExhaustedError,
   describeError,
+  emitTo,
   errorCode,
-} from './errors.js';
-import { emitTo, type EventSink, type ResilienceEvents, type RetryGiveUpReason } from './events.js';
+  type EventSink,
+  type ResilienceEvents,
+  type RetryGiveUpReason,
+} from '../telemetry/index.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RetryPolicy } from './retry-policies.js';
 import { sleep } from './sleep.js';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { StoreError, StoreErrorCode, type Store } from '../store/index.js';
-import { emitTo, type EventSink, type ResilienceEvents } from './events.js';
+import { emitTo, type EventSink, type ResilienceEvents } from '../telemetry/index.js';
 import type { RateLimiterStats } from './rate-limiter.js';
 import {
   assertKey,

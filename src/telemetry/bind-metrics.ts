@@ -1,14 +1,13 @@
 /** Turns bus events into metric updates, so emitters never touch Prometheus themselves. */
-import { BreakerState, type BreakerRegistry } from '../resilience/index.js';
 import type { EventBus } from './event-bus.js';
-import type { GarrisonEvents, ProcessExitKind } from './events.js';
+import type { BreakerStateName, GarrisonEvents, ProcessExitKind } from './events.js';
 import type { Metrics } from './metrics.js';
 
 const EXIT_KINDS: ReadonlySet<string> = new Set<ProcessExitKind>(['normal', 'shutdown', 'killed', 'error']);
-const BREAKER_STATES = Object.values(BreakerState);
+const BREAKER_STATES: readonly BreakerStateName[] = ['closed', 'open', 'half_open'];
 
 /** Sets the one-hot state gauge of `service`. */
-function setBreakerState(metrics: Metrics, service: string, state: BreakerState): void {
+function setBreakerState(metrics: Metrics, service: string, state: BreakerStateName): void {
   for (const s of BREAKER_STATES) metrics.breakerState.set({ service, state: s }, s === state ? 1 : 0);
 }
 
@@ -67,12 +66,17 @@ export function bindMetricsToBus(bus: EventBus<GarrisonEvents>, metrics: Metrics
   };
 }
 
+/** Anything that lists breaker states; a `BreakerRegistry` is one. */
+export interface BreakerStateSource {
+  list(): ReadonlyArray<{ readonly service: string; readonly state: BreakerStateName }>;
+}
+
 /**
  * Refreshes the breaker state gauge from `breakers` before every render. Needed because an open breaker
  * becomes half-open when it is next looked at (it keeps no timer), and breakers that never changed state
  * have emitted no event. Returns the remover.
  */
-export function trackBreakers(metrics: Metrics, breakers: BreakerRegistry): () => void {
+export function trackBreakers(metrics: Metrics, breakers: BreakerStateSource): () => void {
   return metrics.beforeRender(() => {
     for (const status of breakers.list()) setBreakerState(metrics, status.service, status.state);
   });

@@ -3,7 +3,6 @@
  * interval are counted and held back, and the next occurrence let through says how many were held back.
  */
 import { z } from 'zod';
-import { LruCache } from '../resilience/index.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { ValidationError, describeIssues } from '../errors.js';
 
@@ -40,17 +39,26 @@ export function createDeduper(options: DeduperOptions): Deduper {
     throw new ValidationError(`invalid deduper options: ${describeIssues(parsed.error.issues)}`);
   const { intervalMs, maxKeys } = parsed.data;
   const clock = options.clock ?? systemClock;
-  // No TTL here: an old entry is simply treated as "interval passed" below.
-  const seen = new LruCache<string, Seen>({ name: 'deduper', maxEntries: maxKeys, clock });
+  // Insertion-ordered: a key seen again moves to the end, so the first key is the least recently seen.
+  const seen = new Map<string, Seen>();
   return {
     check(key) {
       const now = clock.now();
       const entry = seen.get(key);
+      if (entry !== undefined) {
+        seen.delete(key);
+        seen.set(key, entry);
+      }
       if (entry !== undefined && now - entry.emittedAt < intervalMs) {
         entry.suppressed++;
         return { emit: false, suppressed: 0 };
       }
+      seen.delete(key);
       seen.set(key, { emittedAt: now, suppressed: 0 });
+      if (seen.size > maxKeys) {
+        const oldest = seen.keys().next();
+        if (oldest.done !== true) seen.delete(oldest.value);
+      }
       return { emit: true, suppressed: entry?.suppressed ?? 0 };
     },
   };

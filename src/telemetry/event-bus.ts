@@ -4,7 +4,7 @@
  * rejects, does not disturb the emitter or the other subscribers; its failure is reported as a
  * `telemetry.subscriber_failed` event.
  */
-import { describeError } from '../resilience/index.js';
+import { describeError } from './describe.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import type { GarrisonEvents, TelemetryEvents } from './events.js';
 import type { Sampler } from './sampling.js';

@@ -1,5 +1,19 @@
 /** Telemetry: typed events, Prometheus metrics, OpenTelemetry spans, structured logs and sampling. */
-export type { GarrisonEvents, ProcessExitKind, SystemEvents, TelemetryEvents } from './events.js';
+export type {
+  BreakerStateName,
+  BreakerTransitionReasonName,
+  CacheEvictionReason,
+  CacheMissReason,
+  CircuitOpenReason,
+  GarrisonEvents,
+  ProcessExitKind,
+  ResilienceEvents,
+  RetryGiveUpReason,
+  SystemEvents,
+  TelemetryEvents,
+} from './events.js';
+export { emitTo, type EventSink } from './sink.js';
+export { describeError, errorCode } from './describe.js';
 export {
   createEventBus,
   type BusEvent,
@@ -17,7 +31,7 @@ export {
   type Metrics,
   type MetricsOptions,
 } from './metrics.js';
-export { bindMetricsToBus, trackBreakers } from './bind-metrics.js';
+export { bindMetricsToBus, trackBreakers, type BreakerStateSource } from './bind-metrics.js';
 export { TRACER_NAME, activeTraceIds, getTracer, withSpan, type WithSpanOptions } from './spans.js';
 export {
   createPinoLogger,
@@ -27,5 +41,12 @@ export {
   type Logger,
   type PinoLoggerOptions,
 } from './logger.js';
-export { alwaysSample, neverSample, perSecondSampler, ratioSampler, type Sampler } from './sampling.js';
+export {
+  alwaysSample,
+  neverSample,
+  perSecondSampler,
+  ratioSampler,
+  type RandomSource,
+  type Sampler,
+} from './sampling.js';
 export { createDeduper, type DedupeDecision, type Deduper, type DeduperOptions } from './dedupe.js';

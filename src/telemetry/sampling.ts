@@ -4,8 +4,10 @@
  */
 import { z } from 'zod';
 import { ValidationError, describeIssues } from '../errors.js';
-import type { RandomSource } from '../resilience/index.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+
+/** A source of uniform random numbers in [0, 1). Tests pass a fixed sequence to replay decisions. */
+export type RandomSource = () => number;
 
 export interface Sampler {
   /** What kind of sampler this is, for diagnostics. */

@@ -11,7 +11,7 @@ import {
   type SpanKind,
   type Tracer,
 } from '@opentelemetry/api';
-import { describeError } from '../resilience/index.js';
+import { describeError } from './describe.js';
 
 /** The instrumentation scope name Garrison's spans are created under. */
 export const TRACER_NAME = 'garrison';
