@@ -26,6 +26,14 @@ export function mapSqliteError(error: unknown, location: string): unknown {
       { cause: error },
     );
   }
+  if (code === 'SQLITE_READONLY_DIRECTORY') {
+    return new StoreError(
+      StoreErrorCode.readOnly,
+      `the folder of ${location} is read-only; SQLite needs to create its -wal and -shm files next to ` +
+        'the database',
+      { cause: error },
+    );
+  }
   if (code.startsWith('SQLITE_READONLY')) {
     return new StoreError(StoreErrorCode.readOnly, `${location} cannot be written: ${message}`, {
       cause: error,

@@ -4,7 +4,7 @@
  * behind a writer.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { GroupCommitter } from '../group-commit.js';
@@ -203,6 +203,20 @@ export class SqliteStore implements Store {
             },
           );
         }
+      }
+    }
+    if (!memory && existsSync(location)) {
+      // SQLite opens a write-protected file read-only without a word and fails only at the first write;
+      // the store refuses it up front instead.
+      try {
+        accessSync(location, constants.W_OK);
+      } catch (error) {
+        throw new StoreError(
+          StoreErrorCode.readOnly,
+          `${location} is read-only for this process; give it write permission or point the store at ` +
+            'another file',
+          { cause: error },
+        );
       }
     }
     let writerDb: Database.Database | undefined;
