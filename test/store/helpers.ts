@@ -21,7 +21,11 @@ export class OpenStores {
   }
 
   async at(url: string, options?: OpenStoreOptions): Promise<Store> {
-    const store = await openStore(url, options);
+    return this.add(await openStore(url, options));
+  }
+
+  /** Takes a store opened some other way into the set. */
+  add<T extends Store>(store: T): T {
     this.open.push(store);
     return store;
   }
