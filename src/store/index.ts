@@ -17,5 +17,7 @@ export { StoreError, StoreErrorCode, isStoreError } from './errors.js';
 export { openStore, type OpenStoreOptions } from './open.js';
 export { DEFAULT_STORE_URL, parseStoreUrl, redact, type ParsedStoreUrl } from './url.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './sqlite/sqlite-store.js';
+// Types only: the pg driver is loaded when a postgres:// store is opened, never before.
+export type { PostgresStore, PostgresStoreOptions, StoreTimers } from './postgres/postgres-store.js';
 export { latestMigration, loadMigrations } from './migrations.js';
 export { parseJson, toJson } from './json.js';

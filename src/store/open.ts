@@ -1,4 +1,4 @@
-import type { PostgresStoreOptions } from './postgres/postgres-store.js';
+import type { PostgresStoreOptions, StoreTimers } from './postgres/postgres-store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 import { DEFAULT_STORE_URL, parseStoreUrl } from './url.js';
@@ -12,6 +12,15 @@ export interface OpenStoreOptions {
   readonly schema?: string;
   /** PostgreSQL only: the pool size. A `?pool=` in the URL wins. Default 10. */
   readonly poolSize?: number;
+  /** PostgreSQL only: how long one connection attempt may take, in ms. Default 5000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * PostgreSQL only: timers for retrying the LISTEN connection while the server is away (pass the
+   * runtime's `Clock`). Default none: it is retried at once and then on the next store activity.
+   */
+  readonly clock?: StoreTimers;
+  /** PostgreSQL only: receives errors no caller waits for (dropped idle connections). Default: a warning. */
+  readonly onBackgroundError?: (error: unknown) => void;
   /** Largest number of writes committed together by `store.write`. Default 512. */
   readonly maxBatch?: number;
   /** The time source for migration records, in UNIX epoch ms. */
@@ -19,7 +28,10 @@ export interface OpenStoreOptions {
 }
 
 /** Opens the store a URL names (default: the embedded SQLite file `.garrison/garrison.db`). */
-export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(
+  url: string = DEFAULT_STORE_URL,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   const parsed = parseStoreUrl(url);
   if (parsed.kind === 'sqlite') {
     return SqliteStore.open({
@@ -38,6 +50,9 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
     redacted: parsed.redacted,
     schema: parsed.schema ?? options.schema ?? 'garrison',
     poolSize: parsed.poolSize ?? options.poolSize,
+    connectTimeoutMs: options.connectTimeoutMs,
+    clock: options.clock,
+    onBackgroundError: options.onBackgroundError,
     migrate: options.migrate,
     maxBatch: options.maxBatch,
     now: options.now,

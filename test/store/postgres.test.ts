@@ -2,9 +2,10 @@
  * The PostgreSQL adapter's own behaviour: servers it cannot reach or log into, schemas sharing one
  * server, the pool, errors mapped from the server, and connections the server drops.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/runtime/clock.js';
 import { latestMigration, openStore, parseStoreUrl, type Store } from '../../src/store/index.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import { postgresAdapter } from '../support/stores.js';
@@ -35,6 +36,40 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** A TCP proxy to the test server that a test can take down (dropping every connection) and bring back. */
+class Proxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 describe('PostgreSQL adapter', () => {
@@ -257,6 +292,55 @@ describe('PostgreSQL adapter', () => {
       await sender.notify('jobs', 'after the reconnect');
       expect(await heard.promise).toBe('after the reconnect');
     });
+  });
+
+  it('while the server is away the LISTEN connection is retried on the clock, and comes back', async () => {
+    const { options, url } = freshOptions();
+    const target = new URL(options.connectionString);
+    const proxy = new Proxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.start();
+    try {
+      const viaProxy = new URL(options.connectionString);
+      viaProxy.port = String(proxy.port);
+      const clock = new VirtualClock();
+      const refused = deferred<unknown>();
+      const store = stores.add(
+        await PostgresStore.open({
+          ...options,
+          connectionString: viaProxy.toString(),
+          clock,
+          onBackgroundError: (error) => {
+            if ((error as { details?: { errno?: string } }).details?.errno === 'ECONNREFUSED')
+              refused.resolve(error);
+          },
+        }),
+      );
+      const sender = await stores.at(url, { migrate: false });
+      const heard: string[] = [];
+      const back = deferred();
+      await store.listen('jobs', (payload) => {
+        heard.push(payload);
+        if (payload === 'back') back.resolve();
+      });
+
+      await proxy.stop();
+      // The connection drops, the immediate reconnect is refused, and a retry waits on the clock.
+      await refused.promise;
+      expect(clock.pendingTimers).toBe(1);
+      await sender.notify('jobs', 'while away');
+
+      await proxy.start();
+      await clock.advance(100);
+      // Queued behind the retry: once this resolves, the connection is back and listening.
+      await store.listen('probe', () => undefined);
+      await sender.notify('jobs', 'back');
+      await back.promise;
+      // A wake-up sent while the connection was down is lost; listeners must not rely on every one.
+      expect(heard).toEqual(['back']);
+    } finally {
+      await stores.closeAll();
+      await proxy.stop();
+    }
   });
 
   it('channel names longer than an identifier still reach other stores', async () => {
