@@ -48,7 +48,8 @@ export interface RetryBudget {
   health(): RetryBudgetHealth;
 }
 
-// The window is kept as this many slices, so memory is fixed however busy the service is.
+// The window is kept as this many slices, so memory is fixed however busy the service is; it slides one
+// slice (windowMs / 10) at a time.
 const SLICES = 10;
 
 interface Slice {
@@ -89,7 +90,7 @@ export function createRetryBudget(options: RetryBudgetOptions = {}): RetryBudget
     let retries = 0;
     let denied = 0;
     for (const s of slices) {
-      if (s.start + sliceMs <= since) continue;
+      if (s.start <= since) continue;
       calls += s.calls;
       retries += s.retries;
       denied += s.denied;

@@ -57,11 +57,12 @@ function wrap(logger: pino.Logger): Logger {
 
 /** A pino logger: one JSON object per line, with `level`, `time` (UNIX epoch ms), `msg` and the fields. */
 export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
+  // pino puts `name` into its base bindings; with no pid/hostname wanted, the base is built here.
+  const base = { ...options.base, ...(options.name === undefined ? {} : { name: options.name }) };
   const config: pino.LoggerOptions = {
     level: options.level ?? 'info',
-    base: options.base === undefined ? null : { ...options.base },
+    base: Object.keys(base).length === 0 ? null : base,
     serializers: { err: pino.stdSerializers.err },
   };
-  if (options.name !== undefined) config.name = options.name;
   return wrap(options.destination === undefined ? pino(config) : pino(config, options.destination));
 }

@@ -12,8 +12,8 @@ export type RandomSource = () => number;
 export interface Sampler {
   /** What kind of sampler this is, for diagnostics. */
   readonly kind: string;
-  /** True when this occurrence is to be recorded. */
-  sample(): boolean;
+  /** True when this occurrence is to be recorded. A plain function, so it can be passed around unbound. */
+  readonly sample: () => boolean;
 }
 
 /** Records everything. */
@@ -47,7 +47,7 @@ export function perSecondSampler(limit: number, clock: Clock = systemClock): Sam
   let oldest = 0;
   return {
     kind: 'per_second',
-    sample() {
+    sample: () => {
       const now = clock.now();
       if (now - (times[oldest] ?? -Infinity) < 1000) return false;
       times[oldest] = now;

@@ -3,9 +3,7 @@ import { createStoreRateLimiter } from '../../src/resilience/index.js';
 import { VirtualClock } from '../../src/runtime/clock.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createEventBus, type ResilienceEvents } from '../../src/telemetry/index.js';
-import { sqliteAdapter } from '../support/stores.js';
-
-const adapters = [sqliteAdapter];
+import { adapters } from '../support/stores.js';
 
 describe.each(adapters)('store-backed RateLimiter on $name', (adapter) => {
   const stores: Store[] = [];
