@@ -36,7 +36,7 @@ const leastLoadedOptions = z.strictObject({
 });
 
 /** Agents with the capability whose health is `healthy`. */
-export function capableHealthy(exec: Executor, cap: string): Promise<Agent[]> {
+export async function capableHealthy(exec: Executor, cap: string): Promise<Agent[]> {
   const c = check(capability, cap, 'capability');
   return selectAgents(
     exec,
@@ -48,7 +48,7 @@ export function capableHealthy(exec: Executor, cap: string): Promise<Agent[]> {
 }
 
 /** Agents reporting at least each given amount, e.g. `{ memory_available: 512, cpu_available: 2 }`. */
-export function withResources(exec: Executor, min: Readonly<Record<string, number>>): Promise<Agent[]> {
+export async function withResources(exec: Executor, min: Readonly<Record<string, number>>): Promise<Agent[]> {
   const m = check(minimums, min, 'resource minimums');
   const criteria: Criterion[] = Object.entries(m).map(([name, value]) => ({
     path: `resources.${name}`,
@@ -59,7 +59,7 @@ export function withResources(exec: Executor, min: Readonly<Record<string, numbe
 }
 
 /** Agents having every one of the capabilities. */
-export function withCapabilities(exec: Executor, caps: readonly string[]): Promise<Agent[]> {
+export async function withCapabilities(exec: Executor, caps: readonly string[]): Promise<Agent[]> {
   const list = check(capabilityList, caps, 'capabilities');
   return selectAgents(exec, parseCriteria(list.map((value) => ({ path: 'capabilities', op: 'eq', value }))));
 }

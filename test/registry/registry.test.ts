@@ -49,7 +49,7 @@ describe.each(adapters)('agent registry on $name', (adapter) => {
     await createRegistry({ store: first }).register(agent('durable', { metadata: { k: 'v' } }));
     await first.close();
     const store = await openStore(url);
-    f = { store, registry: createRegistry({ store }), clock: undefined as never };
+    f = { store, registry: createRegistry({ store }), clock: undefined as never, url };
     expect(await f.registry.lookup('durable')).toMatchObject({ id: 'durable', metadata: { k: 'v' } });
   });
 

@@ -1,7 +1,7 @@
 /** Building blocks for the registry's tests: agents, and a registry on a fresh store with a fixed clock. */
 import { VirtualClock } from '../../../src/runtime/clock.js';
 import { createRegistry, type AgentInput, type AgentRegistry } from '../../../src/registry/index.js';
-import type { Store } from '../../../src/store/index.js';
+import { openStore, type Store } from '../../../src/store/index.js';
 import type { TestAdapter } from '../../support/stores.js';
 
 /** 2025-01-01T00:00:00Z: a fixed start so timestamps in dumps are reproducible. */
@@ -23,13 +23,20 @@ export interface RegistryFixture {
   readonly store: Store;
   readonly registry: AgentRegistry;
   readonly clock: VirtualClock;
+  /** The store's URL, to open more handles on the same database. */
+  readonly url: string;
+}
+
+/** A registry on the store at `url`, with a virtual clock at START. Close `store` when done. */
+export async function openRegistryAt(url: string): Promise<RegistryFixture> {
+  const store = await openStore(url);
+  const clock = new VirtualClock(START);
+  return { store, registry: createRegistry({ store, clock }), clock, url };
 }
 
 /** A registry on a fresh store of the adapter. Close `store` when done. */
-export async function openRegistry(adapter: TestAdapter): Promise<RegistryFixture> {
-  const store = await adapter.open();
-  const clock = new VirtualClock(START);
-  return { store, registry: createRegistry({ store, clock }), clock };
+export function openRegistry(adapter: TestAdapter): Promise<RegistryFixture> {
+  return openRegistryAt(adapter.freshUrl());
 }
 
 /** The error `promise` rejects with; throws if it resolves. */
