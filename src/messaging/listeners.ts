@@ -14,9 +14,9 @@ export class Listeners<Events extends object> {
       set = new Set();
       this.byName.set(name, set);
     }
-    set.add(listener as Listener<never>);
+    set.add(listener);
     return () => {
-      set.delete(listener as Listener<never>);
+      set.delete(listener);
     };
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDurableDelivery, type DeliveredMessage } from '../../src/messaging/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { adapters } from '../support/stores.js';
 import {
   createEffects,

@@ -11,7 +11,7 @@ import {
   type DurableDeliveryOptions,
 } from '../../src/messaging/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, parseJson, type Store } from '../../src/store/index.js';
 import type { TestAdapter } from '../support/stores.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -87,7 +87,7 @@ export function events<K extends keyof DeliveryEvents>(
 export async function until<T>(check: () => T | Promise<T>, what: string): Promise<NonNullable<T>> {
   for (let i = 0; i < 4000; i++) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error(`gave up waiting for ${what}`);
@@ -98,7 +98,7 @@ export async function messageRows(
   store: Pick<Store, 'query'>,
   recipient: string,
 ): Promise<
-  Array<{ id: number; status: string; attempts: number; available_at: number; last_error: string | null }>
+  Array<{ id: number; status: string; attempts: number; available_at: number; last_error: unknown }>
 > {
   const rows = await store.query<{
     id: number;
@@ -115,7 +115,7 @@ export async function messageRows(
     status: r.status,
     attempts: Number(r.attempts),
     available_at: Number(r.available_at),
-    last_error: r.last_error === null ? null : String(r.last_error),
+    last_error: r.last_error === null ? null : parseJson(r.last_error),
   }));
 }
 

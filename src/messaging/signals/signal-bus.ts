@@ -236,8 +236,15 @@ export function createSignalBus(options: SignalBusOptions): SignalBus {
       const signal = buildSignal(input, { source, now: clock.now() });
       totals.published++;
       const subs = matching(signal.type);
-      const outcomes = await Promise.all(subs.map((s) => s.offer(signal, false)));
-      const accepted = outcomes.filter(Boolean).length;
+      let accepted = 0;
+      const waiting: Array<Promise<boolean>> = [];
+      for (const sub of subs) {
+        const outcome = sub.offer(signal, false);
+        if (outcome === true) accepted++;
+        else if (outcome !== false) waiting.push(outcome);
+      }
+      // Only `block` subscribers without room make the publisher wait.
+      if (waiting.length > 0) accepted += (await Promise.all(waiting)).filter(Boolean).length;
       return { signal, matched: subs.length, accepted, dropped: subs.length - accepted };
     },
 

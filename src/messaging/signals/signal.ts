@@ -76,7 +76,7 @@ export function buildSignal(input: SignalInput, defaults: { source: string; now:
   };
   const parsed = signalSchema.safeParse(candidate);
   if (!parsed.success) throw new ValidationError(`invalid signal: ${describeIssues(parsed.error.issues)}`);
-  return parsed.data as Signal;
+  return parsed.data;
 }
 
 function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
