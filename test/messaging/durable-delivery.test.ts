@@ -370,4 +370,54 @@ describe.each(adapters)('durable delivery on $name', (adapter) => {
     expect(await delivery.depth('agent-a')).toEqual({ pending: 1, leased: 0, dead: 0 });
     expect(delivery.stats().delivered).toBe(1);
   });
+
+  it('sendMany puts the message in every mailbox or in none', async () => {
+    const { store, delivery } = await fixture();
+    const receipts = await delivery.sendMany(['agent-a', 'agent-b', 'agent-c'], { alert: 'disk' });
+    expect(receipts.map((r) => r.duplicate)).toEqual([false, false, false]);
+    for (const r of ['agent-a', 'agent-b', 'agent-c']) expect(await messageRows(store, r)).toHaveLength(1);
+
+    await expect(
+      store.transaction(async (tx) => {
+        await delivery.sendManyInTx(tx, ['agent-d', 'agent-e'], { alert: 'cpu' });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    await expect(delivery.sendMany(['agent-d', ''], { alert: 'cpu' })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(delivery.sendMany(['agent-d', 'agent-d'], 1)).rejects.toMatchObject({ message: /repeat/ });
+    expect(await messageRows(store, 'agent-d')).toEqual([]);
+    expect(await messageRows(store, 'agent-e')).toEqual([]);
+  });
+
+  it('reports delivered, redelivered and dead-lettered messages to the telemetry sink', async () => {
+    const emitted: Array<[string, unknown]> = [];
+    const { clock, delivery } = await fixture({
+      telemetry: { emit: (name, payload) => void emitted.push([name, payload]) },
+    });
+    await delivery.startConsumer(
+      'agent-a',
+      (m) => {
+        if (m.body === 'bad' || m.attempt === 1) throw new Error('no');
+      },
+      { backoff: { initialMs: 10 } },
+    );
+    const dead = nextEvent(delivery, 'dead_lettered');
+    const ok = nextEvent(delivery, 'delivered');
+    const { id: good } = await delivery.send('agent-a', 'good', { maxAttempts: 2 });
+    const { id: bad } = await delivery.send('agent-a', 'bad', { maxAttempts: 2 });
+    await until(() => delivery.stats().failed === 2, 'both first attempts to fail');
+    await clock.advance(10);
+    await Promise.all([dead, ok]);
+    expect(emitted).toEqual(
+      expect.arrayContaining([
+        ['delivery.redelivered', { messageId: String(good), attempt: 2 }],
+        ['delivery.delivered', { messageId: String(good), attempt: 2 }],
+        ['delivery.redelivered', { messageId: String(bad), attempt: 2 }],
+        ['delivery.dead_lettered', { messageId: String(bad), attempts: 2, reason: 'no' }],
+      ]),
+    );
+    expect(emitted).toHaveLength(4);
+  });
 });

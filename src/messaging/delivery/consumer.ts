@@ -122,9 +122,15 @@ export class Consumer<T = unknown> {
       this.again = true;
       return;
     }
-    this.pumping = this.pump().finally(() => {
-      this.pumping = undefined;
-    });
+    this.pumping = this.pump()
+      .catch((error: unknown) => {
+        this.ctx.reportError({ recipient: this.recipient, consumerId: this.id, during: 'claim', error });
+      })
+      .finally(() => {
+        this.pumping = undefined;
+        // A wake-up that arrived after the last look but before this point must not be lost.
+        if (this.again) this.poke();
+      });
   }
 
   /**

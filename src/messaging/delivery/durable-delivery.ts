@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../../errors.js';
 import type { Clock } from '../../runtime/index.js';
 import type { Store, Tx } from '../../store/index.js';
+import { emitTo, type EventSink, type SystemEvents } from '../../telemetry/index.js';
 import { MessagingError, MessagingErrorCode } from '../errors.js';
 import { Listeners } from '../listeners.js';
 import { backoffSchema } from './backoff.js';
@@ -41,7 +42,15 @@ export interface DurableDeliveryOptions {
   readonly idempotencyRetentionMs?: number;
   /** The random source for backoff jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
+  /** Where `delivery.delivered`, `delivery.redelivered` and `delivery.dead_lettered` go (the node's event bus, which feeds the metrics). */
+  readonly telemetry?: EventSink<DeliveryTelemetry>;
 }
+
+/** The telemetry events durable delivery emits. */
+export type DeliveryTelemetry = Pick<
+  SystemEvents,
+  'delivery.delivered' | 'delivery.redelivered' | 'delivery.dead_lettered'
+>;
 
 export interface DurableDelivery {
   /** Stores a message for `to` and wakes its consumers. Resolves once the message is committed. */
@@ -51,6 +60,19 @@ export interface DurableDelivery {
    * that transaction commits. Use it from a handler to send as part of handling.
    */
   sendInTx(tx: Tx, to: string, body: unknown, options?: SendOptions): Promise<SendReceipt>;
+  /**
+   * Stores one copy of the message for each recipient, all in one transaction: either every recipient's
+   * mailbox has it or none does. Each copy is then delivered at least once, independently. An
+   * idempotency key applies per recipient. Receipts come back in the order of `recipients`.
+   */
+  sendMany(recipients: readonly string[], body: unknown, options?: SendOptions): Promise<SendReceipt[]>;
+  /** `sendMany` as part of the caller's transaction. */
+  sendManyInTx(
+    tx: Tx,
+    recipients: readonly string[],
+    body: unknown,
+    options?: SendOptions,
+  ): Promise<SendReceipt[]>;
   /** Starts a consumer of `recipient`'s mailbox; resolves once it listens for wake-ups. */
   startConsumer<T = unknown>(
     recipient: string,
@@ -71,6 +93,11 @@ export interface DurableDelivery {
 }
 
 const nameSchema = z.string().min(1).max(200);
+const recipientsSchema = z
+  .array(nameSchema)
+  .min(1)
+  .max(10_000)
+  .refine((list) => new Set(list).size === list.length, 'recipients must not repeat');
 const sendOptionsSchema = z
   .object({
     idempotencyKey: z.string().min(1).max(200).optional(),
@@ -128,6 +155,23 @@ export function createDurableDelivery(options: DurableDeliveryOptions): DurableD
   const events = new Listeners<DeliveryEvents>();
   // Only what closing needs, so consumers of any body type fit.
   const consumers = new Set<Pick<Consumer, 'id' | 'isRunning' | 'stop'>>();
+
+  const sink = options.telemetry;
+  if (sink !== undefined) {
+    events.on('delivered', (e) =>
+      emitTo(sink, 'delivery.delivered', { messageId: String(e.id), attempt: e.attempt }),
+    );
+    events.on('redelivered', (e) =>
+      emitTo(sink, 'delivery.redelivered', { messageId: String(e.id), attempt: e.attempt }),
+    );
+    events.on('dead_lettered', (e) =>
+      emitTo(sink, 'delivery.dead_lettered', {
+        messageId: String(e.id),
+        attempts: e.attempts,
+        reason: e.error.code ?? e.error.message,
+      }),
+    );
+  }
 
   const count = (name: keyof DeliveryStats, by = 1) => {
     counters[name] += by;
@@ -192,6 +236,17 @@ export function createDurableDelivery(options: DurableDeliveryOptions): DurableD
     return receipt;
   }
 
+  async function insertAll(
+    tx: Tx,
+    recipients: readonly string[],
+    body: unknown,
+    opts: SendOptions | undefined,
+  ): Promise<SendReceipt[]> {
+    const receipts: SendReceipt[] = [];
+    for (const to of recipients) receipts.push(await insert(tx, to, body, opts));
+    return receipts;
+  }
+
   const deadLetters = createDeadLetterQueue({
     store,
     clock,
@@ -209,6 +264,15 @@ export function createDurableDelivery(options: DurableDeliveryOptions): DurableD
 
     sendInTx(tx, to, body, opts) {
       return insert(tx, to, body, opts);
+    },
+
+    async sendMany(recipients, body, opts) {
+      const list = check(recipientsSchema, recipients, 'recipients');
+      return store.transaction((tx) => insertAll(tx, list, body, opts));
+    },
+
+    async sendManyInTx(tx, recipients, body, opts) {
+      return insertAll(tx, check(recipientsSchema, recipients, 'recipients'), body, opts);
     },
 
     async startConsumer<T>(recipient: string, handler: MessageHandler<T>, opts: ConsumerOptions<T> = {}) {
@@ -238,7 +302,7 @@ export function createDurableDelivery(options: DurableDeliveryOptions): DurableD
 
     deadLetters,
 
-    depth(recipient) {
+    async depth(recipient) {
       return mailboxDepth(store, check(nameSchema, recipient, 'recipient'), clock.now());
     },
 
