@@ -40,7 +40,10 @@ export function createDeduper(options: DeduperOptions): Deduper {
   const { intervalMs, maxKeys } = parsed.data;
   const clock = options.clock ?? systemClock;
   // Insertion-ordered: a key seen again moves to the end, so the first key is the least recently seen.
+  // One long-lived iterator finds it: every key before its position is already forgotten, and it skips
+  // deleted slots only once (a fresh `keys().next()` would rescan them on every call).
   const seen = new Map<string, Seen>();
+  let cursor = seen.keys();
   return {
     check(key) {
       const now = clock.now();
@@ -56,7 +59,11 @@ export function createDeduper(options: DeduperOptions): Deduper {
       seen.delete(key);
       seen.set(key, { emittedAt: now, suppressed: 0 });
       if (seen.size > maxKeys) {
-        const oldest = seen.keys().next();
+        let oldest = cursor.next();
+        if (oldest.done === true) {
+          cursor = seen.keys();
+          oldest = cursor.next();
+        }
         if (oldest.done !== true) seen.delete(oldest.value);
       }
       return { emit: true, suppressed: entry?.suppressed ?? 0 };

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LruCache } from '../../src/resilience/index.js';
 import { VirtualClock } from '../../src/runtime/clock.js';
@@ -108,6 +109,45 @@ describe('LruCache', () => {
     expect(cache.size).toBe(100);
     expect(cache.keys()[0]).toBe('k9900');
     expect(cache.stats().evictions.capacity).toBe(9900);
+  });
+
+  it('evicts exactly like a reference LRU under any mix of get, set, delete, clear and prune', () => {
+    const key = fc.integer({ min: 0, max: 12 }).map(String);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('get' as const), key }),
+      fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }),
+      fc.record({ kind: fc.constant('delete' as const), key }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+      fc.record({ kind: fc.constant('prune' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(op, { maxLength: 300 }), (maxEntries, ops) => {
+        const cache = new LruCache<string, number>({ maxEntries, clock: new VirtualClock() });
+        // The model: keys from least to most recently used.
+        let model: Array<[string, number]> = [];
+        for (const o of ops) {
+          if (o.kind === 'get') {
+            const found = model.find(([k]) => k === o.key);
+            expect(cache.get(o.key)).toBe(found?.[1]);
+            if (found !== undefined) model = [...model.filter(([k]) => k !== o.key), found];
+          } else if (o.kind === 'set') {
+            cache.set(o.key, o.value);
+            model = [...model.filter(([k]) => k !== o.key), [o.key, o.value]];
+            if (model.length > maxEntries) model = model.slice(model.length - maxEntries);
+          } else if (o.kind === 'delete') {
+            expect(cache.delete(o.key)).toBe(model.some(([k]) => k === o.key));
+            model = model.filter(([k]) => k !== o.key);
+          } else if (o.kind === 'clear') {
+            cache.clear();
+            model = [];
+          } else {
+            expect(cache.prune()).toBe(0);
+          }
+          expect(cache.keys()).toEqual(model.map(([k]) => k));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('rejects bad options with invalid_input', () => {
