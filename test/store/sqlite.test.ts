@@ -11,12 +11,13 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import {
   createItems,
@@ -28,9 +29,20 @@ import {
   runFixture,
 } from './helpers.js';
 
+const tempDirs: string[] = [];
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'garrison-sqlite-'));
+  const dir = mkdtempSync(join(tmpdir(), 'garrison-sqlite-'));
+  tempDirs.push(dir);
+  return dir;
 }
+
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) {
+    chmodSync(dir, 0o755);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 async function migratedFile(folder: string): Promise<string> {
   const path = join(folder, 'garrison.db');
