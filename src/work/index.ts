@@ -1,0 +1,2 @@
+/** Durable work: task queues (and, beside them, workflows). */
+export * from './queue/index.js';

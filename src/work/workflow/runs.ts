@@ -1,0 +1,390 @@
+/**
+ * Reads of runs and journals, and the small writes outside the hot path: claims (taking a run over under
+ * a new fence), lease renewal, pause/resume/cancel requests and signals.
+ */
+import { parseJson, type Dialect, type Executor, type Store } from '../../store/index.js';
+import type { StepKind, WorkflowErrorInfo, WorkflowRun, WorkflowStatus } from './types.js';
+
+const RUNS = 'garrison_workflow_runs';
+const STEPS = 'garrison_workflow_steps';
+const SIGNALS = 'garrison_workflow_signals';
+const ACTIVE_SQL = "('pending', 'running', 'sleeping', 'waiting')";
+const FINAL_SQL = "('completed', 'failed', 'cancelled')";
+
+/** `(subquery)` yielding the elements of a JSON array bound at `$n` (strings, or integers with `int`). */
+function inJsonList(dialect: Dialect, n: number, type: 'text' | 'int' = 'text'): string {
+  if (dialect === 'sqlite') return `(SELECT value FROM json_each($${n}))`;
+  return type === 'int'
+    ? `(SELECT (jsonb_array_elements_text($${n}::jsonb))::int)`
+    : `(SELECT jsonb_array_elements_text($${n}::jsonb))`;
+}
+
+export interface RunRow {
+  id: string;
+  name: string;
+  status: WorkflowStatus;
+  input: string;
+  output: string | null;
+  error: string | null;
+  parent_id: string | null;
+  parent_step: number | null;
+  owner: string | null;
+  lease_until: number | null;
+  fence: number;
+  wake_at: number | null;
+  control: 'pause' | 'cancel' | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+const RUN_COLUMNS =
+  'id, name, status, input, output, error, parent_id, parent_step, owner, lease_until, fence, wake_at, ' +
+  'control, created_at, updated_at, finished_at';
+
+export function toRun<O>(row: RunRow): WorkflowRun<O> {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    input: parseJson(row.input),
+    output: row.output === null ? undefined : parseJson<O>(row.output),
+    error: row.error === null ? undefined : parseJson<WorkflowErrorInfo>(row.error),
+    parentId: row.parent_id ?? undefined,
+    owner: row.owner ?? undefined,
+    leaseUntil: row.lease_until ?? undefined,
+    wakeAt: row.wake_at ?? undefined,
+    control: row.control ?? undefined,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+  };
+}
+
+export async function readRun(db: Executor, id: string): Promise<RunRow | undefined> {
+  const rows = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM ${RUNS} WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function readRuns(db: Executor, ids: readonly string[]): Promise<RunRow[]> {
+  if (ids.length === 0) return [];
+  return db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM ${RUNS} WHERE id IN ${inJsonList(db.dialect, 1)}`, [
+    JSON.stringify(ids),
+  ]);
+}
+
+export interface ListFilter {
+  readonly statuses: readonly WorkflowStatus[] | undefined;
+  readonly name: string | undefined;
+  readonly parentId: string | undefined;
+  readonly createdAfter: number | undefined;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export async function listRuns(db: Executor, filter: ListFilter): Promise<RunRow[]> {
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.statuses !== undefined) {
+    params.push(JSON.stringify(filter.statuses));
+    where.push(`status IN ${inJsonList(db.dialect, params.length)}`);
+  }
+  if (filter.name !== undefined) {
+    params.push(filter.name);
+    where.push(`name = $${params.length}`);
+  }
+  if (filter.parentId !== undefined) {
+    params.push(filter.parentId);
+    where.push(`parent_id = $${params.length}`);
+  }
+  if (filter.createdAfter !== undefined) {
+    params.push(filter.createdAfter);
+    where.push(`created_at >= $${params.length}`);
+  }
+  params.push(filter.limit, filter.offset);
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM ${RUNS} ${clause} ORDER BY created_at DESC, id DESC ` +
+      `LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    params,
+  );
+}
+
+/** One journal entry, decoded. */
+export interface JournalEntry {
+  readonly idx: number;
+  readonly name: string;
+  readonly kind: StepKind;
+  status: 'pending' | 'retrying' | 'completed' | 'failed';
+  output: unknown;
+  error: WorkflowErrorInfo | undefined;
+  readonly attempts: number;
+  readonly dueAt: number | undefined;
+  readonly detail: unknown;
+}
+
+interface StepDbRow {
+  run_id: string;
+  idx: number;
+  name: string;
+  kind: StepKind;
+  status: JournalEntry['status'];
+  output: string | null;
+  error: string | null;
+  attempts: number;
+  due_at: number | null;
+  detail: string | null;
+}
+
+export function toEntry(row: Omit<StepDbRow, 'run_id'>): JournalEntry {
+  return {
+    idx: Number(row.idx),
+    name: row.name,
+    kind: row.kind,
+    status: row.status,
+    output: row.output === null ? undefined : parseJson(row.output),
+    error: row.error === null ? undefined : parseJson<WorkflowErrorInfo>(row.error),
+    attempts: Number(row.attempts),
+    dueAt: row.due_at === null ? undefined : Number(row.due_at),
+    detail: row.detail === null ? undefined : parseJson(row.detail),
+  };
+}
+
+const STEP_COLUMNS = 'run_id, idx, name, kind, status, output, error, attempts, due_at, detail';
+
+/** The journals of several runs, each ordered by step index. */
+export async function loadJournals(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, JournalEntry[]>> {
+  const out = new Map<string, JournalEntry[]>();
+  if (ids.length === 0) return out;
+  const rows = await db.query<StepDbRow>(
+    `SELECT ${STEP_COLUMNS} FROM ${STEPS} WHERE run_id IN ${inJsonList(db.dialect, 1)} ORDER BY run_id, idx`,
+    [JSON.stringify(ids)],
+  );
+  for (const row of rows) {
+    let list = out.get(row.run_id);
+    if (list === undefined) out.set(row.run_id, (list = []));
+    list.push(toEntry(row));
+  }
+  return out;
+}
+
+/** Some entries of one run. */
+export async function readEntries(
+  db: Executor,
+  runId: string,
+  idxs: readonly number[],
+): Promise<JournalEntry[]> {
+  if (idxs.length === 0) return [];
+  const rows = await db.query<StepDbRow>(
+    `SELECT ${STEP_COLUMNS} FROM ${STEPS} WHERE run_id = $1 AND idx IN ${inJsonList(db.dialect, 2, 'int')}`,
+    [runId, JSON.stringify(idxs)],
+  );
+  return rows.map(toEntry);
+}
+
+export interface SignalRecord {
+  readonly seq: number;
+  readonly name: string;
+  readonly data: unknown;
+}
+
+export async function loadSignals(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, SignalRecord[]>> {
+  const out = new Map<string, SignalRecord[]>();
+  if (ids.length === 0) return out;
+  const rows = await db.query<{ run_id: string; seq: number; name: string; data: string }>(
+    `SELECT run_id, seq, name, data FROM ${SIGNALS} WHERE run_id IN ${inJsonList(db.dialect, 1)} ORDER BY seq`,
+    [JSON.stringify(ids)],
+  );
+  for (const row of rows) {
+    let list = out.get(row.run_id);
+    if (list === undefined) out.set(row.run_id, (list = []));
+    list.push({ seq: Number(row.seq), name: row.name, data: parseJson(row.data) });
+  }
+  return out;
+}
+
+/** Adds a signal to an unfinished run; undefined when the run is missing or finished. */
+export async function insertSignal(
+  store: Store,
+  runId: string,
+  name: string,
+  data: string,
+  now: number,
+): Promise<number | undefined> {
+  return store.write(async (tx) => {
+    const rows = await tx.query<{ seq: number }>(
+      `INSERT INTO ${SIGNALS} (run_id, name, data, created_at) ` +
+        `SELECT $1, $2, ${tx.dialect === 'postgres' ? '$3::jsonb' : '$3'}, $4 ` +
+        `WHERE EXISTS (SELECT 1 FROM ${RUNS} WHERE id = $1 AND status NOT IN ${FINAL_SQL}) RETURNING seq`,
+      [runId, name, data, now],
+    );
+    const seq = rows[0]?.seq;
+    if (seq === undefined) return undefined;
+    await tx.execute(`UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`, [runId]);
+    return Number(seq);
+  });
+}
+
+/** A run taken over by this node. */
+export interface ClaimedRun {
+  id: string;
+  name: string;
+  input: string;
+  fence: number;
+  status: WorkflowStatus;
+  parent_id: string | null;
+  parent_step: number | null;
+  control: 'pause' | 'cancel' | null;
+}
+
+/**
+ * Takes over the given runs where that is allowed: unfinished, not paused, and unowned, owned by this
+ * node, or with an expired lease. Each takeover bumps the fence.
+ */
+export async function claimRuns(
+  store: Store,
+  nodeId: string,
+  ids: readonly string[],
+  now: number,
+  leaseUntil: number,
+): Promise<ClaimedRun[]> {
+  if (ids.length === 0) return [];
+  return store.write((tx) =>
+    tx.query<ClaimedRun>(
+      `UPDATE ${RUNS} SET owner = $1, lease_until = $2, fence = fence + 1, ` +
+        "status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, updated_at = $3 " +
+        `WHERE id IN ${inJsonList(tx.dialect, 4)} AND status IN ${ACTIVE_SQL} ` +
+        'AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3) ' +
+        'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
+      [nodeId, leaseUntil, now, JSON.stringify(ids)],
+    ),
+  );
+}
+
+/** Unfinished runs this node may take over (oldest first). */
+export async function findClaimable(
+  db: Executor,
+  nodeId: string,
+  now: number,
+  limit: number,
+): Promise<Array<{ id: string; name: string }>> {
+  return db.query<{ id: string; name: string }>(
+    `SELECT id, name FROM ${RUNS} WHERE status IN ${ACTIVE_SQL} ` +
+      'AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $2) ' +
+      'ORDER BY created_at LIMIT $3',
+    [nodeId, now, limit],
+  );
+}
+
+/** Extends the lease of every unfinished run this node owns. */
+export async function renewLeases(store: Store, nodeId: string, leaseUntil: number): Promise<number> {
+  const { rowCount } = await store.write((tx) =>
+    tx.execute(
+      `UPDATE ${RUNS} SET lease_until = $2 WHERE owner = $1 AND status IN ('running', 'sleeping', 'waiting')`,
+      [nodeId, leaseUntil],
+    ),
+  );
+  return rowCount;
+}
+
+/** Controls of runs this node owns that carry a pause or cancel request (a missed wake-up's fallback). */
+export async function ownedControls(
+  db: Executor,
+  nodeId: string,
+): Promise<Array<{ id: string; control: 'pause' | 'cancel'; wake_seq: number }>> {
+  return db.query(
+    `SELECT id, control, wake_seq FROM ${RUNS} WHERE owner = $1 AND status IN ${ACTIVE_SQL} ` +
+      "AND (control IS NOT NULL OR status = 'waiting')",
+    [nodeId],
+  );
+}
+
+/**
+ * Asks for a pause. A pending run (nobody executing it) is paused at once; otherwise the owner carries
+ * it out at its next step boundary. Returns the run's status after the request, or undefined when the
+ * run is not unfinished.
+ */
+export async function requestPause(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<WorkflowStatus | undefined> {
+  const rows = await store.write((tx) =>
+    tx.query<{ status: WorkflowStatus }>(
+      `UPDATE ${RUNS} SET control = CASE WHEN status = 'pending' THEN NULL ELSE 'pause' END, ` +
+        "status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END, " +
+        "owner = CASE WHEN status = 'pending' THEN NULL ELSE owner END, updated_at = $2 " +
+        `WHERE id = $1 AND status IN ${ACTIVE_SQL} AND control IS NULL RETURNING status`,
+      [id, now],
+    ),
+  );
+  return rows[0]?.status;
+}
+
+/** The owner carries out a pause: the run stops with status `paused` and no owner. */
+export async function applyPause(store: Store, id: string, fence: number, now: number): Promise<boolean> {
+  const { rowCount } = await store.write((tx) =>
+    tx.execute(
+      `UPDATE ${RUNS} SET status = 'paused', owner = NULL, lease_until = NULL, control = NULL, ` +
+        "wake_at = NULL, updated_at = $3 WHERE id = $1 AND fence = $2 AND control = 'pause'",
+      [id, fence, now],
+    ),
+  );
+  return rowCount === 1;
+}
+
+/** Resumes a paused run (back to `pending`, for any node to pick up) or withdraws a pause not yet carried out. */
+export async function requestResume(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<'resumed' | 'withdrawn' | undefined> {
+  return store.write(async (tx) => {
+    const resumed = await tx.execute(
+      `UPDATE ${RUNS} SET status = 'pending', owner = NULL, lease_until = NULL, control = NULL, ` +
+        "updated_at = $2 WHERE id = $1 AND status = 'paused'",
+      [id, now],
+    );
+    if (resumed.rowCount === 1) return 'resumed';
+    const withdrawn = await tx.execute(
+      `UPDATE ${RUNS} SET control = NULL, updated_at = $2 WHERE id = $1 AND control = 'pause' AND status IN ${ACTIVE_SQL}`,
+      [id, now],
+    );
+    return withdrawn.rowCount === 1 ? 'withdrawn' : undefined;
+  });
+}
+
+/**
+ * Asks for cancellation. A paused run goes back to `pending` (someone must run its compensations).
+ * Returns the status after the request, or undefined when the run is finished or missing.
+ */
+export async function requestCancel(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<WorkflowStatus | undefined> {
+  const rows = await store.write((tx) =>
+    tx.query<{ status: WorkflowStatus }>(
+      `UPDATE ${RUNS} SET control = 'cancel', ` +
+        "status = CASE WHEN status = 'paused' THEN 'pending' ELSE status END, updated_at = $2 " +
+        `WHERE id = $1 AND status NOT IN ${FINAL_SQL} RETURNING status`,
+      [id, now],
+    ),
+  );
+  return rows[0]?.status;
+}
+
+/** The current control request of a run. */
+export async function readControl(db: Executor, id: string): Promise<'pause' | 'cancel' | undefined> {
+  const rows = await db.query<{ control: 'pause' | 'cancel' | null }>(
+    `SELECT control FROM ${RUNS} WHERE id = $1`,
+    [id],
+  );
+  return rows[0]?.control ?? undefined;
+}
