@@ -76,6 +76,17 @@ describe.each(adapters)('registry queries on $name', (adapter) => {
     expect(await q({ path: 'metadata.version', op: 'gt', value: '1' })).toEqual(['a1']);
   });
 
+  it('metadata numbers compare as JavaScript doubles, also past 2^53', async () => {
+    // Written to JSON as "501615384571479200", an integer SQLite would read exactly; as a double it is
+    // 501615384571479168, and that is the number every comparison must use.
+    const big = 501615384571479200;
+    await f.registry.register(agent('big', { metadata: { n: big, list: [big] } }));
+    expect(await q({ path: 'metadata.n', op: 'eq', value: big })).toEqual(['big']);
+    expect(await q({ path: 'metadata.list', op: 'eq', value: big })).toEqual(['big']);
+    expect(await q({ path: 'metadata.n', op: 'gte', value: big })).toEqual(['big']);
+    expect(await q({ path: 'metadata.n', op: 'gt', value: big })).toEqual([]);
+  });
+
   it('neq and not_in are exact negations, so they match agents where the path is absent', async () => {
     expect(await q({ path: 'metadata.region.zone', op: 'neq', value: 'eu-1' })).toEqual(['a2', 'a3']);
     expect(await q({ path: 'metadata.spot', op: 'neq', value: true })).toEqual(['a2', 'a3']);
