@@ -15,7 +15,13 @@ function setBreakerState(metrics: Metrics, service: string, state: BreakerStateN
  * Subscribes `metrics` to `bus`; returns the function that unsubscribes. Every event of `GarrisonEvents`
  * that has a metric updates it here; a layer adding events adds its line here.
  */
-export function bindMetricsToBus(bus: EventBus<GarrisonEvents>, metrics: Metrics): () => void {
+export function bindMetricsToBus<M extends GarrisonEvents>(
+  events: EventBus<M>,
+  metrics: Metrics,
+): () => void {
+  // A bus over a larger map carries these events with (at least) these payloads, so reading them through
+  // the node's map is sound; the cast only spares TypeScript relating two generic `on` signatures.
+  const bus = events as unknown as EventBus<GarrisonEvents>;
   const offs = [
     bus.on('process.spawned', () => {
       metrics.processesSpawned.inc();

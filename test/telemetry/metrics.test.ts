@@ -2,7 +2,13 @@ import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BreakerRegistry } from '../../src/resilience/index.js';
 import { VirtualClock } from '../../src/runtime/clock.js';
-import { bindMetricsToBus, createEventBus, createMetrics, trackBreakers } from '../../src/telemetry/index.js';
+import {
+  bindMetricsToBus,
+  createEventBus,
+  createMetrics,
+  trackBreakers,
+  type GarrisonEvents,
+} from '../../src/telemetry/index.js';
 
 /** The value of one sample line (`name{labels} value`) in exposition text, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {
@@ -102,6 +108,18 @@ describe('metrics', () => {
     bindMetricsToBus(bus, metrics);
     bus.emit('process.exited', { pid: 'p', reason: 'vanished' as 'error' });
     expect(sample(await metrics.render(), 'garrison_process_exits_total{reason="other"}')).toBe(1);
+  });
+
+  it('binds to a bus whose event map was extended by other layers', async () => {
+    interface BillingEvents {
+      'billing.charged': { readonly cents: number };
+    }
+    const bus = createEventBus<GarrisonEvents & BillingEvents>();
+    const metrics = createMetrics();
+    bindMetricsToBus(bus, metrics);
+    bus.emit('billing.charged', { cents: 5 });
+    bus.emit('process.spawned', { pid: 'p' });
+    expect(sample(await metrics.render(), 'garrison_processes_spawned_total')).toBe(1);
   });
 
   it('stops updating once unbound', async () => {
