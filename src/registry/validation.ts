@@ -26,6 +26,9 @@ const HEALTH_VALUES: readonly string[] = Object.values(Health);
 /** A name a dotted query path can address: resource names and metadata path segments. */
 export const PATH_SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** Capabilities and resources per agent at most: each is a row (and bound parameters) in its index table. */
+const MAX_ENTRIES = 1000;
+
 /** Metadata deeper than this is refused; nothing legitimate nests so far. */
 const MAX_METADATA_DEPTH = 32;
 
@@ -46,6 +49,7 @@ const name = z
 const capabilities = z
   .array(name)
   .min(1, 'must list at least one capability')
+  .max(MAX_ENTRIES, `must list at most ${MAX_ENTRIES} capabilities`)
   .superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((c, i) => {
@@ -56,6 +60,9 @@ const capabilities = z
   });
 
 const resources = z.record(z.string(), z.number('must be a finite number')).superRefine((map, ctx) => {
+  if (Object.keys(map).length > MAX_ENTRIES) {
+    ctx.addIssue({ code: 'custom', path: [], message: `must hold at most ${MAX_ENTRIES} resources` });
+  }
   for (const key of Object.keys(map)) {
     if (!PATH_SEGMENT.test(key) || key.length > 255) {
       ctx.addIssue({
