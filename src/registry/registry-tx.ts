@@ -40,6 +40,16 @@ export interface RegistryContext {
   readonly now: () => number;
   /** Delivers a committed change to the watchers. */
   readonly emit: (event: RegistryEvent) => void;
+  /**
+   * True when the caller already runs each operation in a savepoint of its own (the store's group
+   * commit does), so the operation need not open another. Default false.
+   */
+  readonly isolated?: boolean;
+}
+
+/** Runs one operation so that, if it fails, none of its writes remain. */
+function atomically<T>(tx: Tx, ctx: RegistryContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return ctx.isolated === true ? fn(tx) : tx.savepoint(fn);
 }
 
 /** The registry inside a transaction: everything done through it commits together or not at all. */
@@ -81,7 +91,7 @@ export async function registerAll(
     seen.add(fields.id);
   }
   const now = ctx.now();
-  const agents = await tx.savepoint(async (t) => {
+  const agents = await atomically(tx, ctx, async (t) => {
     const done: Agent[] = [];
     for (const fields of all) done.push(await insertAgent(t, fields, now));
     return done;
@@ -96,7 +106,7 @@ export async function updateOne(
   id: string,
   update: AgentUpdate,
 ): Promise<Agent> {
-  const [previous, agent] = await tx.savepoint(async (t) => {
+  const [previous, agent] = await atomically(tx, ctx, async (t) => {
     const current = await selectForUpdate(t, id);
     if (current === undefined) throw new AgentNotFoundError(id);
     const patch = typeof update === 'function' ? update(current) : update;
@@ -112,7 +122,7 @@ export async function unregisterOne(
   id: string,
   reason: string,
 ): Promise<Agent> {
-  const agent = await tx.savepoint(async (t) => {
+  const agent = await atomically(tx, ctx, async (t) => {
     const current = await selectForUpdate(t, id);
     if (current === undefined) throw new AgentNotFoundError(id);
     await deleteAgent(t, id);
@@ -128,7 +138,7 @@ export async function unregisterOwned(
   processId: string,
   reason: string,
 ): Promise<Agent[]> {
-  const agents = await tx.savepoint(async (t) => {
+  const agents = await atomically(tx, ctx, async (t) => {
     const owned = await selectByProcessForUpdate(t, processId);
     for (const agent of owned) await deleteAgent(t, agent.id);
     return owned;

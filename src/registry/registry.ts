@@ -103,16 +103,18 @@ export function createRegistry(options: RegistryOptions): AgentRegistry {
   const clock = options.clock ?? systemClock;
   const watchers = new Watchers();
   const ctx: RegistryContext = { now: () => clock.now(), emit: (event) => watchers.emit(event) };
+  // Single changes go through group commit, which already gives each write a savepoint of its own.
+  const writeCtx: RegistryContext = { ...ctx, isolated: true };
 
   const registry: AgentRegistry = {
     async register(input) {
       const fields = parseAgentInput(input);
-      const [agent] = await store.write((tx) => registerAll(tx, ctx, [fields]));
+      const [agent] = await store.write((tx) => registerAll(tx, writeCtx, [fields]));
       return agent as Agent;
     },
     async registerMany(inputs) {
       const all = parseAgentInputs(inputs);
-      return store.write((tx) => registerAll(tx, ctx, all));
+      return store.write((tx) => registerAll(tx, writeCtx, all));
     },
     async lookup(id) {
       return selectAgent(store, parseAgentId(id));
@@ -124,7 +126,7 @@ export function createRegistry(options: RegistryOptions): AgentRegistry {
     },
     async update(id, update) {
       const agentId = parseAgentId(id);
-      return store.write((tx) => updateOne(tx, ctx, agentId, update));
+      return store.write((tx) => updateOne(tx, writeCtx, agentId, update));
     },
     async updateMetadata(id, metadata) {
       return registry.update(id, { metadata });
@@ -132,12 +134,12 @@ export function createRegistry(options: RegistryOptions): AgentRegistry {
     async unregister(id, unregisterOptions) {
       const agentId = parseAgentId(id);
       const reason = parseReason(unregisterOptions);
-      return store.write((tx) => unregisterOne(tx, ctx, agentId, reason));
+      return store.write((tx) => unregisterOne(tx, writeCtx, agentId, reason));
     },
     async unregisterProcess(processId, unregisterOptions) {
       const owner = parseText(processId, 'process');
       const reason = parseReason(unregisterOptions);
-      return store.write((tx) => unregisterOwned(tx, ctx, owner, reason));
+      return store.write((tx) => unregisterOwned(tx, writeCtx, owner, reason));
     },
     async count(filter = {}) {
       return countAgents(store, parseCriteria(filterCriteria(filter)));

@@ -115,6 +115,29 @@ describe.each(adapters)('agent registry on $name', (adapter) => {
     expect((await f.registry.get('a1')).node).toBe('first');
   });
 
+  it('concurrent single changes commit independently: the one that fails takes nothing with it', async () => {
+    f = await openRegistry(adapter);
+    await f.registry.register(agent('taken'));
+    const outcomes = await Promise.allSettled([
+      f.registry.register(agent('c1')),
+      f.registry.register(agent('taken', { node: 'other' })),
+      f.registry.register(agent('c2')),
+      f.registry.update('ghost', { node: 'x' }),
+      f.registry.update('taken', { health: 'degraded' }),
+      f.registry.register(agent('c3')),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(ids(await f.registry.list())).toEqual(['c1', 'c2', 'c3', 'taken']);
+    expect(await f.registry.get('taken')).toMatchObject({ node: 'node-a', health: 'degraded', version: 2 });
+  });
+
   it('update replaces the given fields, bumps the version and moves the agent between indexes', async () => {
     f = await openRegistry(adapter);
     await f.registry.register(agent('a1', { capabilities: ['old', 'kept'], node: 'n1', health: 'healthy' }));
