@@ -59,3 +59,30 @@ export function defineWorkflow<I, O>(
     defaultStepRetry: options.defaultStepRetry,
   });
 }
+
+/**
+ * Validates `input` against the definition's schema and returns the value to store, as JSON text.
+ * Throws `invalid_input` (nothing is written) when it does not fit or is not JSON.
+ */
+export function inputText(def: WorkflowDefinition<unknown, unknown>, input: unknown): string {
+  let value = input;
+  if (def.inputSchema !== undefined) {
+    const parsed = def.inputSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new ValidationError(`invalid input for workflow '${def.name}': ${describeIssues(parsed.error.issues)}`, {
+        workflow: def.name,
+        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      });
+    }
+    value = parsed.data;
+  }
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    throw new ValidationError(
+      `input for workflow '${def.name}' cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`,
+      { workflow: def.name },
+      error,
+    );
+  }
+}

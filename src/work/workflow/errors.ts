@@ -97,3 +97,11 @@ export function cancelledError(workflowId: string): WorkflowError {
     details: { workflowId },
   });
 }
+
+export function leaseLostError(workflowId: string): WorkflowError {
+  return new WorkflowError(
+    WorkflowErrorCode.leaseLost,
+    `workflow ${workflowId} was taken over by another node; this node's write was rejected`,
+    { details: { workflowId } },
+  );
+}

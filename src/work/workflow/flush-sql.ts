@@ -62,6 +62,8 @@ export interface RunPatch {
 export interface HandoffRow {
   readonly runId: string;
   readonly idx: number;
+  /** The kind of entry it fills. */
+  readonly kind: 'child' | 'dispatch';
   readonly status: 'completed' | 'failed';
   readonly output: string | null;
   readonly error: string | null;
@@ -119,7 +121,7 @@ const SQLITE_PATCH =
 
 const SQLITE_HANDOFF =
   `UPDATE ${STEPS} SET status = $3, output = $4, error = $5, updated_at = $6 ` +
-  "WHERE run_id = $1 AND idx = $2 AND status = 'pending'";
+  "WHERE run_id = $1 AND idx = $2 AND kind = $7 AND status = 'pending'";
 
 const WAKE = `UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`;
 
@@ -181,7 +183,7 @@ export const sqliteFlush: FlushSql = async (tx, input, now) => {
   }
   for (const h of input.handoffs) {
     if (h.from !== undefined && result.fenced.has(h.from.runId)) continue;
-    const { rowCount } = await tx.execute(SQLITE_HANDOFF, [h.runId, h.idx, h.status, h.output, h.error, now]);
+    const { rowCount } = await tx.execute(SQLITE_HANDOFF, [h.runId, h.idx, h.status, h.output, h.error, now, h.kind]);
     if (rowCount === 1) {
       result.handedOff.add(`${h.runId}:${h.idx}`);
       await tx.execute(WAKE, [h.runId]);
@@ -215,8 +217,8 @@ const PG_PATCHES =
 
 const PG_HANDOFFS =
   `WITH h AS (UPDATE ${STEPS} AS s SET status = b.s, output = b.o::jsonb, error = b.e::jsonb, ` +
-  'updated_at = $1 FROM jsonb_to_recordset($2::jsonb) AS b(r text, i int, s text, o text, e text) ' +
-  "WHERE s.run_id = b.r AND s.idx = b.i AND s.status = 'pending' RETURNING s.run_id, s.idx), " +
+  'updated_at = $1 FROM jsonb_to_recordset($2::jsonb) AS b(r text, i int, k text, s text, o text, e text) ' +
+  "WHERE s.run_id = b.r AND s.idx = b.i AND s.kind = b.k AND s.status = 'pending' RETURNING s.run_id, s.idx), " +
   `w AS (UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id IN (SELECT run_id FROM h)) ` +
   'SELECT run_id, idx FROM h';
 
@@ -294,7 +296,7 @@ export const postgresFlush: FlushSql = async (tx, input, now) => {
   if (handoffs.length > 0) {
     const rows = await tx.query<{ run_id: string; idx: number }>(PG_HANDOFFS, [
       now,
-      JSON.stringify(handoffs.map((h) => ({ r: h.runId, i: h.idx, s: h.status, o: h.output, e: h.error }))),
+      JSON.stringify(handoffs.map((h) => ({ r: h.runId, i: h.idx, k: h.kind, s: h.status, o: h.output, e: h.error }))),
     ]);
     for (const row of rows) result.handedOff.add(`${row.run_id}:${row.idx}`);
   }

@@ -6,7 +6,7 @@
  */
 import type { Store } from '../../store/index.js';
 import type { Clock } from '../../runtime/clock.js';
-import { WorkflowError, WorkflowErrorCode } from './errors.js';
+import { leaseLostError, WorkflowError, WorkflowErrorCode } from './errors.js';
 import type { FlushInput, FlushSql, HandoffRow, NewRunRow, RunPatch, StepRow } from './flush-sql.js';
 
 type Op =
@@ -33,13 +33,6 @@ export interface JournalWriterOptions {
   readonly onControl: (runId: string, control: 'pause' | 'cancel') => void;
 }
 
-function leaseLost(runId: string): WorkflowError {
-  return new WorkflowError(
-    WorkflowErrorCode.leaseLost,
-    `workflow ${runId} was taken over by another node; this node's write was rejected`,
-    { details: { workflowId: runId } },
-  );
-}
 
 export class JournalWriter {
   private queue: Op[] = [];
@@ -129,7 +122,7 @@ export class JournalWriter {
             break;
           default:
             if (result.fenced.has(op.row.runId) || superseded(input, op.row))
-              op.reject(leaseLost(op.row.runId));
+              op.reject(leaseLostError(op.row.runId));
             else op.resolve();
         }
       }

@@ -213,7 +213,8 @@ export interface WorkflowDefinitionOptions<I> {
 /** A named workflow, made by `defineWorkflow`. */
 export interface WorkflowDefinition<I = unknown, O = unknown> {
   readonly name: string;
-  readonly run: WorkflowFunction<I, O>;
+  // A method, so a definition of any input type is assignable to WorkflowDefinition<unknown, unknown>.
+  run(ctx: WorkflowContext, input: I): Promise<O>;
   readonly inputSchema: InputSchema<I> | undefined;
   readonly defaultStepRetry: StepRetryPolicy | undefined;
 }

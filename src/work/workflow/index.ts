@@ -1,0 +1,34 @@
+/** Durable workflows: journaled steps replayed after a crash, durable sleep, signals, children, compensation. */
+export { defineWorkflow } from './define.js';
+export { createWorkflowEngine, WorkflowEngine, type WorkflowEngineOptions } from './engine.js';
+export {
+  createLocalDispatcher,
+  type DispatchRequest,
+  type DispatchResults,
+  type Dispatcher,
+  type LocalHandler,
+} from './dispatcher.js';
+export { isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
+export {
+  WorkflowStatus,
+  type ChildHandle,
+  type InputSchema,
+  type ListOptions,
+  type ResultOptions,
+  type StartChildOptions,
+  type StartOptions,
+  type StepContext,
+  type StepKind,
+  type StepOptions,
+  type StepRetryPolicy,
+  type WaitForSignalOptions,
+  type WorkflowContext,
+  type WorkflowDefinition,
+  type WorkflowDefinitionOptions,
+  type WorkflowErrorInfo,
+  type WorkflowFunction,
+  type WorkflowHandle,
+  type WorkflowRef,
+  type WorkflowRun,
+  type WorkflowStepInfo,
+} from './types.js';
