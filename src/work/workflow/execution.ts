@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import type { FlushInput, FlushResult, RunPatch, StepRow } from './flush-sql.js';
 import type { JournalWriter } from './journal-writer.js';
-import { makeContext } from './operations.js';
+import { Context } from './operations.js';
 import { applyPause, readControl, readEntries, loadSignals, type JournalEntry, type SignalRecord } from './runs.js';
 import { retryDelay } from './retry.js';
 import type {
@@ -112,12 +112,12 @@ export class RunExecution {
   /** Resolves once this node's execution ends (never rejects). */
   readonly done: Promise<Outcome>;
   readonly ctx: WorkflowContext;
-  readonly abort = new AbortController();
   /** Journal entries by step index (negative for compensations), as loaded plus those written since. */
   readonly journal = new Map<number, JournalEntry>();
-  readonly compensations = new Map<number, Compensation>();
+  /** Compensations of finished steps, by step index (made on first use: most runs have none). */
+  compensations: Map<number, Compensation> | undefined;
   /** Results of child handles, one per child step. */
-  readonly childResults = new Map<number, Promise<unknown>>();
+  childResults: Map<number, Promise<unknown>> | undefined;
   nextIdx = 0;
   cancelRequested = false;
   fatal: WorkflowError | undefined;
@@ -135,6 +135,8 @@ export class RunExecution {
   private readonly unconsumed: SignalRecord[] = [];
   private readonly seenSignals = new Set<number>();
   private readonly compensationTimers = new Set<DueHandle>();
+  /** Made on first use: most runs never look at their abort signal. */
+  private controller: AbortController | undefined;
 
   constructor(
     readonly host: ExecutionHost,
@@ -162,7 +164,7 @@ export class RunExecution {
       this.seenSignals.add(signal.seq);
       if (!consumed.has(signal.seq)) this.unconsumed.push(signal);
     }
-    this.ctx = makeContext(this);
+    this.ctx = new Context(this);
   }
 
   /** Runs the workflow to its end (or a halt). Resolve `done` for the outcome; this never rejects. */
@@ -345,11 +347,14 @@ export class RunExecution {
 
   /** Makes `write` part of the boundary; a failed write halts the run. */
   track(write: Promise<unknown>): void {
-    this.lastWrite = write.then(noop, (error: unknown) => {
-      this.onWriteError(error);
-      return never<void>();
-    });
+    this.lastWrite = write.then(noop, this.trackedFailure);
   }
+
+  /** One closure per execution, not one per write. */
+  private readonly trackedFailure = (error: unknown): Promise<void> => {
+    this.onWriteError(error);
+    return never<void>();
+  };
 
   onWriteError(error: unknown): void {
     if (this.halted !== undefined) return;
@@ -421,6 +426,7 @@ export class RunExecution {
     output: unknown,
   ): void {
     if (options?.compensate === undefined) return;
+    this.compensations ??= new Map();
     this.compensations.set(idx, {
       name,
       fn: options.compensate as Compensation['fn'],
@@ -429,8 +435,19 @@ export class RunExecution {
     });
   }
 
-  stepContext(idx: number, attempt: number, signal: AbortSignal = this.abort.signal): StepContext {
-    return { workflowId: this.id, stepIndex: idx, idempotencyKey: `${this.id}:${idx}`, attempt, signal };
+  /** Aborted on cancellation or when this node stops executing the run. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  private abortWith(reason: unknown): void {
+    this.controller ??= new AbortController();
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  stepContext(idx: number, attempt: number): StepContext {
+    return new StepCtx(this, idx, attempt);
   }
 
   // ---- deliveries from outside ----------------------------------------------------------------------
@@ -485,7 +502,7 @@ export class RunExecution {
     if (this.cancelRequested || this.halted !== undefined) return;
     this.cancelRequested = true;
     const error = cancelledError(this.id);
-    this.abort.abort(error);
+    this.abortWith(error);
     for (const waiter of [...this.waiters.values()]) waiter.reject(error);
     this.cancelChildren();
   }
@@ -507,8 +524,8 @@ export class RunExecution {
     for (const waiter of this.waiters.values()) waiter.timer?.cancel();
     this.waiters.clear();
     for (const timer of this.compensationTimers) timer.cancel();
-    if (!this.abort.signal.aborted) {
-      this.abort.abort(new WorkflowError(WorkflowErrorCode.stopped, `execution of ${this.id} stopped on this node`));
+    if (this.controller !== undefined && !this.controller.signal.aborted) {
+      this.controller.abort(new WorkflowError(WorkflowErrorCode.stopped, `execution of ${this.id} stopped on this node`));
     }
     this.resolveDone(outcome);
   }
@@ -550,10 +567,11 @@ export class RunExecution {
     await this.allStepsSettled();
     await this.lastWrite;
     const failures: WorkflowErrorInfo[] = [];
-    const order = [...this.compensations.keys()].sort((a, b) => b - a);
+    const compensations = this.compensations ?? new Map<number, Compensation>();
+    const order = [...compensations.keys()].sort((a, b) => b - a);
     for (const idx of order) {
       if (this.halted !== undefined) return failures;
-      const c = this.compensations.get(idx) as Compensation;
+      const c = compensations.get(idx) as Compensation;
       const cidx = -(idx + 1);
       const journaled = this.journal.get(cidx);
       if (journaled?.status === 'completed') continue;
@@ -603,5 +621,26 @@ export class RunExecution {
       });
       this.compensationTimers.add(handle);
     });
+  }
+}
+
+/** A step's context: a class, so the many made on the hot path cost one small object each. */
+class StepCtx implements StepContext {
+  constructor(
+    private readonly run: RunExecution,
+    readonly stepIndex: number,
+    readonly attempt: number,
+  ) {}
+
+  get workflowId(): string {
+    return this.run.id;
+  }
+
+  get idempotencyKey(): string {
+    return `${this.run.id}:${this.stepIndex}`;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal;
   }
 }

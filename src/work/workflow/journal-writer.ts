@@ -1,42 +1,49 @@
 /**
  * The journal writer: every durable write of every run on this engine goes through one queue and is
- * flushed as one `store.write` (which the store group-commits with other layers' writes). While a flush
- * commits, the next one fills, so a thousand runs in flight share one transaction and one fsync, and
- * each run's writes commit in the order they were made. Callers are answered only after COMMIT.
+ * committed in batches ("flushes"), so a thousand runs in flight share one commit. Callers are answered
+ * only after COMMIT.
+ *
+ * Up to `maxInFlight` flushes may commit at once (PostgreSQL commits them in parallel on the pool), but
+ * never two holding writes of the same run: a run's writes commit in the order they were made.
  */
-import type { Store } from '../../store/index.js';
-import type { Clock } from '../../runtime/clock.js';
 import { leaseLostError, WorkflowError, WorkflowErrorCode } from './errors.js';
-import type { FlushInput, FlushSql, HandoffRow, NewRunRow, RunPatch, StepRow } from './flush-sql.js';
+import type { FlushInput, FlushResult, HandoffRow, NewRunRow, RunPatch, StepRow } from './flush-sql.js';
 
 type Op =
-  | {
-      readonly kind: 'run';
-      readonly row: NewRunRow;
-      resolve(inserted: boolean): void;
-      reject(e: unknown): void;
-    }
+  | { readonly kind: 'run'; readonly row: NewRunRow; resolve(inserted: boolean): void; reject(e: unknown): void }
   | { readonly kind: 'step'; readonly row: StepRow; resolve(): void; reject(e: unknown): void }
   | { readonly kind: 'patch'; readonly row: RunPatch; resolve(): void; reject(e: unknown): void }
-  | {
-      readonly kind: 'handoff';
-      readonly row: HandoffRow;
-      resolve(applied: boolean): void;
-      reject(e: unknown): void;
-    };
+  | { readonly kind: 'handoff'; readonly row: HandoffRow; resolve(applied: boolean): void; reject(e: unknown): void };
 
 export interface JournalWriterOptions {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly flush: FlushSql;
+  /** Commits one flush atomically. */
+  readonly commit: (input: FlushInput) => Promise<FlushResult>;
+  /** Flushes committing at once. SQLite has one writer: 1. */
+  readonly maxInFlight: number;
   /** Called after a commit for each run that carries a pause or cancel request. */
   readonly onControl: (runId: string, control: 'pause' | 'cancel') => void;
 }
 
+/**
+ * The run whose order an op belongs to. A child's row goes with its parent's journal entry (they must
+ * commit together), a child's hand-off with the child's final patch (the hand-off is fenced by it).
+ */
+function orderKey(op: Op): string {
+  switch (op.kind) {
+    case 'run':
+      return op.row.parentId ?? op.row.id;
+    case 'handoff':
+      return op.row.from?.runId ?? `handoff:${op.row.runId}`;
+    default:
+      return op.row.runId;
+  }
+}
 
 export class JournalWriter {
   private queue: Op[] = [];
-  private flushing = false;
+  private inFlight = 0;
+  /** Order keys of the writes in flushes now committing. */
+  private readonly busy = new Set<string>();
   private scheduled = false;
   private stopped: Error | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -63,13 +70,13 @@ export class JournalWriter {
     return new Promise((resolve, reject) => this.push({ kind: 'handoff', row, resolve, reject }));
   }
 
-  /** Resolves once everything queued so far has been flushed. */
+  /** Resolves once everything queued so far has been committed (or has failed). */
   idle(): Promise<void> {
-    if (!this.flushing && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && !this.scheduled && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Refuses new writes from now on; queued ones are still flushed. */
+  /** Refuses new writes from now on; queued ones are still committed. */
   stop(): void {
     this.stopped ??= new WorkflowError(WorkflowErrorCode.stopped, 'the workflow engine was stopped');
   }
@@ -80,67 +87,74 @@ export class JournalWriter {
       return;
     }
     this.queue.push(op);
-    if (!this.flushing && !this.scheduled) {
+    if (!this.scheduled && this.inFlight < this.options.maxInFlight) {
       this.scheduled = true;
       // One turn of the event loop: every write made by the runs woken in this turn joins the flush.
       setImmediate(() => {
         this.scheduled = false;
-        void this.drain();
+        this.pump();
       });
     }
   }
 
-  private async drain(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) await this.flushOnce();
-    } finally {
-      this.flushing = false;
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-    }
-  }
-
-  private async flushOnce(): Promise<void> {
-    let batch: Op[] | undefined;
-    let input: Collected | undefined;
-    try {
-      const result = await this.options.store.write(async (tx) => {
-        // Taken inside the transaction: writes queued while it waited for its turn join it too.
-        batch = this.queue;
-        this.queue = [];
-        input = collect(batch);
-        return this.options.flush(tx, input, this.options.clock.now());
-      });
-      for (const op of batch ?? []) {
-        switch (op.kind) {
-          case 'run':
-            op.resolve(result.inserted.has(op.row.id));
-            break;
-          case 'handoff':
-            op.resolve(result.handedOff.has(`${op.row.runId}:${op.row.idx}`));
-            break;
-          default:
-            if (result.fenced.has(op.row.runId) || superseded(input, op.row))
-              op.reject(leaseLostError(op.row.runId));
-            else op.resolve();
+  /** Starts flushes while there is room and queued writes that may go. */
+  private pump(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch: Op[] = [];
+      const keys = new Set<string>();
+      const rest: Op[] = [];
+      for (const op of this.queue) {
+        const key = orderKey(op);
+        if (this.busy.has(key)) rest.push(op);
+        else {
+          batch.push(op);
+          keys.add(key);
         }
       }
-      for (const [runId, control] of result.controls) this.options.onControl(runId, control);
-    } catch (error) {
-      // The store refused before our callback ran (closed, unreachable): fail what is queued now.
-      const failed = batch ?? this.queue.splice(0);
-      for (const op of failed) op.reject(error);
+      if (batch.length === 0) break;
+      this.queue = rest;
+      for (const key of keys) this.busy.add(key);
+      this.inFlight++;
+      void this.flush(batch).finally(() => {
+        for (const key of keys) this.busy.delete(key);
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.queue.length === 0 && !this.scheduled) {
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        }
+      });
     }
   }
-}
 
-/** Whether `row` was dropped from the flush because a write with a newer fence for its run was in it. */
-function superseded(input: Collected | undefined, row: StepRow | RunPatch): boolean {
-  return input !== undefined && input.fences.get(row.runId) !== row.fence;
+  private async flush(batch: readonly Op[]): Promise<void> {
+    const input = collect(batch);
+    let result: FlushResult;
+    try {
+      result = await this.options.commit(input);
+    } catch (error) {
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    for (const op of batch) {
+      switch (op.kind) {
+        case 'run':
+          op.resolve(result.inserted.has(op.row.id));
+          break;
+        case 'handoff':
+          op.resolve(result.handedOff.has(`${op.row.runId}:${op.row.idx}`));
+          break;
+        default:
+          if (result.fenced.has(op.row.runId) || input.fences.get(op.row.runId) !== op.row.fence) {
+            op.reject(leaseLostError(op.row.runId));
+          } else op.resolve();
+      }
+    }
+    for (const [runId, control] of result.controls) this.options.onControl(runId, control);
+  }
 }
 
 interface Collected extends FlushInput {
+  /** The fence each run's writes were made under. */
   readonly fences: Map<string, number>;
 }
 
@@ -171,16 +185,12 @@ function collect(batch: readonly Op[]): Collected {
         handoffs.push(op.row);
         break;
       case 'step':
-        if (fences.get(op.row.runId) === op.row.fence)
-          steps.set(`${op.row.runId}\u0000${op.row.idx}`, op.row);
+        if (fences.get(op.row.runId) === op.row.fence) steps.set(`${op.row.runId}\u0000${op.row.idx}`, op.row);
         break;
       case 'patch': {
         if (fences.get(op.row.runId) !== op.row.fence) break;
         const earlier = patches.get(op.row.runId);
-        patches.set(
-          op.row.runId,
-          earlier === undefined ? { ...op.row } : Object.assign(earlier, definedOf(op.row)),
-        );
+        patches.set(op.row.runId, earlier === undefined ? { ...op.row } : Object.assign(earlier, definedOf(op.row)));
         break;
       }
     }
@@ -191,5 +201,5 @@ function collect(batch: readonly Op[]): Collected {
 function definedOf(patch: RunPatch): Partial<RunPatch> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) if (value !== undefined) out[key] = value;
-  return out;
+  return out as Partial<RunPatch>;
 }

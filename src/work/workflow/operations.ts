@@ -39,43 +39,73 @@ function checkName(name: unknown, what: string): string {
   return name;
 }
 
-export function makeContext(run: RunExecution): WorkflowContext {
-  const ctx: WorkflowContext = {
-    workflowId: run.id,
-    workflowName: run.def.name,
-    signal: run.abort.signal,
-    step: (name, fn, options) =>
-      journaledStep(run, checkName(name, 'ctx.step'), 'step', options, async (s) => JSON.stringify(await fn(s)) ?? null),
-    transactionStep: (name, fn, options) =>
-      journaledStep(run, checkName(name, 'ctx.transactionStep'), 'transaction', options, (s) =>
-        transactionBody(run, name, s, fn),
-      ),
-    sleep: (ms) => {
-      if (!Number.isFinite(ms) || ms < 0) {
-        return Promise.reject(new ValidationError(`ctx.sleep needs a non-negative number of ms, got ${ms}`));
-      }
-      return sleepUntil(run, run.host.clock.now() + ms);
-    },
-    sleepUntil: (time) => {
-      const at = time instanceof Date ? time.getTime() : time;
-      if (!Number.isFinite(at)) {
-        return Promise.reject(new ValidationError(`ctx.sleepUntil needs a Date or UNIX epoch ms, got ${String(time)}`));
-      }
-      return sleepUntil(run, at);
-    },
-    waitForSignal: <T>(name: string, options?: WaitForSignalOptions) =>
-      waitForSignal(run, checkName(name, 'ctx.waitForSignal'), options) as Promise<T | undefined>,
-    startChild: <I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions) =>
-      startChild(run, workflow as WorkflowRef<unknown, unknown>, input, options) as Promise<ChildHandle<O>>,
-    child: async <I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions) => {
-      const handle = await startChild(run, workflow as WorkflowRef<unknown, unknown>, input, options);
-      return handle.result() as Promise<O>;
-    },
-    dispatch: <T>(capability: string, action: string, input?: unknown) =>
-      dispatch(run, checkName(capability, 'ctx.dispatch'), checkName(action, 'ctx.dispatch'), input) as Promise<T>,
-  };
-  return ctx;
+/** The context a workflow's code is given (a class: one small object per run). */
+export class Context implements WorkflowContext {
+  constructor(private readonly run: RunExecution) {}
+
+  get workflowId(): string {
+    return this.run.id;
+  }
+
+  get workflowName(): string {
+    return this.run.def.name;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal;
+  }
+
+  step<T>(name: string, fn: (step: StepContext) => Promise<T>, options?: StepOptions<T>): Promise<T> {
+    return journaledStep(this.run, checkName(name, 'ctx.step'), 'step', options, fn);
+  }
+
+  transactionStep<T>(
+    name: string,
+    fn: (tx: Tx, step: StepContext) => Promise<T>,
+    options?: StepOptions<T>,
+  ): Promise<T> {
+    return journaledStep(this.run, checkName(name, 'ctx.transactionStep'), 'transaction', options, fn);
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      return Promise.reject(new ValidationError(`ctx.sleep needs a non-negative number of ms, got ${String(ms)}`));
+    }
+    return sleepUntil(this.run, this.run.host.clock.now() + ms);
+  }
+
+  sleepUntil(time: Date | number): Promise<void> {
+    const at = time instanceof Date ? time.getTime() : time;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      return Promise.reject(new ValidationError(`ctx.sleepUntil needs a Date or UNIX epoch ms, got ${String(time)}`));
+    }
+    return sleepUntil(this.run, at);
+  }
+
+  waitForSignal<T = unknown>(name: string, options?: WaitForSignalOptions): Promise<T | undefined> {
+    return waitForSignal(this.run, checkName(name, 'ctx.waitForSignal'), options) as Promise<T | undefined>;
+  }
+
+  startChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<ChildHandle<O>> {
+    return startChild(this.run, workflow as WorkflowRef<unknown, unknown>, input, options) as Promise<ChildHandle<O>>;
+  }
+
+  async child<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<O> {
+    const handle = await this.startChild(workflow, input, options);
+    return handle.result();
+  }
+
+  dispatch<T = unknown>(capability: string, action: string, input?: unknown): Promise<T> {
+    return dispatch(
+      this.run,
+      checkName(capability, 'ctx.dispatch'),
+      checkName(action, 'ctx.dispatch'),
+      input,
+    ) as Promise<T>;
+  }
 }
+
+type StepFn = ((step: StepContext) => Promise<unknown>) | ((tx: Tx, step: StepContext) => Promise<unknown>);
 
 /** `ctx.step` and `ctx.transactionStep`: replay or run with retries. */
 function journaledStep<T>(
@@ -83,7 +113,7 @@ function journaledStep<T>(
   name: string,
   kind: 'step' | 'transaction',
   options: StepOptions<T> | undefined,
-  body: (s: StepContext) => Promise<string | null>,
+  fn: StepFn,
 ): Promise<T> {
   const idx = run.nextIdx++;
   let entry: JournalEntry | undefined;
@@ -97,7 +127,7 @@ function journaledStep<T>(
     return Promise.resolve(entry.output as T);
   }
   if (entry?.status === 'failed') return Promise.reject(stepFailed(name, idx, entry.error ?? UNKNOWN_ERROR));
-  return runStep(run, idx, name, kind, options, entry, body) as Promise<T>;
+  return runStep(run, idx, name, kind, options, entry, fn) as Promise<T>;
 }
 
 async function runStep<T>(
@@ -107,7 +137,7 @@ async function runStep<T>(
   kind: 'step' | 'transaction',
   options: StepOptions<T> | undefined,
   entry: JournalEntry | undefined,
-  body: (s: StepContext) => Promise<string | null>,
+  fn: StepFn,
 ): Promise<unknown> {
   const retry = options?.retry ?? run.def.defaultStepRetry;
   let attempt = 1;
@@ -120,7 +150,11 @@ async function runStep<T>(
     run.stepStarted();
     let text: string | null;
     try {
-      text = await body(run.stepContext(idx, attempt));
+      const s = run.stepContext(idx, attempt);
+      text =
+        kind === 'step'
+          ? (JSON.stringify(await (fn as (step: StepContext) => Promise<unknown>)(s)) ?? null)
+          : await transactionBody(run, name, s, fn as (tx: Tx, step: StepContext) => Promise<unknown>);
     } catch (error) {
       run.stepSettled();
       if (run.halted !== undefined) return never();
@@ -375,6 +409,7 @@ function childHandle(run: RunExecution, idx: number, childId: string): ChildHand
   return {
     workflowId: childId,
     result: () => {
+      run.childResults ??= new Map();
       let result = run.childResults.get(idx);
       if (result === undefined) {
         result = awaitChild(run, idx, childId);
