@@ -87,6 +87,16 @@ export function claimTasks(store: Store, request: ClaimRequest, tx?: Tx): Promis
   );
 }
 
+/** Puts claimed rows in claim order (a statement's RETURNING order is unspecified). */
+export function inClaimOrder(rows: ClaimRow[]): ClaimRow[] {
+  return rows.sort(
+    (a, b) =>
+      Number(b.priority) - Number(a.priority) ||
+      Number(a.run_at) - Number(b.run_at) ||
+      Number(a.id) - Number(b.id),
+  );
+}
+
 /**
  * When the next task of these queues becomes claimable (a delayed or retrying task comes due, or a
  * lease runs out), UNIX epoch ms; undefined when there is nothing to wait for.
@@ -100,6 +110,12 @@ export async function nextDueAt(store: Store, queues: readonly string[]): Promis
     [param],
   );
   const row = rows[0];
-  const candidates = [row?.due, row?.lease].filter((v) => v !== null && v !== undefined).map(Number);
+  // A lease is expired once the time is past lease_until (claims test lease_until < now).
+  const candidates = [
+    row?.due,
+    row?.lease === null || row?.lease === undefined ? null : Number(row.lease) + 1,
+  ]
+    .filter((v) => v !== null && v !== undefined)
+    .map(Number);
   return candidates.length === 0 ? undefined : Math.min(...candidates);
 }

@@ -15,7 +15,7 @@ import {
   retryDeadTasks,
   type QueueStats,
 } from './admin.js';
-import { claimTasks } from './claim.js';
+import { claimTasks, inClaimOrder } from './claim.js';
 import { claimLimited } from './claim-limited.js';
 import { plainQueue, queueNameSchema, type QueueDefinition, type QueueRef } from './definition.js';
 import { insertTasks, type NewTask } from './enqueue.js';
@@ -36,7 +36,7 @@ export interface QueueClientOptions {
   /** Time source for run_at, leases and retention, in UNIX epoch ms. Default the system clock. */
   readonly clock?: Clock;
   /** Queue definitions to use when a queue is named by string (for its schema, limits and retries). */
-  readonly queues?: readonly QueueDefinition<never, never>[];
+  readonly queues?: readonly QueueDefinition<unknown, never>[];
   /**
    * Hand a single enqueued task straight to an idle worker of this process on the same store, leased in
    * the enqueue's own commit (see `local.ts`). Default true.
@@ -349,7 +349,7 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
         workerId: opts.workerId ?? 'client',
       };
       const rows = def.limited ? await claimLimited(store, def, request) : await claimTasks(store, request);
-      return rows.filter((r) => r.state === TaskState.running).map((r) => toClaimed<P>(r));
+      return inClaimOrder(rows.filter((r) => r.state === TaskState.running)).map((r) => toClaimed<P>(r));
     },
 
     async complete(task) {

@@ -3,7 +3,7 @@
  * statement text never changes), `ON CONFLICT DO NOTHING` on the idempotency index, and the first task
  * looked up for every key that already existed.
  */
-import type { Store, Tx } from '../../store/index.js';
+import { toJson, type SqlValue, type Store, type Tx } from '../../store/index.js';
 import { reader, writeRows } from './store-io.js';
 import { TaskState, type EnqueuedTask } from './types.js';
 
@@ -55,6 +55,34 @@ function insertSql(store: Pick<Store, 'dialect'>, leased: boolean): string {
   );
 }
 
+/** One task: a plain VALUES insert, the cheapest statement to plan (the single-enqueue latency path). */
+function insertOneSql(store: Pick<Store, 'dialect'>, leased: boolean): string {
+  const payload = store.dialect === 'postgres' ? 'CAST($4 AS JSONB)' : '$4';
+  const lease = leased ? `'running', 1, 1, $10, $11` : `'queued', 0, 0, NULL, NULL`;
+  return (
+    'INSERT INTO garrison_tasks (queue, priority, run_at, payload, max_attempts, group_key, idempotency_key, ' +
+    'retain, created_at, state, attempts, token, lease_until, leased_by) ' +
+    `VALUES ($1, $2, $3, ${payload}, $5, $6, $7, $8, $9, ${lease}) ` +
+    'ON CONFLICT DO NOTHING RETURNING id, queue, idempotency_key'
+  );
+}
+
+function oneParams(t: NewTask, now: number, lease: InsertLease | undefined): SqlValue[] {
+  const params: SqlValue[] = [
+    t.queue,
+    t.priority,
+    t.runAt,
+    toJson(t.payload),
+    t.maxAttempts,
+    t.groupKey,
+    t.idempotencyKey,
+    t.retain ? 1 : 0,
+    now,
+  ];
+  if (lease !== undefined) params.push(lease.leaseUntil, lease.workerId);
+  return params;
+}
+
 interface InsertedRow {
   id: number;
   queue: string;
@@ -94,8 +122,10 @@ export async function insertTasks(
 ): Promise<EnqueuedTask[]> {
   if (tasks.length === 0) return [];
   const lease = options.lease;
-  const sql = insertSql(store, lease !== undefined);
-  const params = (from: number, to: number) => {
+  const sql =
+    tasks.length === 1 ? insertOneSql(store, lease !== undefined) : insertSql(store, lease !== undefined);
+  const params = (from: number, to: number): SqlValue[] => {
+    if (tasks.length === 1) return oneParams(tasks[0]!, now, lease);
     const json = rowsJson(tasks, from, to);
     return lease === undefined ? [json, now] : [json, now, lease.leaseUntil, lease.workerId];
   };

@@ -15,6 +15,11 @@ export interface WorkerEvents {
   leaseLost: { readonly task: ClaimedTask; readonly error: LeaseLostError };
   /** A task this worker held was cancelled. */
   cancelled: { readonly task: ClaimedTask };
+  /**
+   * The worker found nothing more to claim and waits: for a wake-up, or at the latest until `wakeAt`
+   * (UNIX epoch ms) when it looks again on its own.
+   */
+  idle: { readonly wakeAt: number };
   /** A store operation of the worker's own loop failed; the worker carries on (and retries). */
   error: { readonly error: unknown };
 }

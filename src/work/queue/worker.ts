@@ -7,7 +7,7 @@
 import type { TimerHandle } from '../../runtime/clock.js';
 import type { Unsubscribe } from '../../store/index.js';
 import { CANCEL_CHANNEL } from './admin.js';
-import { claimTasks, nextDueAt } from './claim.js';
+import { claimTasks, inClaimOrder, nextDueAt } from './claim.js';
 import { claimLimited } from './claim-limited.js';
 import { describeError } from './client.js';
 import { CompletionBatcher } from './completion-batcher.js';
@@ -102,6 +102,8 @@ export class Worker<P = unknown> implements LocalWorker {
   private short = false;
   private wakeTimer: TimerHandle | undefined;
   private wakeAt = Infinity;
+  /** Set when a claim loop ends waiting; reported as `idle` once the loop has finished. */
+  private idleAt: number | undefined;
   private heartbeatTimer: TimerHandle | undefined;
   private unlisteners: Unsubscribe[] = [];
   private unregister: (() => void) | undefined;
@@ -196,6 +198,9 @@ export class Worker<P = unknown> implements LocalWorker {
     if (room < threshold) return;
     this.claiming = this.claimLoop().finally(() => {
       this.claiming = undefined;
+      const idleAt = this.idleAt;
+      this.idleAt = undefined;
+      if (idleAt !== undefined && !this.wantClaim) this.emitter.emit('idle', { wakeAt: idleAt });
       this.notifyWaiters();
       this.maybeClaim();
     });
@@ -218,7 +223,7 @@ export class Worker<P = unknown> implements LocalWorker {
         this.armWake(this.o.clock.now() + delay);
         return;
       }
-      const leased = this.accept(rows);
+      const leased = this.accept(inClaimOrder(rows));
       this.startBuffered();
       if (leased < limit) {
         this.short = true;
@@ -323,7 +328,10 @@ export class Worker<P = unknown> implements LocalWorker {
     } catch (error) {
       this.emitter.emit('error', { error });
     }
-    if (!this.wantClaim) this.armWake(at);
+    if (!this.wantClaim) {
+      this.armWake(at);
+      this.idleAt = at;
+    }
   }
 
   /** How soon to look again when tasks are due but none could be claimed. */
@@ -608,6 +616,14 @@ export class Worker<P = unknown> implements LocalWorker {
       return;
     }
     this.current = 'stopping';
+    // The deadline counts from the stop request.
+    let expired = timeoutMs <= 0;
+    const deadline = expired
+      ? undefined
+      : this.o.clock.setTimer(timeoutMs, () => {
+          expired = true;
+          this.notifyWaiters();
+        });
     this.unregister?.();
     this.wakeTimer?.cancel();
     await Promise.allSettled(this.unlisteners.map((u) => u()));
@@ -622,27 +638,17 @@ export class Worker<P = unknown> implements LocalWorker {
     this.bufferHead = 0;
     await this.release(unstarted, true);
 
+    await this.until(() => this.active === 0 || expired);
+    deadline?.cancel();
     if (this.active > 0) {
-      let expired = false;
-      const timer = this.o.clock.setTimer(timeoutMs, () => {
-        expired = true;
-        this.notifyWaiters();
-      });
-      await this.until(() => this.active === 0 || expired);
-      timer.cancel();
-      if (this.active > 0) {
-        const running = [...this.held.values()].filter((h) => h.phase === 'running' && !h.lost);
-        for (const h of running) {
-          abort(
-            h,
-            new QueueError(
-              QueueErrorCode.workerStopped,
-              `worker ${this.id} stopped before the task finished`,
-            ),
-          );
-        }
-        await this.release(running, false);
+      const running = [...this.held.values()].filter((h) => h.phase === 'running' && !h.lost);
+      for (const h of running) {
+        abort(
+          h,
+          new QueueError(QueueErrorCode.workerStopped, `worker ${this.id} stopped before the task finished`),
+        );
       }
+      await this.release(running, false);
     }
     await this.completer.idle();
     while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
