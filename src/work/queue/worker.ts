@@ -516,6 +516,7 @@ export class Worker<P = unknown> implements LocalWorker {
       this.emitter.emit('error', { error });
     }
     const perQueue = new Map<string, number>();
+    const losses: Array<{ task: ClaimedTask; error: LeaseLostError }> = [];
     for (const h of list) {
       const reason = reasons.get(h.task.id) ?? 'taken_over';
       if (reason === 'cancelled') {
@@ -530,14 +531,18 @@ export class Worker<P = unknown> implements LocalWorker {
           : 'the task was finished elsewhere',
       );
       abort(h, error);
-      this.counters.leaseLost++;
-      this.emitter.emit('leaseLost', { task: h.task, error });
+      losses.push({ task: h.task, error });
       perQueue.set(h.task.queue, (perQueue.get(h.task.queue) ?? 0) + 1);
     }
+    // Counted in the store first, then reported.
     for (const [queue, n] of perQueue) {
       await bumpCounter(this.o.store, queue, 'lease_lost', n).catch((error: unknown) =>
         this.emitter.emit('error', { error }),
       );
+    }
+    for (const loss of losses) {
+      this.counters.leaseLost++;
+      this.emitter.emit('leaseLost', loss);
     }
   }
 

@@ -1,0 +1,193 @@
+/**
+ * Real processes, real signals. Worker processes are killed with SIGKILL in the middle of their work
+ * and restarted; a worker is paused with SIGSTOP past its lease. Every claim is recorded with its fencing
+ * token in a ledger, and the ledger and the store are checked afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { createQueueClient, defineQueue } from '../../../src/work/index.js';
+import { adapters } from '../../support/stores.js';
+import { eventually } from './support.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+
+interface Entry {
+  readonly e: 'ready' | 'start' | 'end' | 'done' | 'leaseLost' | 'error';
+  readonly pid: number;
+  readonly t: number;
+  readonly id?: number;
+  readonly token?: number;
+  readonly message?: string;
+}
+
+function readLedger(path: string): Entry[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Entry);
+}
+
+function spawnWorker(
+  url: string,
+  ledger: string,
+  queue: string,
+  leaseMs: number,
+  concurrency: number,
+  mode: string,
+): ChildProcess {
+  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  const script = join(root, 'test', 'work', 'queue', 'fixtures', 'worker-process.ts');
+  const child = spawn(
+    process.execPath,
+    ['--import', loader, script, url, ledger, queue, String(leaseMs), String(concurrency), mode],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr?.on('data', (chunk: Buffer) =>
+    process.stderr.write(`[worker ${child.pid}] ${chunk.toString()}`),
+  );
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
+  const children: ChildProcess[] = [];
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await exited(c);
+    }
+    for (const s of stores.splice(0)) await s.close();
+  });
+
+  it(
+    'workers killed with SIGKILL mid-work and restarted: every task completes, no two live leases overlap',
+    { timeout: 180_000 },
+    async () => {
+      const url = adapter.freshUrl();
+      const store = await openStore(url);
+      stores.push(store);
+      const queue = defineQueue({ name: 'crash', keepCompleted: true });
+      const client = createQueueClient({ store, queues: [queue] });
+      const total = 240;
+      await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ queue, payload: { i } })));
+      const ledger = join(mkdtempSync(join(tmpdir(), 'garrison-crash-')), 'ledger.jsonl');
+      const leaseMs = 3000;
+      const start = () => {
+        const c = spawnWorker(url, ledger, 'crash', leaseMs, 2, 'work');
+        children.push(c);
+        return c;
+      };
+      // Two steady workers and one that is killed again and again.
+      start();
+      start();
+      let victim = start();
+      const killedAt = new Map<number, number>();
+      const completedCount = async () => (await client.stats('crash')).completed;
+
+      for (let kill = 0; kill < 5; kill++) {
+        const pid = victim.pid!;
+        const startsBefore = () => readLedger(ledger).filter((e) => e.e === 'start' && e.pid === pid).length;
+        const wanted = 1 + Math.floor(Math.random() * 4);
+        await eventually(
+          () => startsBefore() >= wanted || killedAt.size > 100,
+          `worker ${pid} starts ${wanted} tasks`,
+          6000,
+        );
+        if ((await completedCount()) >= total) break;
+        victim.kill('SIGKILL');
+        await exited(victim);
+        killedAt.set(pid, Date.now());
+        victim = start();
+      }
+      await eventually(async () => (await completedCount()) === total, 'every task completes', 12_000);
+
+      const entries = readLedger(ledger);
+      const tasks = await client.listTasks({ queue: 'crash', limit: 10_000 });
+      expect(tasks).toHaveLength(total);
+      expect(tasks.every((t) => t.state === 'completed')).toBe(true);
+      expect(killedAt.size).toBeGreaterThanOrEqual(3);
+
+      for (const task of tasks) {
+        const starts = entries.filter((e) => e.e === 'start' && e.id === task.id);
+        const tokens = starts.map((s) => s.token!);
+        // Every claim got a token of its own; the one that completed holds the highest.
+        expect(new Set(tokens).size).toBe(tokens.length);
+        expect(Math.max(...tokens)).toBe(task.token);
+        for (const d of entries.filter((e) => e.e === 'done' && e.id === task.id))
+          expect(d.token).toBe(task.token);
+        // No two processes ran the task while both held a live lease: a later run starts only after the
+        // earlier one ended or its process was killed.
+        const runs = starts
+          .map((s) => {
+            const end = entries.find((e) => e.e === 'end' && e.id === task.id && e.token === s.token);
+            return { pid: s.pid, from: s.t, to: end?.t ?? killedAt.get(s.pid) ?? Infinity };
+          })
+          .sort((a, b) => a.from - b.from);
+        for (let i = 1; i < runs.length; i++) expect(runs[i]!.from).toBeGreaterThanOrEqual(runs[i - 1]!.to);
+      }
+      // Tasks held by killed workers were taken over and ran again; nothing was lost.
+      const rerun = tasks.filter((t) => entries.filter((e) => e.e === 'start' && e.id === t.id).length > 1);
+      expect(rerun.length).toBeGreaterThanOrEqual(1);
+      expect(entries.filter((e) => e.e === 'error')).toEqual([]);
+    },
+  );
+
+  it(
+    'a worker paused with SIGSTOP past its lease: another takes over, and the resumed worker cannot complete',
+    { timeout: 120_000 },
+    async () => {
+      const url = adapter.freshUrl();
+      const store = await openStore(url);
+      stores.push(store);
+      const queue = defineQueue({ name: 'paused', keepCompleted: true });
+      const client = createQueueClient({ store, queues: [queue] });
+      const { id } = await client.enqueue(queue, { job: 1 });
+      const ledger = join(mkdtempSync(join(tmpdir(), 'garrison-stop-')), 'ledger.jsonl');
+      const child = spawnWorker(url, ledger, 'paused', 1000, 1, 'hold');
+      children.push(child);
+      await eventually(
+        () => readLedger(ledger).some((e) => e.e === 'start' && e.id === id),
+        'the worker starts the task',
+        3000,
+      );
+
+      child.kill('SIGSTOP');
+      // Past the paused worker's lease, a claim here takes the task over and completes it.
+      let taken: Awaited<ReturnType<typeof client.claim>> = [];
+      await eventually(
+        async () => {
+          taken = await client.claim(queue, { workerId: 'rescuer' });
+          return taken.length === 1;
+        },
+        'the lease expires and the task is taken over',
+        3000,
+      );
+      expect(taken[0]!.token).toBe(2);
+      await client.complete(taken[0]!);
+
+      writeFileSync(`${ledger}.release`, '');
+      child.kill('SIGCONT');
+      await eventually(
+        () => readLedger(ledger).some((e) => e.e === 'leaseLost' && e.id === id),
+        'the resumed worker learns its lease was lost',
+        3000,
+      );
+
+      const entries = readLedger(ledger);
+      expect(entries.filter((e) => e.e === 'done')).toEqual([]);
+      expect(await client.getTask(id)).toMatchObject({ state: 'completed', token: 2, leasedBy: 'rescuer' });
+      expect((await client.stats('paused')).leaseLost).toBe(1);
+    },
+  );
+});
