@@ -69,10 +69,13 @@ export function inputText(def: WorkflowDefinition<unknown, unknown>, input: unkn
   if (def.inputSchema !== undefined) {
     const parsed = def.inputSchema.safeParse(input);
     if (!parsed.success) {
-      throw new ValidationError(`invalid input for workflow '${def.name}': ${describeIssues(parsed.error.issues)}`, {
-        workflow: def.name,
-        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-      });
+      throw new ValidationError(
+        `invalid input for workflow '${def.name}': ${describeIssues(parsed.error.issues)}`,
+        {
+          workflow: def.name,
+          issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+        },
+      );
     }
     value = parsed.data;
   }

@@ -67,6 +67,12 @@ export interface WorkflowEngineOptions {
   /** Receives errors no caller is waiting for. Default: a process warning. */
   readonly onError?: (error: unknown) => void;
   /**
+   * Called when this node stops executing a run that is not finished: `paused`, `lease_lost` (another
+   * node took it over; this node's late writes were rejected), `stopped` (engine stopped) or
+   * `store_error` (a journal write failed; the run is recovered later).
+   */
+  readonly onRunHalted?: (workflowId: string, reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error') => void;
+  /**
    * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
    * SQLite has a single writer and always uses 1.
    */
@@ -102,18 +108,28 @@ const CHANNEL = 'garrison_workflows';
 /** NOTIFY payloads are limited (8000 bytes on PostgreSQL); ids are sent in chunks below this. */
 const MAX_PAYLOAD = 7000;
 
-type Final = { status: 'completed'; output: unknown } | { status: 'failed' | 'cancelled'; error: WorkflowErrorInfo };
+type Final =
+  { status: 'completed'; output: unknown } | { status: 'failed' | 'cancelled'; error: WorkflowErrorInfo };
 
-function invalid(what: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): ValidationError {
+function invalid(
+  what: string,
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
+): ValidationError {
   return new ValidationError(`invalid ${what}: ${describeIssues(issues)}`);
 }
 
 function finalOf(row: RunRow): Final | undefined {
   if (row.status === 'completed') {
-    return { status: 'completed', output: row.output === null ? undefined : (JSON.parse(row.output) as unknown) };
+    return {
+      status: 'completed',
+      output: row.output === null ? undefined : (JSON.parse(row.output) as unknown),
+    };
   }
   if (row.status === 'failed' || row.status === 'cancelled') {
-    const error = row.error === null ? { name: 'Error', message: row.status } : (JSON.parse(row.error) as WorkflowErrorInfo);
+    const error =
+      row.error === null
+        ? { name: 'Error', message: row.status }
+        : (JSON.parse(row.error) as WorkflowErrorInfo);
     return { status: row.status, error };
   }
   return undefined;
@@ -121,7 +137,10 @@ function finalOf(row: RunRow): Final | undefined {
 
 function finalFromOutcome(outcome: Outcome): Final | undefined {
   if (outcome.kind === 'completed') {
-    return { status: 'completed', output: outcome.output === null ? undefined : (JSON.parse(outcome.output) as unknown) };
+    return {
+      status: 'completed',
+      output: outcome.output === null ? undefined : (JSON.parse(outcome.output) as unknown),
+    };
   }
   if (outcome.kind === 'halted') return undefined;
   return { status: outcome.kind, error: outcome.error };
@@ -157,11 +176,15 @@ export class WorkflowEngine implements DispatchResults {
   private readonly instance = randomUUID();
   private readonly report: (error: unknown) => void;
   private readonly recoverIntervalMs: number;
+  private readonly onRunHalted: WorkflowEngineOptions['onRunHalted'];
   private lastRecover = 0;
   private ready: Promise<void> | undefined;
   private isReady = false;
   private unlisten: Unsubscribe | undefined;
   private tick: DueHandle | undefined;
+  private ticking = false;
+  private readonly pendingWork = new Set<Promise<void>>();
+  private tickAgain = false;
   private doneIds: string[] = [];
   private stopped = false;
   private readonly lastWakeSeq = new Map<string, number>();
@@ -180,6 +203,7 @@ export class WorkflowEngine implements DispatchResults {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.recoverIntervalMs = options.recoverIntervalMs ?? this.leaseMs;
     this.dispatcher = options.dispatcher;
+    this.onRunHalted = options.onRunHalted;
     this.report =
       options.onError ??
       ((error: unknown) => process.emitWarning(`workflow engine: ${String(error)}`, 'GarrisonWarning'));
@@ -210,7 +234,8 @@ export class WorkflowEngine implements DispatchResults {
       leaseMs: this.leaseMs,
       dispatcher: this.dispatcher,
       results,
-      flushIn: (tx: Tx, input: FlushInput): Promise<FlushResult> => this.flushSql(tx, input, this.clock.now()),
+      flushIn: (tx: Tx, input: FlushInput): Promise<FlushResult> =>
+        this.flushSql(tx, input, this.clock.now()),
       definition: (ref) => this.definition(ref),
       launchChild: (def, id, text, parent, step) =>
         this.launch(
@@ -241,7 +266,10 @@ export class WorkflowEngine implements DispatchResults {
     for (const def of definitions) {
       const known = this.defs.get(def.name);
       if (known !== undefined && known !== def) {
-        throw new WorkflowError(WorkflowErrorCode.conflict, `another workflow named '${def.name}' is registered already`);
+        throw new WorkflowError(
+          WorkflowErrorCode.conflict,
+          `another workflow named '${def.name}' is registered already`,
+        );
       }
       this.defs.set(def.name, def);
     }
@@ -252,10 +280,16 @@ export class WorkflowEngine implements DispatchResults {
    * Starts a run. `workflowId` is the idempotency key: if a run with that id exists, its handle is
    * returned (with `created: false`) and nothing new runs. Resolves once the run is durable.
    */
-  async start<I, O>(workflow: WorkflowRef<I, O>, input: I, options: StartOptions = {}): Promise<WorkflowHandle<O>> {
+  async start<I, O>(
+    workflow: WorkflowRef<I, O>,
+    input: I,
+    options: StartOptions = {},
+  ): Promise<WorkflowHandle<O>> {
     this.assertRunning();
     const def = this.definition(workflow as WorkflowRef<unknown, unknown>);
-    const opts = isEmpty(options) ? { success: true as const, data: {} as StartOptions } : startOptionsSchema.safeParse(options);
+    const opts = isEmpty(options)
+      ? { success: true as const, data: {} as StartOptions }
+      : startOptionsSchema.safeParse(options);
     if (!opts.success) throw invalid('start options', opts.error.issues);
     const text = inputText(def, input);
     const id = opts.data.workflowId ?? randomUUID();
@@ -264,7 +298,8 @@ export class WorkflowEngine implements DispatchResults {
     const existing = this.active.get(id);
     const inFlight = this.starting.get(id);
     if (existing !== undefined || inFlight !== undefined) {
-      if (existing !== undefined && existing.def.name !== def.name) throw this.conflict(id, existing.def.name, def.name);
+      if (existing !== undefined && existing.def.name !== def.name)
+        throw this.conflict(id, existing.def.name, def.name);
       if (inFlight !== undefined) await inFlight;
       created = false;
     } else {
@@ -283,7 +318,11 @@ export class WorkflowEngine implements DispatchResults {
     return this.handle<O>(id, created);
   }
 
-  private async insertAndLaunch(def: WorkflowDefinition<unknown, unknown>, id: string, text: string): Promise<boolean> {
+  private async insertAndLaunch(
+    def: WorkflowDefinition<unknown, unknown>,
+    id: string,
+    text: string,
+  ): Promise<boolean> {
     const now = this.clock.now();
     const created = await this.writer.insertRun({
       id,
@@ -336,7 +375,9 @@ export class WorkflowEngine implements DispatchResults {
    * (with the stored error in `details.error`), `workflow_not_found`, or `workflow_timeout`.
    */
   async result<O = unknown>(id: string, options: ResultOptions = {}): Promise<O> {
-    const opts = isEmpty(options) ? { success: true as const, data: {} as ResultOptions } : resultOptionsSchema.safeParse(options);
+    const opts = isEmpty(options)
+      ? { success: true as const, data: {} as ResultOptions }
+      : resultOptionsSchema.safeParse(options);
     if (!opts.success) throw invalid('result options', opts.error.issues);
     const local = this.active.get(id);
     if (local !== undefined && opts.data.timeoutMs === undefined) {
@@ -360,9 +401,13 @@ export class WorkflowEngine implements DispatchResults {
         timer = this.timers.at(this.clock.now() + timeoutMs, () => {
           this.removeWaiter(id, waiter);
           reject(
-            new WorkflowError(WorkflowErrorCode.timeout, `workflow ${id} did not finish within ${timeoutMs} ms`, {
-              details: { workflowId: id, timeoutMs },
-            }),
+            new WorkflowError(
+              WorkflowErrorCode.timeout,
+              `workflow ${id} did not finish within ${timeoutMs} ms`,
+              {
+                details: { workflowId: id, timeoutMs },
+              },
+            ),
           );
         });
       }
@@ -379,7 +424,11 @@ export class WorkflowEngine implements DispatchResults {
           if (row === undefined) {
             timer?.cancel();
             this.removeWaiter(id, waiter);
-            reject(new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, { details: { workflowId: id } }));
+            reject(
+              new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, {
+                details: { workflowId: id },
+              }),
+            );
             return;
           }
           const f = finalOf(row);
@@ -458,7 +507,7 @@ export class WorkflowEngine implements DispatchResults {
     else {
       await this.notify('wake', [id]);
       // Nobody may be executing it (pending, or its owner is gone): take it over here if allowed.
-      void this.executeRun(id).catch(this.report);
+      this.background(this.executeRun(id));
     }
     return this.get(id);
   }
@@ -539,7 +588,11 @@ export class WorkflowEngine implements DispatchResults {
     try {
       text = JSON.stringify(output) ?? null;
     } catch (error) {
-      throw new ValidationError(`the result of step ${stepIndex} of ${workflowId} cannot be stored as JSON`, undefined, error);
+      throw new ValidationError(
+        `the result of step ${stepIndex} of ${workflowId} cannot be stored as JSON`,
+        undefined,
+        error,
+      );
     }
     return this.handOff(workflowId, stepIndex, 'completed', text, undefined);
   }
@@ -556,7 +609,8 @@ export class WorkflowEngine implements DispatchResults {
     output: string | null,
     error: WorkflowErrorInfo | undefined,
   ): Promise<boolean> {
-    if (!Number.isInteger(idx) || idx < 0) throw new ValidationError(`a step index is a non-negative integer, got ${idx}`);
+    if (!Number.isInteger(idx) || idx < 0)
+      throw new ValidationError(`a step index is a non-negative integer, got ${idx}`);
     const applied = await this.writer.handoff({
       runId,
       idx,
@@ -584,7 +638,7 @@ export class WorkflowEngine implements DispatchResults {
   private handedOff(runId: string, idx: number, entry: JournalEntry): void {
     const exec = this.active.get(runId);
     if (exec !== undefined) exec.deliver(idx, entry);
-    else void this.notify('wake', [runId]).catch(this.report);
+    else this.background(this.notify('wake', [runId]));
   }
 
   /**
@@ -664,7 +718,10 @@ export class WorkflowEngine implements DispatchResults {
   private onDone(exec: RunExecution, outcome: Outcome): void {
     if (this.active.get(exec.id) === exec) this.active.delete(exec.id);
     const final = finalFromOutcome(outcome);
-    if (final === undefined) return;
+    if (final === undefined) {
+      if (outcome.kind === 'halted') this.onRunHalted?.(exec.id, outcome.reason);
+      return;
+    }
     this.resolveWaiters(exec.id, final);
     this.doneIds.push(exec.id);
     if (this.doneIds.length === 1) {
@@ -672,7 +729,7 @@ export class WorkflowEngine implements DispatchResults {
       setImmediate(() => {
         const ids = this.doneIds;
         this.doneIds = [];
-        if (!this.stopped) void this.notify('done', ids).catch(this.report);
+        if (!this.stopped) this.background(this.notify('done', ids));
       });
     }
   }
@@ -688,13 +745,16 @@ export class WorkflowEngine implements DispatchResults {
     this.active.clear();
     this.timers.stop();
     this.tick = undefined;
+    await Promise.all([...this.pendingWork]);
     if (this.unlisten !== undefined) await this.unlisten();
     if (ids.length > 0) {
       await this.store
         .write((tx) =>
           tx.execute(
             `UPDATE garrison_workflow_runs SET lease_until = 0 WHERE owner = $1 AND id IN ${
-              tx.dialect === 'postgres' ? '(SELECT jsonb_array_elements_text($2::jsonb))' : '(SELECT value FROM json_each($2))'
+              tx.dialect === 'postgres'
+                ? '(SELECT jsonb_array_elements_text($2::jsonb))'
+                : '(SELECT value FROM json_each($2))'
             } AND status IN ('running', 'sleeping', 'waiting')`,
             [this.nodeId, JSON.stringify(ids)],
           ),
@@ -709,9 +769,13 @@ export class WorkflowEngine implements DispatchResults {
     if (typeof ref === 'string') {
       const def = this.defs.get(ref);
       if (def === undefined) {
-        throw new WorkflowError(WorkflowErrorCode.unknown, `no workflow named '${ref}' is registered with this engine`, {
-          details: { name: ref, registered: [...this.defs.keys()] },
-        });
+        throw new WorkflowError(
+          WorkflowErrorCode.unknown,
+          `no workflow named '${ref}' is registered with this engine`,
+          {
+            details: { name: ref, registered: [...this.defs.keys()] },
+          },
+        );
       }
       return def;
     }
@@ -731,13 +795,29 @@ export class WorkflowEngine implements DispatchResults {
     return this.ready;
   }
 
+  /** A tick every third of a lease, at a steady cadence; a tick due while one runs follows it. */
   private armTick(): void {
     if (this.stopped) return;
     this.tick = this.timers.at(this.clock.now() + Math.max(1, Math.floor(this.leaseMs / 3)), () => {
-      void this.onTick()
-        .catch(this.report)
-        .finally(() => this.armTick());
+      this.armTick();
+      if (this.ticking) {
+        this.tickAgain = true;
+        return;
+      }
+      this.background(this.runTicks());
     });
+  }
+
+  private async runTicks(): Promise<void> {
+    this.ticking = true;
+    try {
+      do {
+        this.tickAgain = false;
+        await this.onTick().catch(this.report);
+      } while (this.tickAgain && !this.stopped);
+    } finally {
+      this.ticking = false;
+    }
   }
 
   /** Lease renewal, plus the fallbacks for wake-ups that never arrived. */
@@ -796,7 +876,10 @@ export class WorkflowEngine implements DispatchResults {
     if (message.e === this.instance || !Array.isArray(message.ids)) return;
     const ids = message.ids.filter((id): id is string => typeof id === 'string');
     if (message.k === 'wake') {
-      for (const id of ids) this.active.get(id)?.refresh().catch(this.report);
+      for (const id of ids) {
+        const exec = this.active.get(id);
+        if (exec !== undefined) this.background(exec.refresh());
+      }
       return;
     }
     const waited = ids.filter((id) => this.resultWaiters.has(id));
@@ -809,16 +892,34 @@ export class WorkflowEngine implements DispatchResults {
     }, this.report);
   }
 
+  /** Work no caller waits for: its errors are reported, and `stop` waits for it. */
+  private background(work: Promise<unknown>): void {
+    const tracked = work.then(
+      () => undefined,
+      (error: unknown) => {
+        // Once stopped, a write refused for that reason is expected, not news.
+        const code = (error as { code?: unknown } | null)?.code;
+        if (!(this.stopped && (code === WorkflowErrorCode.stopped || code === 'store_closed'))) this.report(error);
+      },
+    );
+    this.pendingWork.add(tracked);
+    void tracked.finally(() => this.pendingWork.delete(tracked));
+  }
+
   private assertRunning(): void {
     if (this.stopped) throw new WorkflowError(WorkflowErrorCode.stopped, 'the workflow engine was stopped');
   }
 
   private notFound(id: string): WorkflowError {
-    return new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, { details: { workflowId: id } });
+    return new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, {
+      details: { workflowId: id },
+    });
   }
 
   private finished(id: string, status: WorkflowStatus): WorkflowError {
-    return new WorkflowError(WorkflowErrorCode.finished, `workflow ${id} is ${status}`, { details: { workflowId: id, status } });
+    return new WorkflowError(WorkflowErrorCode.finished, `workflow ${id} is ${status}`, {
+      details: { workflowId: id, status },
+    });
   }
 
   private async finishedOrMissing(id: string, accepted: WorkflowStatus): Promise<WorkflowRun> {
@@ -828,4 +929,3 @@ export class WorkflowEngine implements DispatchResults {
     throw this.finished(id, run.status);
   }
 }
-

@@ -12,17 +12,18 @@ import type { Clock } from '../../runtime/clock.js';
 import type { Store, Tx } from '../../store/index.js';
 import type { DispatchResults, Dispatcher } from './dispatcher.js';
 import type { DueHandle, DueTimers } from './due-timers.js';
-import {
-  cancelledError,
-  errorInfo,
-  isWorkflowError,
-  WorkflowError,
-  WorkflowErrorCode,
-} from './errors.js';
+import { cancelledError, errorInfo, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 import type { FlushInput, FlushResult, RunPatch, StepRow } from './flush-sql.js';
 import type { JournalWriter } from './journal-writer.js';
 import { Context } from './operations.js';
-import { applyPause, readControl, readEntries, loadSignals, type JournalEntry, type SignalRecord } from './runs.js';
+import {
+  applyPause,
+  readControl,
+  readEntries,
+  loadSignals,
+  type JournalEntry,
+  type SignalRecord,
+} from './runs.js';
 import { retryDelay } from './retry.js';
 import type {
   StepContext,
@@ -48,7 +49,13 @@ export interface ExecutionHost {
   flushIn(tx: Tx, input: FlushInput): Promise<FlushResult>;
   definition(ref: WorkflowRef<unknown, unknown>): WorkflowDefinition<unknown, unknown>;
   /** Starts executing a child this run has just created (its row is committed). */
-  launchChild(def: WorkflowDefinition<unknown, unknown>, id: string, inputText: string, parent: RunExecution, step: number): void;
+  launchChild(
+    def: WorkflowDefinition<unknown, unknown>,
+    id: string,
+    inputText: string,
+    parent: RunExecution,
+    step: number,
+  ): void;
   /** Asks a run (a child) to cancel, wherever it executes. */
   cancelRun(id: string): Promise<void>;
   /** A result has been handed into another run's journal entry: wake that run. */
@@ -406,7 +413,8 @@ export class RunExecution {
           reject(error);
         },
       };
-      if (dueAt !== undefined) waiter.timer = this.host.timers.at(dueAt, () => waiter.resolve({ kind: 'due' }));
+      if (dueAt !== undefined)
+        waiter.timer = this.host.timers.at(dueAt, () => waiter.resolve({ kind: 'due' }));
       this.waiters.set(idx, waiter);
       if (this.pauseRequested) void this.applyPause();
     });
@@ -422,7 +430,8 @@ export class RunExecution {
   registerCompensation<T>(
     idx: number,
     name: string,
-    options: { compensate?: (output: T, step: StepContext) => Promise<void>; retry?: StepRetryPolicy } | undefined,
+    options:
+      { compensate?: (output: T, step: StepContext) => Promise<void>; retry?: StepRetryPolicy } | undefined,
     output: unknown,
   ): void {
     if (options?.compensate === undefined) return;
@@ -457,7 +466,9 @@ export class RunExecution {
     const known = this.journal.get(idx);
     if (known !== undefined && known.status !== 'pending') return;
     const merged: JournalEntry =
-      known === undefined ? entry : { ...known, status: entry.status, output: entry.output, error: entry.error };
+      known === undefined
+        ? entry
+        : { ...known, status: entry.status, output: entry.output, error: entry.error };
     this.journal.set(idx, merged);
     this.waiters.get(idx)?.resolve({ kind: 'entry', entry: merged });
   }
@@ -467,7 +478,8 @@ export class RunExecution {
     this.seenSignals.add(signal.seq);
     let best: number | undefined;
     for (const [idx, w] of this.waiters) {
-      if (w.kind === 'signal' && w.signalName === signal.name && (best === undefined || idx < best)) best = idx;
+      if (w.kind === 'signal' && w.signalName === signal.name && (best === undefined || idx < best))
+        best = idx;
     }
     if (best !== undefined) {
       this.waiters.get(best)?.resolve({ kind: 'signal', signal });
@@ -525,7 +537,9 @@ export class RunExecution {
     this.waiters.clear();
     for (const timer of this.compensationTimers) timer.cancel();
     if (this.controller !== undefined && !this.controller.signal.aborted) {
-      this.controller.abort(new WorkflowError(WorkflowErrorCode.stopped, `execution of ${this.id} stopped on this node`));
+      this.controller.abort(
+        new WorkflowError(WorkflowErrorCode.stopped, `execution of ${this.id} stopped on this node`),
+      );
     }
     this.resolveDone(outcome);
   }
@@ -558,7 +572,8 @@ export class RunExecution {
     for (const entry of this.journal.values()) {
       if (entry.kind !== 'child' || entry.status !== 'pending') continue;
       const childId = (entry.detail as { childId?: unknown } | undefined)?.childId;
-      if (typeof childId === 'string') this.host.cancelRun(childId).catch((e: unknown) => this.host.report(e));
+      if (typeof childId === 'string')
+        this.host.cancelRun(childId).catch((e: unknown) => this.host.report(e));
     }
   }
 
@@ -593,7 +608,17 @@ export class RunExecution {
             signal: controller.signal,
           });
           if (this.halted !== undefined) return failures;
-          this.writeStep({ idx: cidx, name, kind: 'compensation', status: 'completed', output: null, error: null, attempts: attempt, dueAt: null, detail: null });
+          this.writeStep({
+            idx: cidx,
+            name,
+            kind: 'compensation',
+            status: 'completed',
+            output: null,
+            error: null,
+            attempts: attempt,
+            dueAt: null,
+            detail: null,
+          });
           break;
         } catch (error) {
           if (this.halted !== undefined) return failures;
@@ -604,7 +629,17 @@ export class RunExecution {
           }
           const info = errorInfo(error);
           failures.push(info);
-          this.writeStep({ idx: cidx, name, kind: 'compensation', status: 'failed', output: null, error: JSON.stringify(info), attempts: attempt, dueAt: null, detail: null });
+          this.writeStep({
+            idx: cidx,
+            name,
+            kind: 'compensation',
+            status: 'failed',
+            output: null,
+            error: JSON.stringify(info),
+            attempts: attempt,
+            dueAt: null,
+            detail: null,
+          });
           break;
         }
       }

@@ -77,7 +77,12 @@ export const postgresFlush: FlushSql = async (db, input, now) => {
           })),
         );
   if (runs === null && steps === null && patches === null && handoffs === null) return result;
-  const out = await db.query<{ r_kind: string; r_id: string; r_control: 'pause' | 'cancel' | null; r_idx: number | null }>(
+  const out = await db.query<{
+    r_kind: string;
+    r_id: string;
+    r_control: 'pause' | 'cancel' | null;
+    r_idx: number | null;
+  }>(
     'SELECT r_kind, r_id, r_control, r_idx FROM garrison_workflow_flush($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb)',
     [now, runs, steps, patches, handoffs],
   );

@@ -7,7 +7,14 @@
  * says which rows were written, and a run with a row missing is reported fenced.
  */
 import type { Executor, SqlValue } from '../../store/index.js';
-import { emptyResult, markShortfalls, type FlushSql, type NewRunRow, type RunPatch, type StepRow } from './flush-sql.js';
+import {
+  emptyResult,
+  markShortfalls,
+  type FlushSql,
+  type NewRunRow,
+  type RunPatch,
+  type StepRow,
+} from './flush-sql.js';
 
 const RUNS = 'garrison_workflow_runs';
 const STEPS = 'garrison_workflow_steps';
@@ -81,7 +88,12 @@ const HANDOFF =
 
 const WAKE = `UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`;
 
-async function writeRuns(db: Executor, runs: readonly NewRunRow[], now: number, inserted: Set<string>): Promise<void> {
+async function writeRuns(
+  db: Executor,
+  runs: readonly NewRunRow[],
+  now: number,
+  inserted: Set<string>,
+): Promise<void> {
   for (const chunk of chunked(runs)) {
     const params: SqlValue[] = [now];
     for (const r of chunk) {
@@ -93,12 +105,29 @@ async function writeRuns(db: Executor, runs: readonly NewRunRow[], now: number, 
   }
 }
 
-async function writeSteps(db: Executor, steps: readonly StepRow[], now: number, fenced: Set<string>): Promise<void> {
+async function writeSteps(
+  db: Executor,
+  steps: readonly StepRow[],
+  now: number,
+  fenced: Set<string>,
+): Promise<void> {
   const written = new Map<string, number>();
   for (const chunk of chunked(steps)) {
     const params: SqlValue[] = [now];
     for (const s of chunk) {
-      params.push(s.runId, s.idx, s.name, s.kind, s.status, s.output, s.error, s.attempts, s.dueAt, s.detail, s.fence);
+      params.push(
+        s.runId,
+        s.idx,
+        s.name,
+        s.kind,
+        s.status,
+        s.output,
+        s.error,
+        s.attempts,
+        s.dueAt,
+        s.detail,
+        s.fence,
+      );
     }
     for (const row of await db.query<{ run_id: string }>(text('steps', chunk.length, upsertSteps), params)) {
       written.set(row.run_id, (written.get(row.run_id) ?? 0) + 1);
@@ -107,14 +136,21 @@ async function writeSteps(db: Executor, steps: readonly StepRow[], now: number, 
   markShortfalls(steps, written, fenced);
 }
 
-async function finish(db: Executor, patches: readonly RunPatch[], now: number, fenced: Set<string>): Promise<void> {
+async function finish(
+  db: Executor,
+  patches: readonly RunPatch[],
+  now: number,
+  fenced: Set<string>,
+): Promise<void> {
   for (const chunk of chunked(patches)) {
     const params: SqlValue[] = [now];
     for (const p of chunk) params.push(p.runId, p.fence, p.status ?? null, p.output ?? null, p.error ?? null);
     const { rowCount } = await db.execute(text('finish', chunk.length, finishRuns), params);
     if (rowCount === chunk.length) continue;
     // Some run's fence moved (a takeover): find which. Rare, and exact: no one else writes meanwhile.
-    const rows = await db.query<{ id: string; fence: number }>(FENCES, [JSON.stringify(chunk.map((p) => p.runId))]);
+    const rows = await db.query<{ id: string; fence: number }>(FENCES, [
+      JSON.stringify(chunk.map((p) => p.runId)),
+    ]);
     const current = new Map(rows.map((r) => [r.id, Number(r.fence)]));
     for (const p of chunk) if (current.get(p.runId) !== p.fence) fenced.add(p.runId);
   }
@@ -147,7 +183,15 @@ export const sqliteFlush: FlushSql = async (db, input, now) => {
   if (finals.length > 0) await finish(db, finals, now, result.fenced);
   for (const h of input.handoffs) {
     if (h.from !== undefined && result.fenced.has(h.from.runId)) continue;
-    const { rowCount } = await db.execute(HANDOFF, [h.runId, h.idx, h.status, h.output, h.error, now, h.kind]);
+    const { rowCount } = await db.execute(HANDOFF, [
+      h.runId,
+      h.idx,
+      h.status,
+      h.output,
+      h.error,
+      now,
+      h.kind,
+    ]);
     if (rowCount === 1) {
       result.handedOff.add(`${h.runId}:${h.idx}`);
       await db.execute(WAKE, [h.runId]);

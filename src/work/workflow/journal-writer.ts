@@ -10,10 +10,20 @@ import { leaseLostError, WorkflowError, WorkflowErrorCode } from './errors.js';
 import type { FlushInput, FlushResult, HandoffRow, NewRunRow, RunPatch, StepRow } from './flush-sql.js';
 
 type Op =
-  | { readonly kind: 'run'; readonly row: NewRunRow; resolve(inserted: boolean): void; reject(e: unknown): void }
+  | {
+      readonly kind: 'run';
+      readonly row: NewRunRow;
+      resolve(inserted: boolean): void;
+      reject(e: unknown): void;
+    }
   | { readonly kind: 'step'; readonly row: StepRow; resolve(): void; reject(e: unknown): void }
   | { readonly kind: 'patch'; readonly row: RunPatch; resolve(): void; reject(e: unknown): void }
-  | { readonly kind: 'handoff'; readonly row: HandoffRow; resolve(applied: boolean): void; reject(e: unknown): void };
+  | {
+      readonly kind: 'handoff';
+      readonly row: HandoffRow;
+      resolve(applied: boolean): void;
+      reject(e: unknown): void;
+    };
 
 export interface JournalWriterOptions {
   /** Commits one flush atomically. */
@@ -185,12 +195,16 @@ function collect(batch: readonly Op[]): Collected {
         handoffs.push(op.row);
         break;
       case 'step':
-        if (fences.get(op.row.runId) === op.row.fence) steps.set(`${op.row.runId}\u0000${op.row.idx}`, op.row);
+        if (fences.get(op.row.runId) === op.row.fence)
+          steps.set(`${op.row.runId}\u0000${op.row.idx}`, op.row);
         break;
       case 'patch': {
         if (fences.get(op.row.runId) !== op.row.fence) break;
         const earlier = patches.get(op.row.runId);
-        patches.set(op.row.runId, earlier === undefined ? { ...op.row } : Object.assign(earlier, definedOf(op.row)));
+        patches.set(
+          op.row.runId,
+          earlier === undefined ? { ...op.row } : Object.assign(earlier, definedOf(op.row)),
+        );
         break;
       }
     }

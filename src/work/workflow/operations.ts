@@ -69,7 +69,9 @@ export class Context implements WorkflowContext {
 
   sleep(ms: number): Promise<void> {
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      return Promise.reject(new ValidationError(`ctx.sleep needs a non-negative number of ms, got ${String(ms)}`));
+      return Promise.reject(
+        new ValidationError(`ctx.sleep needs a non-negative number of ms, got ${String(ms)}`),
+      );
     }
     return sleepUntil(this.run, this.run.host.clock.now() + ms);
   }
@@ -77,7 +79,9 @@ export class Context implements WorkflowContext {
   sleepUntil(time: Date | number): Promise<void> {
     const at = time instanceof Date ? time.getTime() : time;
     if (typeof at !== 'number' || !Number.isFinite(at)) {
-      return Promise.reject(new ValidationError(`ctx.sleepUntil needs a Date or UNIX epoch ms, got ${String(time)}`));
+      return Promise.reject(
+        new ValidationError(`ctx.sleepUntil needs a Date or UNIX epoch ms, got ${String(time)}`),
+      );
     }
     return sleepUntil(this.run, at);
   }
@@ -86,8 +90,14 @@ export class Context implements WorkflowContext {
     return waitForSignal(this.run, checkName(name, 'ctx.waitForSignal'), options) as Promise<T | undefined>;
   }
 
-  startChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<ChildHandle<O>> {
-    return startChild(this.run, workflow as WorkflowRef<unknown, unknown>, input, options) as Promise<ChildHandle<O>>;
+  startChild<I, O>(
+    workflow: WorkflowRef<I, O>,
+    input: I,
+    options?: StartChildOptions,
+  ): Promise<ChildHandle<O>> {
+    return startChild(this.run, workflow as WorkflowRef<unknown, unknown>, input, options) as Promise<
+      ChildHandle<O>
+    >;
   }
 
   async child<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<O> {
@@ -167,20 +177,50 @@ async function runStep<T>(
       const info = errorInfo(error);
       if (shouldRetry(retry, attempt, error)) {
         const dueAt = run.host.clock.now() + retryDelay(retry, attempt);
-        run.writeStep({ idx, name, kind, status: 'retrying', output: null, error: JSON.stringify(info), attempts: attempt, dueAt, detail: null });
+        run.writeStep({
+          idx,
+          name,
+          kind,
+          status: 'retrying',
+          output: null,
+          error: JSON.stringify(info),
+          attempts: attempt,
+          dueAt,
+          detail: null,
+        });
         await run.boundary();
         await retryWait(run, idx, dueAt);
         attempt++;
         continue;
       }
-      run.writeStep({ idx, name, kind, status: 'failed', output: null, error: JSON.stringify(info), attempts: attempt, dueAt: null, detail: null });
+      run.writeStep({
+        idx,
+        name,
+        kind,
+        status: 'failed',
+        output: null,
+        error: JSON.stringify(info),
+        attempts: attempt,
+        dueAt: null,
+        detail: null,
+      });
       throw stepFailed(name, idx, info);
     }
     run.stepSettled();
     if (run.halted !== undefined) return never();
     // A transaction step journaled itself inside its own transaction.
     if (kind === 'step') {
-      run.writeStep({ idx, name, kind, status: 'completed', output: text, error: null, attempts: attempt, dueAt: null, detail: null });
+      run.writeStep({
+        idx,
+        name,
+        kind,
+        status: 'completed',
+        output: text,
+        error: null,
+        attempts: attempt,
+        dueAt: null,
+        detail: null,
+      });
     }
     // The value handed back is the journaled one, so a replay sees exactly what the first run saw.
     const output: unknown = text === null ? undefined : JSON.parse(text);
@@ -245,7 +285,17 @@ async function sleepUntil(run: RunExecution, dueAtIfNew: number): Promise<void> 
   } else {
     await run.boundary();
     dueAt = dueAtIfNew;
-    run.writeStep({ idx, name: 'sleep', kind: 'sleep', status: 'pending', output: null, error: null, attempts: 1, dueAt, detail: null });
+    run.writeStep({
+      idx,
+      name: 'sleep',
+      kind: 'sleep',
+      status: 'pending',
+      output: null,
+      error: null,
+      attempts: 1,
+      dueAt,
+      detail: null,
+    });
     if (dueAt <= run.host.clock.now()) return;
     run.writePatch({ status: 'sleeping', wakeAt: dueAt }, false);
     // The wake-up time is durable before the run starts sleeping.
@@ -262,15 +312,41 @@ function signalValue(output: unknown): unknown {
 
 function consumeSignal(run: RunExecution, idx: number, name: string, signal: SignalRecord): unknown {
   const output = { seq: signal.seq, data: signal.data };
-  run.journal.set(idx, { idx, name, kind: 'signal', status: 'completed', output, error: undefined, attempts: 1, dueAt: undefined, detail: undefined });
-  run.writeStep({ idx, name, kind: 'signal', status: 'completed', output: JSON.stringify(output), error: null, attempts: 1, dueAt: null, detail: null });
+  run.journal.set(idx, {
+    idx,
+    name,
+    kind: 'signal',
+    status: 'completed',
+    output,
+    error: undefined,
+    attempts: 1,
+    dueAt: undefined,
+    detail: undefined,
+  });
+  run.writeStep({
+    idx,
+    name,
+    kind: 'signal',
+    status: 'completed',
+    output: JSON.stringify(output),
+    error: null,
+    attempts: 1,
+    dueAt: null,
+    detail: null,
+  });
   return signal.data;
 }
 
-async function waitForSignal(run: RunExecution, name: string, options: WaitForSignalOptions | undefined): Promise<unknown> {
+async function waitForSignal(
+  run: RunExecution,
+  name: string,
+  options: WaitForSignalOptions | undefined,
+): Promise<unknown> {
   const timeoutMs = options?.timeoutMs;
   if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
-    throw new ValidationError(`ctx.waitForSignal timeoutMs must be a non-negative number of ms, got ${timeoutMs}`);
+    throw new ValidationError(
+      `ctx.waitForSignal timeoutMs must be a non-negative number of ms, got ${timeoutMs}`,
+    );
   }
   const idx = run.nextIdx++;
   const entry = run.replayed(idx, name, 'signal');
@@ -281,8 +357,28 @@ async function waitForSignal(run: RunExecution, name: string, options: WaitForSi
     const early = run.takeSignal(name);
     if (early !== undefined) return consumeSignal(run, idx, name, early);
     dueAt = timeoutMs === undefined ? undefined : run.host.clock.now() + timeoutMs;
-    run.journal.set(idx, { idx, name, kind: 'signal', status: 'pending', output: undefined, error: undefined, attempts: 1, dueAt, detail: { name } });
-    run.writeStep({ idx, name, kind: 'signal', status: 'pending', output: null, error: null, attempts: 1, dueAt: dueAt ?? null, detail: JSON.stringify({ name }) });
+    run.journal.set(idx, {
+      idx,
+      name,
+      kind: 'signal',
+      status: 'pending',
+      output: undefined,
+      error: undefined,
+      attempts: 1,
+      dueAt,
+      detail: { name },
+    });
+    run.writeStep({
+      idx,
+      name,
+      kind: 'signal',
+      status: 'pending',
+      output: null,
+      error: null,
+      attempts: 1,
+      dueAt: dueAt ?? null,
+      detail: JSON.stringify({ name }),
+    });
     run.writePatch({ status: 'waiting', wakeAt: dueAt ?? null }, false);
     await run.boundary();
   } else {
@@ -298,12 +394,37 @@ async function waitForSignal(run: RunExecution, name: string, options: WaitForSi
   run.writePatch({ status: 'running', wakeAt: null }, false);
   if (result.kind === 'signal') return consumeSignal(run, idx, name, result.signal);
   const output = { timedOut: true };
-  run.journal.set(idx, { idx, name, kind: 'signal', status: 'completed', output, error: undefined, attempts: 1, dueAt, detail: { name } });
-  run.writeStep({ idx, name, kind: 'signal', status: 'completed', output: JSON.stringify(output), error: null, attempts: 1, dueAt: dueAt ?? null, detail: null });
+  run.journal.set(idx, {
+    idx,
+    name,
+    kind: 'signal',
+    status: 'completed',
+    output,
+    error: undefined,
+    attempts: 1,
+    dueAt,
+    detail: { name },
+  });
+  run.writeStep({
+    idx,
+    name,
+    kind: 'signal',
+    status: 'completed',
+    output: JSON.stringify(output),
+    error: null,
+    attempts: 1,
+    dueAt: dueAt ?? null,
+    detail: null,
+  });
   return undefined;
 }
 
-async function dispatch(run: RunExecution, capability: string, action: string, input: unknown): Promise<unknown> {
+async function dispatch(
+  run: RunExecution,
+  capability: string,
+  action: string,
+  input: unknown,
+): Promise<unknown> {
   const idx = run.nextIdx++;
   const name = `${capability}.${action}`;
   const entry = run.replayed(idx, name, 'dispatch');
@@ -325,8 +446,28 @@ async function dispatch(run: RunExecution, capability: string, action: string, i
   await run.boundary();
   if (entry === undefined) {
     const detail = { capability, action, input: request };
-    run.journal.set(idx, { idx, name, kind: 'dispatch', status: 'pending', output: undefined, error: undefined, attempts: 1, dueAt: undefined, detail });
-    run.writeStep({ idx, name, kind: 'dispatch', status: 'pending', output: null, error: null, attempts: 1, dueAt: null, detail: JSON.stringify(detail) });
+    run.journal.set(idx, {
+      idx,
+      name,
+      kind: 'dispatch',
+      status: 'pending',
+      output: undefined,
+      error: undefined,
+      attempts: 1,
+      dueAt: undefined,
+      detail,
+    });
+    run.writeStep({
+      idx,
+      name,
+      kind: 'dispatch',
+      status: 'pending',
+      output: null,
+      error: null,
+      attempts: 1,
+      dueAt: null,
+      detail: JSON.stringify(detail),
+    });
   }
   run.writePatch({ status: 'waiting', wakeAt: null }, false);
   // The hand-off happens only once the pending entry is durable.
@@ -334,7 +475,14 @@ async function dispatch(run: RunExecution, capability: string, action: string, i
   const outcome = run.wait(idx, 'dispatch', undefined);
   try {
     await dispatcher.dispatch(
-      { workflowId: run.id, stepIndex: idx, capability, action, input: request, idempotencyKey: `${run.id}:${idx}` },
+      {
+        workflowId: run.id,
+        stepIndex: idx,
+        capability,
+        action,
+        input: request,
+        idempotencyKey: `${run.id}:${idx}`,
+      },
       run.host.results,
     );
   } catch (error) {
@@ -349,9 +497,13 @@ async function dispatch(run: RunExecution, capability: string, action: string, i
 }
 
 function dispatchFailed(name: string, idx: number, info: WorkflowErrorInfo): WorkflowError {
-  return new WorkflowError(WorkflowErrorCode.dispatchFailed, `dispatched step ${idx} (${name}) failed: ${info.message}`, {
-    details: { step: name, index: idx, error: info },
-  });
+  return new WorkflowError(
+    WorkflowErrorCode.dispatchFailed,
+    `dispatched step ${idx} (${name}) failed: ${info.message}`,
+    {
+      details: { step: name, index: idx, error: info },
+    },
+  );
 }
 
 async function startChild(
@@ -367,7 +519,9 @@ async function startChild(
   const text = inputText(def, input);
   const childId = options?.workflowId ?? `${run.id}:${idx}`;
   if (typeof childId !== 'string' || childId.length === 0 || childId.length > 200) {
-    throw new ValidationError(`a child workflow id must be 1 to 200 characters, got ${JSON.stringify(childId)}`);
+    throw new ValidationError(
+      `a child workflow id must be 1 to 200 characters, got ${JSON.stringify(childId)}`,
+    );
   }
   await run.boundary();
   const now = run.host.clock.now();
@@ -384,18 +538,61 @@ async function startChild(
     fence: 1,
   });
   created.catch(() => undefined);
-  run.journal.set(idx, { idx, name: def.name, kind: 'child', status: 'pending', output: undefined, error: undefined, attempts: 1, dueAt: undefined, detail: { childId } });
-  run.writeStep({ idx, name: def.name, kind: 'child', status: 'pending', output: null, error: null, attempts: 1, dueAt: null, detail: JSON.stringify({ childId }) });
+  run.journal.set(idx, {
+    idx,
+    name: def.name,
+    kind: 'child',
+    status: 'pending',
+    output: undefined,
+    error: undefined,
+    attempts: 1,
+    dueAt: undefined,
+    detail: { childId },
+  });
+  run.writeStep({
+    idx,
+    name: def.name,
+    kind: 'child',
+    status: 'pending',
+    output: null,
+    error: null,
+    attempts: 1,
+    dueAt: null,
+    detail: JSON.stringify({ childId }),
+  });
   await run.boundary();
   if (await created) {
     run.host.launchChild(def, childId, text, run, idx);
   } else {
     // The id belongs to a run that is not this step's child: the step fails, deterministically so.
     const info = errorInfo(
-      new WorkflowError(WorkflowErrorCode.conflict, `a workflow with id ${childId} exists already and is not this step's child`),
+      new WorkflowError(
+        WorkflowErrorCode.conflict,
+        `a workflow with id ${childId} exists already and is not this step's child`,
+      ),
     );
-    run.writeStep({ idx, name: def.name, kind: 'child', status: 'failed', output: null, error: JSON.stringify(info), attempts: 1, dueAt: null, detail: JSON.stringify({ childId }) });
-    run.deliver(idx, { idx, name: def.name, kind: 'child', status: 'failed', output: undefined, error: info, attempts: 1, dueAt: undefined, detail: { childId } });
+    run.writeStep({
+      idx,
+      name: def.name,
+      kind: 'child',
+      status: 'failed',
+      output: null,
+      error: JSON.stringify(info),
+      attempts: 1,
+      dueAt: null,
+      detail: JSON.stringify({ childId }),
+    });
+    run.deliver(idx, {
+      idx,
+      name: def.name,
+      kind: 'child',
+      status: 'failed',
+      output: undefined,
+      error: info,
+      attempts: 1,
+      dueAt: undefined,
+      detail: { childId },
+    });
   }
   return childHandle(run, idx, childId);
 }
@@ -434,9 +631,13 @@ async function awaitChild(run: RunExecution, idx: number, childId: string): Prom
   }
   if (entry?.status === 'completed') return entry.output;
   const info = entry?.error ?? UNKNOWN_ERROR;
-  throw new WorkflowError(WorkflowErrorCode.childFailed, `child workflow ${childId} ended without a result: ${info.message}`, {
-    details: { childId, index: idx, error: info },
-  });
+  throw new WorkflowError(
+    WorkflowErrorCode.childFailed,
+    `child workflow ${childId} ended without a result: ${info.message}`,
+    {
+      details: { childId, index: idx, error: info },
+    },
+  );
 }
 
 export type { StepKind };
