@@ -94,6 +94,8 @@ export async function runJobsWorkload(options: JobsWorkloadOptions): Promise<Job
     queues: noop,
     concurrency: options.concurrency ?? 64,
     batchSize: options.batchSize ?? 1000,
+    // Room for a second full batch while one is being worked, so every claim asks for a whole batch.
+    prefetch: 2 * (options.batchSize ?? 1000),
     handler: () => {
       handled++;
     },

@@ -66,10 +66,11 @@ function claimSql(store: Store, queues: readonly string[]): string {
   const expired = `SELECT id FROM garrison_tasks WHERE ${q} AND state = 'running' AND lease_until < $2 LIMIT $3`;
   const sql =
     store.dialect === 'postgres'
-      ? `WITH queued AS (${head} FOR UPDATE SKIP LOCKED), expired AS (${expired} FOR UPDATE SKIP LOCKED), ` +
-        `picked AS (SELECT id FROM queued UNION ALL SELECT id FROM expired) ` +
-        `UPDATE garrison_tasks t SET ${CLAIM_SET('$2::bigint', '$4::bigint', '$5::text')} FROM picked ` +
-        `WHERE t.id = picked.id RETURNING ${CLAIM_COLUMNS}`
+      ? // `= ANY(ARRAY(…))` makes the update find its rows through the primary key; a join with the CTEs
+        // lets the planner hash-join against a scan of the whole table.
+        `WITH queued AS (${head} FOR UPDATE SKIP LOCKED), expired AS (${expired} FOR UPDATE SKIP LOCKED) ` +
+        `UPDATE garrison_tasks t SET ${CLAIM_SET('$2::bigint', '$4::bigint', '$5::text')} ` +
+        `WHERE t.id = ANY(ARRAY(SELECT id FROM queued UNION ALL SELECT id FROM expired)) RETURNING ${CLAIM_COLUMNS}`
       : `UPDATE garrison_tasks AS t SET ${CLAIM_SET('$2', '$4', '$5')} ` +
         `WHERE t.id IN (${head}) OR t.id IN (${expired}) RETURNING ${CLAIM_COLUMNS.replace(/t\./g, '')}`;
   sqlCache.set(cacheKey, sql);

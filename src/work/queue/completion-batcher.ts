@@ -1,12 +1,16 @@
 /**
  * Batches completions: while one batch is being committed the next one fills up, so one commit pays for
- * every task that finished meanwhile. Each caller is answered only after its batch has committed —
- * a completion is durable before it counts.
+ * every task that finished meanwhile. Items are reported only after their batch has committed — a
+ * completion is durable before it counts. No promise is made per item: on the hot path the cost of a
+ * completion is one array slot.
  */
 export interface BatcherOptions<T> {
-  /** Commits a batch; answers the items accepted (by identity of `key`). */
+  /** Commits a batch; answers the keys of the items accepted. */
   readonly flush: (items: readonly T[]) => Promise<Set<number>>;
-  readonly key: (item: T) => number;
+  /** Called once a batch has committed, with the keys accepted. */
+  readonly onCommitted: (items: readonly T[], accepted: Set<number>) => void;
+  /** Called when a batch could not be committed. */
+  readonly onFailed: (items: readonly T[], error: unknown) => void;
   /** Largest batch. */
   readonly maxBatch: number;
   /**
@@ -16,35 +20,26 @@ export interface BatcherOptions<T> {
   readonly maxInflight: number;
 }
 
-interface Pending<T> {
-  readonly item: T;
-  readonly resolve: (accepted: boolean) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 export class CompletionBatcher<T> {
-  private pending: Array<Pending<T>> = [];
+  private pending: T[] = [];
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: BatcherOptions<T>) {}
 
-  /** Resolves true once committed, false when the item was not accepted; rejects when the commit failed. */
-  add(item: T): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.kick();
-    });
+  add(item: T): void {
+    this.pending.push(item);
+    this.kick();
   }
 
   /** Items waiting or committing. */
-  get size(): number {
-    return this.pending.length + this.inflight;
+  get busy(): boolean {
+    return this.pending.length > 0 || this.inflight > 0;
   }
 
   /** Resolves once nothing is waiting or committing. */
   idle(): Promise<void> {
-    if (this.pending.length === 0 && this.inflight === 0) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -54,23 +49,29 @@ export class CompletionBatcher<T> {
       this.pending.length > 0 &&
       (this.inflight === 0 || (this.inflight < maxInflight && this.pending.length >= maxBatch / 4))
     ) {
-      const batch = this.pending.length <= maxBatch ? this.pending : this.pending.slice(0, maxBatch);
-      this.pending = batch === this.pending ? [] : this.pending.slice(maxBatch);
-      void this.commit(batch);
+      let batch: T[];
+      if (this.pending.length <= maxBatch) {
+        batch = this.pending;
+        this.pending = [];
+      } else {
+        batch = this.pending.slice(0, maxBatch);
+        this.pending = this.pending.slice(maxBatch);
+      }
+      this.inflight++;
+      this.options.flush(batch).then(
+        (accepted) => this.done(() => this.options.onCommitted(batch, accepted)),
+        (error: unknown) => this.done(() => this.options.onFailed(batch, error)),
+      );
     }
   }
 
-  private async commit(batch: Array<Pending<T>>): Promise<void> {
-    this.inflight++;
+  private done(report: () => void): void {
+    this.inflight--;
     try {
-      const accepted = await this.options.flush(batch.map((p) => p.item));
-      for (const p of batch) p.resolve(accepted.has(this.options.key(p.item)));
-    } catch (error) {
-      for (const p of batch) p.reject(error);
+      report();
     } finally {
-      this.inflight--;
       this.kick();
-      if (this.pending.length === 0 && this.inflight === 0) {
+      if (!this.busy) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         for (const w of waiters) w();

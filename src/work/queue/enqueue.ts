@@ -1,7 +1,7 @@
 /**
  * Inserting tasks: chunked multi-row INSERTs (the rows travel as one JSON parameter per chunk, so the
- * statement text never changes), `ON CONFLICT DO NOTHING` on the idempotency index, and the first task
- * looked up for every key that already existed.
+ * statement text never changes), `ON CONFLICT DO NOTHING` on the idempotency index when a task has a
+ * key, and the first task looked up for every key that already existed.
  */
 import { toJson, type SqlValue, type Store, type Tx } from '../../store/index.js';
 import { reader, writeRows } from './store-io.js';
@@ -31,7 +31,8 @@ export interface InsertLease {
 /** Rows per INSERT statement. */
 export const INSERT_CHUNK = 1000;
 
-function insertSql(store: Pick<Store, 'dialect'>, leased: boolean): string {
+function insertSql(store: Pick<Store, 'dialect'>, leased: boolean, keyed: boolean): string {
+  const conflict = keyed ? 'ON CONFLICT DO NOTHING ' : '';
   const columns =
     'queue, state, priority, run_at, payload, max_attempts, group_key, idempotency_key, retain, created_at, ' +
     'attempts, token, lease_until, leased_by';
@@ -44,26 +45,27 @@ function insertSql(store: Pick<Store, 'dialect'>, leased: boolean): string {
       `SELECT r.q, ${state}, r.p, r.r, COALESCE(r.d, 'null'::jsonb), r.m, r.g, r.k, r.t, CAST($2 AS BIGINT), ${rest} ` +
       `FROM ROWS FROM (json_to_recordset($1::json) AS (q text, p integer, r bigint, d jsonb, m integer, ` +
       `g text, k text, t integer)) WITH ORDINALITY AS r(q, p, r, d, m, g, k, t, ord) ORDER BY r.ord ` +
-      `ON CONFLICT DO NOTHING RETURNING id, queue, idempotency_key`
+      `${conflict}RETURNING id, queue, idempotency_key`
     );
   }
   return (
     `INSERT INTO garrison_tasks (${columns}) ` +
     `SELECT value ->> 'q', ${state}, value ->> 'p', value ->> 'r', value -> 'd', value ->> 'm', value ->> 'g', ` +
     `value ->> 'k', value ->> 't', CAST($2 AS BIGINT), ${rest} FROM json_each($1) WHERE true ORDER BY key ` +
-    `ON CONFLICT DO NOTHING RETURNING id, queue, idempotency_key`
+    `${conflict}RETURNING id, queue, idempotency_key`
   );
 }
 
 /** One task: a plain VALUES insert, the cheapest statement to plan (the single-enqueue latency path). */
-function insertOneSql(store: Pick<Store, 'dialect'>, leased: boolean): string {
+function insertOneSql(store: Pick<Store, 'dialect'>, leased: boolean, keyed: boolean): string {
+  const conflict = keyed ? 'ON CONFLICT DO NOTHING ' : '';
   const payload = store.dialect === 'postgres' ? 'CAST($4 AS JSONB)' : '$4';
   const lease = leased ? `'running', 1, 1, $10, $11` : `'queued', 0, 0, NULL, NULL`;
   return (
     'INSERT INTO garrison_tasks (queue, priority, run_at, payload, max_attempts, group_key, idempotency_key, ' +
     'retain, created_at, state, attempts, token, lease_until, leased_by) ' +
     `VALUES ($1, $2, $3, ${payload}, $5, $6, $7, $8, $9, ${lease}) ` +
-    'ON CONFLICT DO NOTHING RETURNING id, queue, idempotency_key'
+    `${conflict}RETURNING id, queue, idempotency_key`
   );
 }
 
@@ -122,8 +124,13 @@ export async function insertTasks(
 ): Promise<EnqueuedTask[]> {
   if (tasks.length === 0) return [];
   const lease = options.lease;
+  // Only a task with an idempotency key can conflict (ids come from the sequence): without one, a plain
+  // INSERT spares the speculative insertion that ON CONFLICT needs.
+  const keyed = tasks.some((t) => t.idempotencyKey !== null);
   const sql =
-    tasks.length === 1 ? insertOneSql(store, lease !== undefined) : insertSql(store, lease !== undefined);
+    tasks.length === 1
+      ? insertOneSql(store, lease !== undefined, keyed)
+      : insertSql(store, lease !== undefined, keyed);
   const params = (from: number, to: number): SqlValue[] => {
     if (tasks.length === 1) return oneParams(tasks[0]!, now, lease);
     const json = rowsJson(tasks, from, to);
@@ -228,14 +235,27 @@ async function findByKeys(
   keys: ReadonlyArray<{ queue: string; key: string }>,
   tx: Tx | undefined,
 ): Promise<KeyRow[]> {
-  const json = JSON.stringify(keys.map((k) => [k.queue, k.key]));
+  // Both lists are index conditions on (queue, idempotency_key); the exact pairs are picked out here.
+  const queues = [...new Set(keys.map((k) => k.queue))];
+  const names = [...new Set(keys.map((k) => k.key))];
   const sql =
     store.dialect === 'postgres'
-      ? `SELECT id, queue, idempotency_key, state FROM garrison_tasks WHERE (queue, idempotency_key) IN ` +
-        `(SELECT e ->> 0, e ->> 1 FROM json_array_elements($1::json) AS e)`
-      : `SELECT id, queue, idempotency_key, state FROM garrison_tasks WHERE (queue, idempotency_key) IN ` +
-        `(SELECT value ->> 0, value ->> 1 FROM json_each($1))`;
-  return reader(store, tx).query<KeyRow>(sql, [json]);
+      ? `SELECT id, queue, idempotency_key, state FROM garrison_tasks ` +
+        `WHERE queue = ANY($1::text[]) AND idempotency_key = ANY($2::text[])`
+      : `SELECT id, queue, idempotency_key, state FROM garrison_tasks ` +
+        `WHERE queue IN (SELECT value FROM json_each($1)) AND idempotency_key IN (SELECT value FROM json_each($2))`;
+  const params =
+    store.dialect === 'postgres'
+      ? [textArray(queues), textArray(names)]
+      : [JSON.stringify(queues), JSON.stringify(names)];
+  const wanted = new Set(keys.map((k) => keyOf(k.queue, k.key)));
+  const rows = await reader(store, tx).query<KeyRow>(sql, params);
+  return rows.filter((r) => wanted.has(keyOf(r.queue, r.idempotency_key)));
+}
+
+/** A PostgreSQL text array literal of any strings. */
+function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }
 
 /** Inserts again the inputs whose key's task vanished between the insert and the lookup. */

@@ -30,12 +30,13 @@ async function onLeases(
   const source = pairsSource(store, n);
   let sql: string;
   if (store.dialect === 'postgres') {
+    // `t.id = ANY(ids)` lets the planner find the rows through the primary key instead of hash-joining
+    // the pairs against a scan of the whole table.
+    const match = `t.id = ANY($${n}::bigint[]) AND t.id = c.id AND t.token = c.token AND t.state = 'running'`;
     sql =
       set === undefined
-        ? `DELETE FROM garrison_tasks t USING ${source} WHERE t.id = c.id AND t.token = c.token ` +
-          `AND t.state = 'running'${condition} RETURNING t.id`
-        : `UPDATE garrison_tasks t SET ${set} FROM ${source} WHERE t.id = c.id AND t.token = c.token ` +
-          `AND t.state = 'running'${condition} RETURNING t.id`;
+        ? `DELETE FROM garrison_tasks t USING ${source} WHERE ${match}${condition} RETURNING t.id`
+        : `UPDATE garrison_tasks t SET ${set} FROM ${source} WHERE ${match}${condition} RETURNING t.id`;
   } else {
     const ids =
       `SELECT t.id FROM ${source} JOIN garrison_tasks t ON t.id = c.id AND t.token = c.token ` +

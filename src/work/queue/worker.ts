@@ -71,6 +71,14 @@ class Context implements TaskContext {
   }
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 function abort(h: Held, reason: unknown): void {
   if (h.abortReason !== undefined) return;
   h.abortReason = reason;
@@ -89,21 +97,25 @@ export class Worker<P = unknown> implements LocalWorker {
   private readonly fastQueues: string[];
   private readonly limitedQueues: QueueDefinition[];
   private readonly emitter = new WorkerEmitter();
-  private readonly completer: CompletionBatcher<Completion>;
+  private readonly completer: CompletionBatcher<Held>;
+  private starting = false;
   private current: WorkerState = 'new';
   private readonly held = new Map<number, Held>();
   private buffer: Held[] = [];
   private bufferHead = 0;
   private active = 0;
   private reserved = 0;
-  private claiming: Promise<void> | undefined;
+  /** Claims in flight, and the room they may fill. */
+  private claimsInFlight = 0;
+  private claimRoom = 0;
+  private readonly maxClaimsInFlight: number;
+  /** An empty claim is looking up when to look again. */
+  private checkingIdle = false;
   private wantClaim = false;
   /** The last claim found fewer runnable tasks than it asked for. */
   private short = false;
   private wakeTimer: TimerHandle | undefined;
   private wakeAt = Infinity;
-  /** Set when a claim loop ends waiting; reported as `idle` once the loop has finished. */
-  private idleAt: number | undefined;
   private heartbeatTimer: TimerHandle | undefined;
   private unlisteners: Unsubscribe[] = [];
   private unregister: (() => void) | undefined;
@@ -119,10 +131,20 @@ export class Worker<P = unknown> implements LocalWorker {
     for (const q of this.o.queues) this.defs.set(q.name, q);
     this.fastQueues = this.o.queues.filter((q) => !q.limited).map((q) => q.name);
     this.limitedQueues = this.o.queues.filter((q) => q.limited);
+    // One claim at a time: a second concurrent claim on PostgreSQL has to step over every row the first
+    // one locked (SKIP LOCKED) and both get slower; the next claim is started as soon as the previous
+    // one returns instead.
+    this.maxClaimsInFlight = 1;
     const store = this.o.store;
-    this.completer = new CompletionBatcher<Completion>({
-      flush: (items) => completeTasks(store, items, this.o.clock.now()),
-      key: (c) => c.id,
+    this.completer = new CompletionBatcher<Held>({
+      flush: (items) =>
+        completeTasks(
+          store,
+          items.map((h): Completion => ({ id: h.task.id, token: h.task.token, retain: h.retain })),
+          this.o.clock.now(),
+        ),
+      onCommitted: (items, accepted) => this.completed(items, accepted),
+      onFailed: (items, error) => this.completionFailed(items, error),
       maxBatch: this.o.completionBatchSize,
       maxInflight: 2,
     });
@@ -190,50 +212,71 @@ export class Worker<P = unknown> implements LocalWorker {
     return this.o.concurrency + prefetch - (this.buffered() + this.active + this.reserved);
   }
 
+  /** Starts a claim when there is room for at least half a batch (or anything, when nothing is buffered). */
   private maybeClaim(): void {
-    if (this.current !== 'running' || this.claiming !== undefined) return;
-    if (this.short && !this.wantClaim) return;
-    const room = this.room();
-    const threshold = this.buffered() === 0 ? 1 : Math.ceil(this.o.batchSize / 2);
-    if (room < threshold) return;
-    this.claiming = this.claimLoop().finally(() => {
-      this.claiming = undefined;
-      const idleAt = this.idleAt;
-      this.idleAt = undefined;
-      if (idleAt !== undefined && !this.wantClaim) this.emitter.emit('idle', { wakeAt: idleAt });
-      this.notifyWaiters();
-      this.maybeClaim();
-    });
+    while (this.current === 'running' && this.claimsInFlight < this.maxClaimsInFlight && !this.checkingIdle) {
+      if (this.short && !this.wantClaim) return;
+      const room = this.room() - this.claimRoom;
+      const threshold = this.buffered() + this.claimRoom === 0 ? 1 : Math.ceil(this.o.batchSize / 2);
+      if (room < threshold) return;
+      this.wantClaim = false;
+      const limit = Math.min(this.o.batchSize, room);
+      this.claimsInFlight++;
+      this.claimRoom += limit;
+      void this.claimOnce(limit);
+    }
   }
 
-  private async claimLoop(): Promise<void> {
-    while (this.current === 'running') {
-      const room = this.room();
-      if (room < 1) return;
-      const limit = Math.min(this.o.batchSize, room);
-      this.wantClaim = false;
-      let rows: ClaimRow[];
-      try {
-        rows = await this.claimFromQueues(limit);
-        this.errorStreak = 0;
-      } catch (error) {
-        this.emitter.emit('error', { error });
-        this.errorStreak++;
-        const delay = Math.min(this.o.pollIntervalMs, 50 * 2 ** Math.min(this.errorStreak, 10));
-        this.armWake(this.o.clock.now() + delay);
-        return;
-      }
+  private async claimOnce(limit: number): Promise<void> {
+    let rows: ClaimRow[] | undefined;
+    try {
+      rows = await this.claimFromQueues(limit);
+      this.errorStreak = 0;
+    } catch (error) {
+      this.emitter.emit('error', { error });
+      this.errorStreak++;
+    } finally {
+      this.claimsInFlight--;
+      this.claimRoom -= limit;
+    }
+    if (rows === undefined) {
+      // The store failed: look again after a backoff, not at once.
+      this.short = true;
+      const delay = Math.min(this.o.pollIntervalMs, 50 * 2 ** Math.min(this.errorStreak, 10));
+      this.armWake(this.o.clock.now() + delay);
+    } else {
       const leased = this.accept(inClaimOrder(rows));
       this.startBuffered();
-      if (leased < limit) {
-        this.short = true;
-        if (this.wantClaim) continue;
-        await this.armWakeFromStore();
-        if (this.wantClaim) continue;
-        return;
+      this.short = leased < limit;
+      if (this.short && this.claimsInFlight === 0 && !this.wantClaim && this.current === 'running') {
+        await this.waitIdle();
       }
-      this.short = false;
-      if (this.room() < Math.ceil(this.o.batchSize / 2)) return;
+    }
+    this.notifyWaiters();
+    this.maybeClaim();
+  }
+
+  /** The queues look empty: arm the wake-up for the next due task (or the poll) and report idle. */
+  private async waitIdle(): Promise<void> {
+    this.checkingIdle = true;
+    try {
+      const now = this.o.clock.now();
+      let at = now + this.o.pollIntervalMs;
+      try {
+        const due = await nextDueAt(
+          this.o.store,
+          this.o.queues.map((q) => q.name),
+        );
+        if (due !== undefined) at = Math.min(at, Math.max(due, now + this.recheckMs()));
+      } catch (error) {
+        this.emitter.emit('error', { error });
+      }
+      if (!this.wantClaim && this.current === 'running') {
+        this.armWake(at);
+        this.emitter.emit('idle', { wakeAt: at });
+      }
+    } finally {
+      this.checkingIdle = false;
     }
   }
 
@@ -316,24 +359,6 @@ export class Worker<P = unknown> implements LocalWorker {
     });
   }
 
-  private async armWakeFromStore(): Promise<void> {
-    const now = this.o.clock.now();
-    let at = now + this.o.pollIntervalMs;
-    try {
-      const due = await nextDueAt(
-        this.o.store,
-        this.o.queues.map((q) => q.name),
-      );
-      if (due !== undefined) at = Math.min(at, Math.max(due, now + this.recheckMs()));
-    } catch (error) {
-      this.emitter.emit('error', { error });
-    }
-    if (!this.wantClaim) {
-      this.armWake(at);
-      this.idleAt = at;
-    }
-  }
-
   /** How soon to look again when tasks are due but none could be claimed. */
   private recheckMs(): number {
     let ms = RECHECK_MS;
@@ -350,10 +375,18 @@ export class Worker<P = unknown> implements LocalWorker {
   // ---- running -----------------------------------------------------------------------------------
 
   private startBuffered(): void {
-    while (this.active < this.o.concurrency && this.bufferHead < this.buffer.length) {
-      const h = this.buffer[this.bufferHead]!;
-      this.bufferHead++;
-      if (!h.lost) this.run(h);
+    // A handler that finishes synchronously is settled inside `run`; this loop then goes on, so no call
+    // recurses back in here.
+    if (this.starting) return;
+    this.starting = true;
+    try {
+      while (this.active < this.o.concurrency && this.bufferHead < this.buffer.length) {
+        const h = this.buffer[this.bufferHead]!;
+        this.bufferHead++;
+        if (!h.lost) this.run(h);
+      }
+    } finally {
+      this.starting = false;
     }
     if (this.bufferHead === this.buffer.length) {
       this.buffer = [];
@@ -366,6 +399,7 @@ export class Worker<P = unknown> implements LocalWorker {
 
   private pump(): void {
     this.startBuffered();
+    this.notifyWaiters();
     this.maybeClaim();
   }
 
@@ -378,44 +412,52 @@ export class Worker<P = unknown> implements LocalWorker {
     try {
       result = this.o.handler(h.task as ClaimedTask<P>, new Context(h, this.id));
     } catch (error) {
-      // Settled on a microtask, like a rejected promise, so a synchronous throw cannot recurse into pump.
-      queueMicrotask(() => this.finished(h, started, false, error));
+      this.finished(h, started, false, error);
       return;
     }
-    Promise.resolve(result).then(
-      () => this.finished(h, started, true, undefined),
-      (error: unknown) => this.finished(h, started, false, error),
-    );
+    if (isThenable(result)) {
+      result.then(
+        () => {
+          this.finished(h, started, true, undefined);
+          this.pump();
+        },
+        (error: unknown) => {
+          this.finished(h, started, false, error);
+          this.pump();
+        },
+      );
+    } else {
+      this.finished(h, started, true, undefined);
+    }
   }
 
   private finished(h: Held, started: number, ok: boolean, error: unknown): void {
     this.active--;
     const took = this.o.clock.now() - started;
     this.avgDurationMs = this.avgDurationMs === 0 ? took : this.avgDurationMs * 0.9 + took * 0.1;
-    if (!h.lost) {
-      h.phase = 'settling';
-      if (ok) this.complete(h);
-      else this.fail(h, error);
-    }
-    this.notifyWaiters();
-    this.pump();
+    if (h.lost) return;
+    h.phase = 'settling';
+    if (ok) this.completer.add(h);
+    else this.fail(h, error);
   }
 
-  private complete(h: Held): void {
-    const id = h.task.id;
-    this.track(
-      this.completer.add({ id, token: h.task.token, retain: h.retain }).then(
-        (accepted) => {
-          if (h.lost) return;
-          if (!accepted) return this.lose([h]);
-          this.held.delete(id);
-          this.counters.completed++;
-          this.emitter.emit('completed', { task: h.task });
-          this.settled(h.task.queue);
-        },
-        (error: unknown) => this.dropOnError(h, error),
-      ),
-    );
+  /** A batch of completions committed: report the accepted ones, look into the others. */
+  private completed(batch: readonly Held[], accepted: Set<number>): void {
+    const lost: Held[] = [];
+    const report = this.emitter.has('completed');
+    for (const h of batch) {
+      if (h.lost) continue;
+      if (!accepted.has(h.task.id)) {
+        lost.push(h);
+        continue;
+      }
+      this.held.delete(h.task.id);
+      this.counters.completed++;
+      if (report) this.emitter.emit('completed', { task: h.task });
+      this.settled(h.task.queue);
+    }
+    if (lost.length > 0) this.track(this.lose(lost));
+    this.notifyWaiters();
   }
 
   private fail(h: Held, error: unknown): void {
@@ -466,6 +508,16 @@ export class Worker<P = unknown> implements LocalWorker {
     void this.o.store
       .notify(queueChannel(queue), '')
       .catch((error: unknown) => this.emitter.emit('error', { error }));
+  }
+
+  private completionFailed(batch: readonly Held[], error: unknown): void {
+    for (const h of batch) {
+      if (h.lost) continue;
+      h.lost = true;
+      this.held.delete(h.task.id);
+    }
+    // Not recorded: the leases will expire and the tasks will run again elsewhere.
+    this.emitter.emit('error', { error });
   }
 
   private track(p: Promise<unknown>): void {
@@ -563,7 +615,7 @@ export class Worker<P = unknown> implements LocalWorker {
   // ---- local hand-off ----------------------------------------------------------------------------
 
   reserveHandoff(queue: string): HandoffSlot | undefined {
-    if (this.current !== 'running' || !this.short || this.wantClaim || this.claiming !== undefined)
+    if (this.current !== 'running' || !this.short || this.wantClaim || this.claimsInFlight > 0)
       return undefined;
     const def = this.defs.get(queue);
     if (def === undefined || def.limited) return undefined;
@@ -632,7 +684,7 @@ export class Worker<P = unknown> implements LocalWorker {
     this.unregister?.();
     this.wakeTimer?.cancel();
     await Promise.allSettled(this.unlisteners.map((u) => u()));
-    await this.until(() => this.claiming === undefined && this.reserved === 0);
+    await this.until(() => this.claimsInFlight === 0 && !this.checkingIdle && this.reserved === 0);
 
     const unstarted: Held[] = [];
     for (let i = this.bufferHead; i < this.buffer.length; i++) {

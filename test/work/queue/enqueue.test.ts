@@ -104,6 +104,14 @@ describe.each(adapters)('task queue enqueue ($name)', (adapter) => {
     expect(await countTasks(store)).toBe(3);
   });
 
+  it('idempotency keys may hold any characters', async () => {
+    const key = "a\"b\\c,{d} NULL 'e'";
+    const first = await client.enqueue('odd', 1, { idempotencyKey: key });
+    const [again] = await client.enqueueMany([{ queue: 'odd', payload: 2, idempotencyKey: key }]);
+    expect(again).toMatchObject({ id: first.id, created: false });
+    expect((await client.getTask(first.id))?.idempotencyKey).toBe(key);
+  });
+
   it('claims higher priorities first, then earlier run times, then enqueue order', async () => {
     await client.enqueue('p', 'low-1');
     await client.enqueue('p', 'high', { priority: 10 });
