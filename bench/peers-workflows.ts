@@ -25,7 +25,11 @@ export interface WorkflowsWorkloadResult {
   readonly system: 'garrison';
   readonly workflows: number;
   readonly workflowsPerSec: number;
-  readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null };
+  readonly latencyMs: {
+    readonly p50: number | null;
+    readonly p99: number | null;
+    readonly max: number | null;
+  };
 }
 
 /** The peer scripts' percentile: the sample at floor(p% × n), rounded to 0.01 ms. */
@@ -46,7 +50,9 @@ export const threeSteps = defineWorkflow('threeSteps', async (ctx, i: number) =>
   return ctx.step('c', async () => b + 1);
 });
 
-export async function runWorkflowsWorkload(options: WorkflowsWorkloadOptions): Promise<WorkflowsWorkloadResult> {
+export async function runWorkflowsWorkload(
+  options: WorkflowsWorkloadOptions,
+): Promise<WorkflowsWorkloadResult> {
   const store = await openStore(options.url);
   const engine = createWorkflowEngine({ store, nodeId: 'bench-node' });
   engine.register(threeSteps);
@@ -62,7 +68,8 @@ export async function runWorkflowsWorkload(options: WorkflowsWorkloadOptions): P
           const i = next++;
           const handle = await engine.start(threeSteps, i);
           const out = await handle.result();
-          if (out !== i + 3) throw new Error(`workflow ${handle.workflowId} returned ${String(out)}, not ${i + 3}`);
+          if (out !== i + 3)
+            throw new Error(`workflow ${handle.workflowId} returned ${String(out)}, not ${i + 3}`);
         }
       }),
     );
@@ -94,7 +101,9 @@ function arg(name: string, fallback?: string): string | undefined {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const url = arg('url');
   if (url === undefined) {
-    process.stderr.write('usage: peers-workflows.ts --url <store url> [--workflows W] [--latency-runs R] [--concurrency C]\n');
+    process.stderr.write(
+      'usage: peers-workflows.ts --url <store url> [--workflows W] [--latency-runs R] [--concurrency C]\n',
+    );
     process.exit(2);
   }
   const result = await runWorkflowsWorkload({

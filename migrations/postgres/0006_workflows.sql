@@ -72,7 +72,14 @@ CREATE INDEX garrison_workflow_signals_run ON garrison_workflow_signals (run_id,
 -- A function, so PostgreSQL plans these statements once per connection instead of on every flush.
 CREATE FUNCTION garrison_workflow_flush(p_now BIGINT, p_runs JSONB, p_steps JSONB, p_patches JSONB, p_handoffs JSONB)
 RETURNS TABLE (r_kind TEXT, r_id TEXT, r_control TEXT, r_idx INTEGER)
-LANGUAGE plpgsql AS $$
+-- Plans made once per connection (a custom plan per call costs more to plan than to run), and joins to
+-- the runs table by index lookups: a plan cached while the table was small must not scan it later.
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 BEGIN
   IF p_runs IS NOT NULL THEN

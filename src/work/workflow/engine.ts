@@ -9,9 +9,10 @@ import { describeIssues, ValidationError } from '../../errors.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Store, Tx, Unsubscribe } from '../../store/index.js';
 import { inputText } from './define.js';
+import { timeOrderedId } from './ids.js';
 import type { Dispatcher, DispatchResults } from './dispatcher.js';
 import { DueTimers, type DueHandle } from './due-timers.js';
-import { errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
+import { asError, errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
 import { RunExecution, type ExecutionHost, type Outcome } from './execution.js';
 import { postgresFlush } from './flush-postgres.js';
 import type { FlushInput, FlushResult, FlushSql } from './flush-sql.js';
@@ -71,7 +72,10 @@ export interface WorkflowEngineOptions {
    * node took it over; this node's late writes were rejected), `stopped` (engine stopped) or
    * `store_error` (a journal write failed; the run is recovered later).
    */
-  readonly onRunHalted?: (workflowId: string, reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error') => void;
+  readonly onRunHalted?: (
+    workflowId: string,
+    reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error',
+  ) => void;
   /**
    * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
    * SQLite has a single writer and always uses 1.
@@ -286,13 +290,13 @@ export class WorkflowEngine implements DispatchResults {
     options: StartOptions = {},
   ): Promise<WorkflowHandle<O>> {
     this.assertRunning();
-    const def = this.definition(workflow as WorkflowRef<unknown, unknown>);
+    const def = this.definition(workflow);
     const opts = isEmpty(options)
       ? { success: true as const, data: {} as StartOptions }
       : startOptionsSchema.safeParse(options);
     if (!opts.success) throw invalid('start options', opts.error.issues);
     const text = inputText(def, input);
-    const id = opts.data.workflowId ?? randomUUID();
+    const id = opts.data.workflowId ?? timeOrderedId(this.clock.now());
     if (!this.isReady) await this.ensureReady();
     let created: boolean;
     const existing = this.active.get(id);
@@ -437,7 +441,7 @@ export class WorkflowEngine implements DispatchResults {
         (error: unknown) => {
           timer?.cancel();
           this.removeWaiter(id, waiter);
-          reject(error);
+          reject(asError(error));
         },
       );
     });
@@ -899,7 +903,8 @@ export class WorkflowEngine implements DispatchResults {
       (error: unknown) => {
         // Once stopped, a write refused for that reason is expected, not news.
         const code = (error as { code?: unknown } | null)?.code;
-        if (!(this.stopped && (code === WorkflowErrorCode.stopped || code === 'store_closed'))) this.report(error);
+        if (!(this.stopped && (code === WorkflowErrorCode.stopped || code === 'store_closed')))
+          this.report(error);
       },
     );
     this.pendingWork.add(tracked);

@@ -105,3 +105,8 @@ export function leaseLostError(workflowId: string): WorkflowError {
     { details: { workflowId } },
   );
 }
+
+/** `e` if it is an Error, else an Error carrying its text (a rejection should always be an Error). */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(typeof e === 'string' ? e : JSON.stringify(e));
+}

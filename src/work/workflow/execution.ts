@@ -96,7 +96,7 @@ interface Waiter {
   readonly signalName: string | undefined;
   timer: DueHandle | undefined;
   resolve(result: WaitResult): void;
-  reject(error: unknown): void;
+  reject(error: Error): void;
 }
 
 interface Compensation {

@@ -215,5 +215,5 @@ function collect(batch: readonly Op[]): Collected {
 function definedOf(patch: RunPatch): Partial<RunPatch> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) if (value !== undefined) out[key] = value;
-  return out as Partial<RunPatch>;
+  return out;
 }

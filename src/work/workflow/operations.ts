@@ -7,6 +7,7 @@ import { ValidationError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import { inputText } from './define.js';
 import {
+  asError,
   cancelledError,
   errorInfo,
   isWorkflowError,
@@ -95,9 +96,7 @@ export class Context implements WorkflowContext {
     input: I,
     options?: StartChildOptions,
   ): Promise<ChildHandle<O>> {
-    return startChild(this.run, workflow as WorkflowRef<unknown, unknown>, input, options) as Promise<
-      ChildHandle<O>
-    >;
+    return startChild(this.run, workflow, input, options) as Promise<ChildHandle<O>>;
   }
 
   async child<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<O> {
@@ -130,7 +129,7 @@ function journaledStep<T>(
   try {
     entry = run.replayed(idx, name, kind);
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(asError(error));
   }
   if (entry?.status === 'completed') {
     run.registerCompensation(idx, name, options, entry.output);

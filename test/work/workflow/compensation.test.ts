@@ -31,14 +31,25 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     const error = await rejectionOf(handle.result());
     expect(error.code).toBe(WorkflowErrorCode.failed);
     expect(error.message).toMatch(/card declined/);
-    expect(log).toEqual(['book flight', 'book hotel', 'book car', 'pay', 'cancel car', 'cancel hotel', 'cancel flight']);
+    expect(log).toEqual([
+      'book flight',
+      'book hotel',
+      'book car',
+      'pay',
+      'cancel car',
+      'cancel hotel',
+      'cancel flight',
+    ]);
     const steps = await engine.steps(handle.workflowId);
     expect(steps.filter((s) => s.kind === 'compensation').map((s) => [s.index, s.name, s.status])).toEqual([
       [-3, 'compensate:book-car', 'completed'],
       [-2, 'compensate:book-hotel', 'completed'],
       [-1, 'compensate:book-flight', 'completed'],
     ]);
-    expect(steps.find((s) => s.name === 'pay')).toMatchObject({ status: 'failed', error: { message: 'card declined' } });
+    expect(steps.find((s) => s.name === 'pay')).toMatchObject({
+      status: 'failed',
+      error: { message: 'card declined' },
+    });
     expect((await handle.get())?.status).toBe('failed');
   });
 
@@ -56,7 +67,14 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     await engine.cancel(handle.workflowId);
     const error = await rejectionOf(handle.result());
     expect(error.code).toBe(WorkflowErrorCode.cancelled);
-    expect(log).toEqual(['book flight', 'book hotel', 'book car', 'cancel car', 'cancel hotel', 'cancel flight']);
+    expect(log).toEqual([
+      'book flight',
+      'book hotel',
+      'book car',
+      'cancel car',
+      'cancel hotel',
+      'cancel flight',
+    ]);
     expect((await handle.get())?.status).toBe('cancelled');
   });
 
@@ -66,7 +84,9 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     const log: string[] = [];
     const started = deferred();
     const wf = defineWorkflow('long-step', async (ctx) => {
-      await ctx.step('first', async () => void log.push('first'), { compensate: async () => void log.push('undo first') });
+      await ctx.step('first', async () => void log.push('first'), {
+        compensate: async () => void log.push('undo first'),
+      });
       await ctx.step(
         'long',
         (step) =>
@@ -103,7 +123,14 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     second.register(wf);
     await second.cancel(workflowId);
     expect((await rejectionOf(second.result(workflowId))).code).toBe(WorkflowErrorCode.cancelled);
-    expect(log).toEqual(['book flight', 'book hotel', 'book car', 'cancel car', 'cancel hotel', 'cancel flight']);
+    expect(log).toEqual([
+      'book flight',
+      'book hotel',
+      'book car',
+      'cancel car',
+      'cancel hotel',
+      'cancel flight',
+    ]);
   });
 
   it('child workflows are started with derived ids and awaited; cancelling the parent cancels them', async () => {
@@ -154,7 +181,10 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
       await ctx.sleep(10_000);
       return 'child done';
     });
-    const parent = defineWorkflow('patient-parent', async (ctx) => `parent got ${await ctx.child(slow, null)}`);
+    const parent = defineWorkflow(
+      'patient-parent',
+      async (ctx) => `parent got ${await ctx.child(slow, null)}`,
+    );
     const first = h.engine();
     first.register(slow);
     const { workflowId } = await first.start(parent, null);
@@ -183,9 +213,16 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     );
     const first = h.engine();
     const { workflowId } = await first.start(flaky, null);
-    await until(async () => (await first.steps(workflowId))[0]?.status === 'retrying', 'the step waits to retry');
+    await until(
+      async () => (await first.steps(workflowId))[0]?.status === 'retrying',
+      'the step waits to retry',
+    );
     const [entry] = await first.steps(workflowId);
-    expect(entry).toMatchObject({ attempts: 1, dueAt: h.clock.now() + 1000, error: { message: 'try 1 failed' } });
+    expect(entry).toMatchObject({
+      attempts: 1,
+      dueAt: h.clock.now() + 1000,
+      error: { message: 'try 1 failed' },
+    });
     await first.stop(); // the retry survives a restart
 
     const second = h.engine();

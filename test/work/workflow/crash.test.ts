@@ -29,8 +29,8 @@ function startWorker(url: string): Worker {
     if (output.includes('ready')) onReady();
   });
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, output })),
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>(
+    (resolve) => child.on('close', (code, signal) => resolve({ code, signal, output })),
   );
   return { child, ready, exited };
 }
@@ -67,7 +67,10 @@ describe.each(adapters)('workflows under SIGKILL on $name', (adapter) => {
     }
     // Progress survived the kills, and at least one kill struck in the middle of the work.
     expect([...completedAfterKill].sort((a, b) => a - b)).toEqual(completedAfterKill);
-    expect(completedAfterKill.some((n) => n > 0 && n < WORKFLOWS), String(completedAfterKill)).toBe(true);
+    expect(
+      completedAfterKill.some((n) => n > 0 && n < WORKFLOWS),
+      String(completedAfterKill),
+    ).toBe(true);
     worker = startWorker(url);
     const last = await worker.exited;
     expect(last.code, last.output).toBe(0);
@@ -85,6 +88,8 @@ describe.each(adapters)('workflows under SIGKILL on $name', (adapter) => {
     expect(steps.every((s) => s.status === 'completed')).toBe(true);
     const effects = await store.query<{ effect_key: string }>('SELECT effect_key FROM effects');
     expect(effects).toHaveLength(WORKFLOWS * 5);
-    expect(new Set(effects.map((e) => e.effect_key))).toEqual(new Set(steps.map((s) => `${s.run_id}:${s.idx}`)));
+    expect(new Set(effects.map((e) => e.effect_key))).toEqual(
+      new Set(steps.map((s) => `${s.run_id}:${s.idx}`)),
+    );
   });
 });

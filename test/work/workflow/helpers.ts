@@ -86,7 +86,11 @@ export function turn(): Promise<void> {
  * Lets the event loop turn until `condition` holds; fails after `turns` turns. Counts turns, not time,
  * so a slow machine only makes it loop longer.
  */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, turns = 20_000): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  turns = 20_000,
+): Promise<void> {
   for (let i = 0; i < turns; i++) {
     if (await condition()) return;
     await turn();
@@ -95,7 +99,9 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
 }
 
 /** The error `promise` rejects with; fails the test if it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

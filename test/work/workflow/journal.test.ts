@@ -90,7 +90,7 @@ describe.each(adapters)('workflow journal on $name', (adapter) => {
     const wf = defineWorkflow('typed', async (_ctx, input: { email: string; qty: number }) => input.qty, {
       inputSchema: z.object({ email: z.email(), qty: z.number().int().positive() }),
     });
-    const error = await rejectionOf(engine.start(wf, { email: 'nope', qty: -1 } as never, { workflowId: 'bad' }));
+    const error = await rejectionOf(engine.start(wf, { email: 'nope', qty: -1 }, { workflowId: 'bad' }));
     expect(error.code).toBe('invalid_input');
     expect(error.message).toMatch(/email/);
     expect(error.message).toMatch(/qty/);
@@ -126,7 +126,12 @@ describe.each(adapters)('workflow journal on $name', (adapter) => {
     const { workflowId } = await first.start(wf, null);
     await gateReached.promise;
     const steps = await first.steps(workflowId);
-    expect(steps.map((s) => `${s.index}:${s.name}`)).toEqual(['0:part-x', '1:part-y', '2:part-z', '3:part-w']);
+    expect(steps.map((s) => `${s.index}:${s.name}`)).toEqual([
+      '0:part-x',
+      '1:part-y',
+      '2:part-z',
+      '3:part-w',
+    ]);
     await first.stop();
 
     const second = h.engine();

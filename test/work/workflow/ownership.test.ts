@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/runtime/clock.js';
-import { createLocalDispatcher, defineWorkflow, type DispatchRequest } from '../../../src/work/workflow/index.js';
+import {
+  createLocalDispatcher,
+  defineWorkflow,
+  type DispatchRequest,
+} from '../../../src/work/workflow/index.js';
 import { adapters } from '../../support/stores.js';
 import { deferred, Harnesses, until } from './helpers.js';
 
@@ -17,7 +21,11 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
   async function frozenOwner() {
     const h = await harnesses.create(adapter);
     const halted: Array<[string, string]> = [];
-    const a = h.engine({ nodeId: 'node-a', leaseMs: LEASE, onRunHalted: (id, reason) => halted.push([id, reason]) });
+    const a = h.engine({
+      nodeId: 'node-a',
+      leaseMs: LEASE,
+      onRunHalted: (id, reason) => halted.push([id, reason]),
+    });
     const bClock = new VirtualClock(h.clock.now());
     const b = h.engine({ nodeId: 'node-b', leaseMs: LEASE, clock: bClock });
     return { h, a, b, bClock, halted };
@@ -101,7 +109,10 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
       });
       return ctx.transactionStep('record', async (tx) => {
         // A primary key would hide a second insert; the node name shows whose insert survived.
-        await tx.execute('INSERT INTO ledger (entry, by_node) VALUES ($1, $2)', [`${node}-${Math.random()}`, node]);
+        await tx.execute('INSERT INTO ledger (entry, by_node) VALUES ($1, $2)', [
+          `${node}-${Math.random()}`,
+          node,
+        ]);
         return 'recorded';
       });
     });
@@ -199,7 +210,11 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
     expect(await second.completeDispatched(workflowId, 0, { ok: true })).toBe(true);
     expect(await second.completeDispatched(workflowId, 0, { ok: false })).toBe(false);
     expect(await second.result(workflowId)).toBe('accepted');
-    expect((await second.steps(workflowId))[0]).toMatchObject({ kind: 'dispatch', status: 'completed', output: { ok: true } });
+    expect((await second.steps(workflowId))[0]).toMatchObject({
+      kind: 'dispatch',
+      status: 'completed',
+      output: { ok: true },
+    });
   });
 
   it('the in-process dispatcher runs handlers and journals results and failures', async () => {
@@ -222,6 +237,9 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
       }
       return { doubled };
     });
-    expect(await (await engine.start(wf, null)).result()).toEqual({ doubled: 42, failure: 'dispatch_failed' });
+    expect(await (await engine.start(wf, null)).result()).toEqual({
+      doubled: 42,
+      failure: 'dispatch_failed',
+    });
   });
 });

@@ -156,9 +156,11 @@ describe.each(adapters)('durable sleep and signals on $name', (adapter) => {
     await sender.signal(workflowId, 'ping', 'pong');
     // PostgreSQL wakes the owner through NOTIFY; SQLite (no cross-store wake-ups) through the lease tick.
     for (let i = 0; i < 5 && (await owner.get(workflowId))?.status !== 'completed'; i++) {
-      await until(async () => (await owner.get(workflowId))?.status === 'completed', 'the run completes', 200).catch(
-        () => h.clock.advance(10_000),
-      );
+      await until(
+        async () => (await owner.get(workflowId))?.status === 'completed',
+        'the run completes',
+        200,
+      ).catch(() => h.clock.advance(10_000));
     }
     expect(await owner.result(workflowId)).toBe('pong');
   });
