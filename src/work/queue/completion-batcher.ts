@@ -23,6 +23,7 @@ export interface BatcherOptions<T> {
 export class CompletionBatcher<T> {
   private pending: T[] = [];
   private inflight = 0;
+  private held = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: BatcherOptions<T>) {}
@@ -30,6 +31,31 @@ export class CompletionBatcher<T> {
   add(item: T): void {
     this.pending.push(item);
     this.kick();
+  }
+
+  /** Queues items without committing them until `release()` (they may be taken meanwhile). */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    this.kick();
+  }
+
+  /**
+   * Hands the waiting items to another write that commits them (a claim on SQLite's single writer, so
+   * one commit pays for both); that write reports through `committed` or `failed`.
+   */
+  take(): { items: T[]; committed(accepted: Set<number>): void; failed(error: unknown): void } | undefined {
+    if (this.pending.length === 0) return undefined;
+    const items = this.pending.splice(0, this.options.maxBatch);
+    this.inflight++;
+    return {
+      items,
+      committed: (accepted) => this.done(() => this.options.onCommitted(items, accepted)),
+      failed: (error) => this.done(() => this.options.onFailed(items, error)),
+    };
   }
 
   /** Items waiting or committing. */
@@ -44,6 +70,7 @@ export class CompletionBatcher<T> {
   }
 
   private kick(): void {
+    if (this.held) return;
     const { maxBatch, maxInflight } = this.options;
     while (
       this.pending.length > 0 &&

@@ -71,6 +71,10 @@ class Context implements TaskContext {
   }
 }
 
+function toCompletion(h: Held): Completion {
+  return { id: h.task.id, token: h.task.token, retain: h.retain };
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
@@ -137,12 +141,7 @@ export class Worker<P = unknown> implements LocalWorker {
     this.maxClaimsInFlight = 1;
     const store = this.o.store;
     this.completer = new CompletionBatcher<Held>({
-      flush: (items) =>
-        completeTasks(
-          store,
-          items.map((h): Completion => ({ id: h.task.id, token: h.task.token, retain: h.retain })),
-          this.o.clock.now(),
-        ),
+      flush: (items) => completeTasks(store, items.map(toCompletion), this.o.clock.now()),
       onCommitted: (items, accepted) => this.completed(items, accepted),
       onFailed: (items, error) => this.completionFailed(items, error),
       maxBatch: this.o.completionBatchSize,
@@ -245,9 +244,18 @@ export class Worker<P = unknown> implements LocalWorker {
       const delay = Math.min(this.o.pollIntervalMs, 50 * 2 ** Math.min(this.errorStreak, 10));
       this.armWake(this.o.clock.now() + delay);
     } else {
-      const leased = this.accept(inClaimOrder(rows));
-      this.startBuffered();
-      this.short = leased < limit;
+      // Completions of handlers that finish at once wait for the next claim, which commits them (on
+      // SQLite) in its own transaction.
+      this.completer.hold();
+      try {
+        const leased = this.accept(inClaimOrder(rows));
+        this.startBuffered();
+        this.short = leased < limit;
+        this.notifyWaiters();
+        this.maybeClaim();
+      } finally {
+        this.completer.release();
+      }
       if (this.short && this.claimsInFlight === 0 && !this.wantClaim && this.current === 'running') {
         await this.waitIdle();
       }
@@ -283,19 +291,33 @@ export class Worker<P = unknown> implements LocalWorker {
   private async claimFromQueues(limit: number): Promise<ClaimRow[]> {
     const now = this.o.clock.now();
     const base = { now, leaseUntil: now + this.o.leaseMs, workerId: this.id };
+    const store = this.o.store;
+    if (this.limitedQueues.length === 0 && store.dialect === 'sqlite') {
+      // One writer: the waiting completions ride along in the claim's transaction — one commit for both.
+      const riding = this.completer.take();
+      let accepted: Set<number> | undefined;
+      try {
+        const rows = await store.write(async (tx) => {
+          if (riding !== undefined)
+            accepted = await completeTasks(store, riding.items.map(toCompletion), now, tx);
+          return claimTasks(store, { ...base, queues: this.fastQueues, limit }, tx);
+        });
+        riding?.committed(accepted ?? new Set());
+        return rows;
+      } catch (error) {
+        riding?.failed(error);
+        throw error;
+      }
+    }
     let rows: ClaimRow[] = [];
     let leased = 0;
     if (this.fastQueues.length > 0) {
-      rows = await claimTasks(this.o.store, { ...base, queues: this.fastQueues, limit });
+      rows = await claimTasks(store, { ...base, queues: this.fastQueues, limit });
       for (const r of rows) if (r.state === TaskState.running) leased++;
     }
     for (const def of this.limitedQueues) {
       if (leased >= limit) break;
-      const more = await claimLimited(this.o.store, def, {
-        ...base,
-        queues: [def.name],
-        limit: limit - leased,
-      });
+      const more = await claimLimited(store, def, { ...base, queues: [def.name], limit: limit - leased });
       for (const r of more) {
         rows.push(r);
         if (r.state === TaskState.running) leased++;
