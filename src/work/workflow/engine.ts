@@ -62,7 +62,7 @@ export interface WorkflowEngineOptions {
   readonly dispatcher?: Dispatcher;
   /**
    * How often the engine looks for runs to take over (expired leases, pending runs), in ms; 0 turns it
-   * off (call `recover()` yourself). Default: `leaseMs`.
+   * off (call `recover()` yourself). Default: `leaseMs`, or 0 when `autoExecute` is false.
    */
   readonly recoverIntervalMs?: number;
   /** Receives errors no caller is waiting for. Default: a process warning. */
@@ -76,6 +76,14 @@ export interface WorkflowEngineOptions {
     workflowId: string,
     reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error',
   ) => void;
+  /**
+   * Execute started runs (and their children) on this engine at once. Default true. When false, `start`
+   * only makes the run durable with status `pending` and calls `onRunPending`; a supervisor then drives
+   * each run with `executeRun(id)` (in a process of its own), and `recover()` picks up the rest.
+   */
+  readonly autoExecute?: boolean;
+  /** Called once a run has been created `pending` (only when `autoExecute` is false). */
+  readonly onRunPending?: (workflowId: string) => void;
   /**
    * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
    * SQLite has a single writer and always uses 1.
@@ -205,7 +213,8 @@ export class WorkflowEngine implements DispatchResults {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.leaseMs = options.leaseMs ?? 30_000;
-    this.recoverIntervalMs = options.recoverIntervalMs ?? this.leaseMs;
+    // A supervisor that drives runs itself (autoExecute off) decides when runs are taken over, too.
+    this.recoverIntervalMs = options.recoverIntervalMs ?? (options.autoExecute === false ? 0 : this.leaseMs);
     this.dispatcher = options.dispatcher;
     this.onRunHalted = options.onRunHalted;
     this.report =
@@ -261,6 +270,8 @@ export class WorkflowEngine implements DispatchResults {
         });
       },
       handedOff: (runId, idx, entry) => this.handedOff(runId, idx, entry),
+      autoExecute: options.autoExecute ?? true,
+      pendingCreated: (id) => options.onRunPending?.(id),
       report: this.report,
     };
   }
@@ -328,18 +339,20 @@ export class WorkflowEngine implements DispatchResults {
     text: string,
   ): Promise<boolean> {
     const now = this.clock.now();
+    const auto = this.host.autoExecute;
     const created = await this.writer.insertRun({
       id,
       name: def.name,
-      status: 'running',
+      status: auto ? 'running' : 'pending',
       input: text,
       parentId: null,
       parentStep: null,
-      owner: this.nodeId,
-      leaseUntil: now + this.leaseMs,
-      fence: 1,
+      owner: auto ? this.nodeId : null,
+      leaseUntil: auto ? now + this.leaseMs : null,
+      fence: auto ? 1 : 0,
     });
-    if (created) {
+    if (created && !auto) this.host.pendingCreated(id);
+    else if (created) {
       this.launch(
         new RunExecution(this.host, {
           id,
@@ -665,6 +678,21 @@ export class WorkflowEngine implements DispatchResults {
       if (launched.length === 0) break;
     }
     return total;
+  }
+
+  /**
+   * Ids of unfinished runs of workflows registered here that this node may take over now (pending, its
+   * own, or with an expired lease), oldest first, not counting those executing here.
+   */
+  async claimable(limit = 100): Promise<string[]> {
+    const names = new Set(this.defs.keys());
+    const rows = await findClaimable(
+      this.store,
+      this.nodeId,
+      this.clock.now(),
+      Math.max(1, Math.min(limit, 10_000)),
+    );
+    return rows.filter((r) => names.has(r.name) && !this.active.has(r.id)).map((r) => r.id);
   }
 
   /**

@@ -56,6 +56,10 @@ export interface ExecutionHost {
     parent: RunExecution,
     step: number,
   ): void;
+  /** Whether new runs execute here at once (else they are left pending for `executeRun`). */
+  readonly autoExecute: boolean;
+  /** A run was created pending (when `autoExecute` is off). */
+  pendingCreated(id: string): void;
   /** Asks a run (a child) to cancel, wherever it executes. */
   cancelRun(id: string): Promise<void>;
   /** A result has been handed into another run's journal entry: wake that run. */

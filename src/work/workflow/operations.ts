@@ -525,16 +525,18 @@ async function startChild(
   await run.boundary();
   const now = run.host.clock.now();
   // The child's row and this run's journal entry commit in the same flush: both or neither.
+  const auto = run.host.autoExecute;
   const created = run.host.writer.insertRun({
     id: childId,
     name: def.name,
-    status: 'running',
+    // Executed here at once, or left pending for a supervisor to hand to a process (`executeRun`).
+    status: auto ? 'running' : 'pending',
     input: text,
     parentId: run.id,
     parentStep: idx,
-    owner: run.host.nodeId,
-    leaseUntil: now + run.host.leaseMs,
-    fence: 1,
+    owner: auto ? run.host.nodeId : null,
+    leaseUntil: auto ? now + run.host.leaseMs : null,
+    fence: auto ? 1 : 0,
   });
   created.catch(() => undefined);
   run.journal.set(idx, {
@@ -561,7 +563,8 @@ async function startChild(
   });
   await run.boundary();
   if (await created) {
-    run.host.launchChild(def, childId, text, run, idx);
+    if (auto) run.host.launchChild(def, childId, text, run, idx);
+    else run.host.pendingCreated(childId);
   } else {
     // The id belongs to a run that is not this step's child: the step fails, deterministically so.
     const info = errorInfo(

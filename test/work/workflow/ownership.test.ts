@@ -157,6 +157,26 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
     expect(await Promise.all(ids.map((id) => second.result(id)))).toEqual([1, 2, 3]);
   });
 
+  it('with autoExecute off, start only makes a run durable and executeRun drives it to its end', async () => {
+    const h = await harnesses.create(adapter);
+    const pending: string[] = [];
+    const engine = h.engine({ autoExecute: false, onRunPending: (id) => pending.push(id) });
+    const child = defineWorkflow('part', async (ctx, n: number) => ctx.step('double', async () => n * 2));
+    const parent = defineWorkflow('whole', async (ctx, n: number) => ctx.child(child, n));
+    engine.register(child, parent);
+    const handle = await engine.start(parent, 21, { workflowId: 'whole-1' });
+    expect(await handle.get()).toMatchObject({ status: 'pending', owner: undefined });
+    expect(pending).toEqual(['whole-1']);
+    expect(await engine.claimable()).toEqual(['whole-1']);
+
+    const parentRun = engine.executeRun('whole-1');
+    await until(() => pending.length === 2, 'the child is created pending');
+    expect(pending[1]).toBe('whole-1:0');
+    expect(await engine.executeRun('whole-1:0')).toMatchObject({ status: 'completed', output: 42 });
+    expect(await parentRun).toMatchObject({ status: 'completed', output: 42, owner: 'node-a' });
+    expect(await handle.result()).toBe(42);
+  });
+
   it('the engine renews the leases of its runs while they run', async () => {
     const h = await harnesses.create(adapter);
     const engine = h.engine({ leaseMs: LEASE });
