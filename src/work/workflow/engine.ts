@@ -196,6 +196,7 @@ export class WorkflowEngine implements DispatchResults {
   private tick: DueHandle | undefined;
   private ticking = false;
   private readonly pendingWork = new Set<Promise<void>>();
+  private readonly stopListeners = new Set<() => void>();
   private tickAgain = false;
   private doneIds: string[] = [];
   private stopped = false;
@@ -402,21 +403,32 @@ export class WorkflowEngine implements DispatchResults {
       const final = finalFromOutcome(await local.done);
       if (final !== undefined) return settle<O>(id, final);
     }
+    this.assertRunning();
     if (!this.isReady) await this.ensureReady();
     const final = await new Promise<Final>((resolve, reject) => {
       let timer: DueHandle | undefined;
       const waiter = (f: Final): void => {
         timer?.cancel();
         this.removeWaiter(id, waiter);
+        settled();
         resolve(f);
       };
       let set = this.resultWaiters.get(id);
       if (set === undefined) this.resultWaiters.set(id, (set = new Set()));
       set.add(waiter);
+      // Stopping the engine ends the wait (the run itself goes on elsewhere or after a restart).
+      const onStop = (): void => {
+        timer?.cancel();
+        this.removeWaiter(id, waiter);
+        reject(new WorkflowError(WorkflowErrorCode.stopped, `the engine stopped while waiting for ${id}`));
+      };
+      this.stopListeners.add(onStop);
+      const settled = (): void => void this.stopListeners.delete(onStop);
       const timeoutMs = opts.data.timeoutMs;
       if (timeoutMs !== undefined) {
         timer = this.timers.at(this.clock.now() + timeoutMs, () => {
           this.removeWaiter(id, waiter);
+          settled();
           reject(
             new WorkflowError(
               WorkflowErrorCode.timeout,
@@ -441,6 +453,7 @@ export class WorkflowEngine implements DispatchResults {
           if (row === undefined) {
             timer?.cancel();
             this.removeWaiter(id, waiter);
+            settled();
             reject(
               new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, {
                 details: { workflowId: id },
@@ -454,6 +467,7 @@ export class WorkflowEngine implements DispatchResults {
         (error: unknown) => {
           timer?.cancel();
           this.removeWaiter(id, waiter);
+          settled();
           reject(asError(error));
         },
       );
@@ -777,6 +791,7 @@ export class WorkflowEngine implements DispatchResults {
     this.active.clear();
     this.timers.stop();
     this.tick = undefined;
+    for (const onStop of [...this.stopListeners]) onStop();
     await Promise.all([...this.pendingWork]);
     if (this.unlisten !== undefined) await this.unlisten();
     if (ids.length > 0) {

@@ -206,6 +206,21 @@ describe.each(adapters)('workflow journal on $name', (adapter) => {
     expect(Number(rows[0]?.balance)).toBe(70);
   });
 
+  it('result() waits with a timeout, and stopping the engine ends the wait', async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    const wf = defineWorkflow('slow', async (ctx) => ctx.sleep(60_000));
+    const handle = await engine.start(wf, null);
+    const timedOut = rejectionOf(handle.result({ timeoutMs: 1000 }));
+    await until(async () => (await handle.get())?.status === 'sleeping', 'the run sleeps');
+    await h.clock.advance(1000);
+    expect((await timedOut).code).toBe(WorkflowErrorCode.timeout);
+    const waiting = rejectionOf(engine.result(handle.workflowId, { timeoutMs: 120_000 }));
+    await engine.stop();
+    expect((await waiting).code).toBe(WorkflowErrorCode.stopped);
+    expect((await rejectionOf(engine.result('missing'))).code).toBe(WorkflowErrorCode.stopped);
+  });
+
   it('lists runs by status and name, newest first', async () => {
     const h = await harnesses.create(adapter);
     const engine = h.engine();
