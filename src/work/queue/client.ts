@@ -42,6 +42,8 @@ export interface QueueClientOptions {
    * the enqueue's own commit (see `local.ts`). Default true.
    */
   readonly localHandoff?: boolean;
+  /** Source of jitter for retry delays recorded by `fail`, in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
 }
 
 export interface ClaimOptions {
@@ -149,6 +151,7 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
   const store = options.store;
   const clock = options.clock ?? systemClock;
   const handoff = options.localHandoff ?? true;
+  const random = options.random ?? Math.random;
   const known = new Map<string, QueueDefinition>();
   for (const d of options.queues ?? []) known.set(d.name, d);
 
@@ -368,7 +371,7 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       const retryAt =
         permanent || task.attempt >= task.maxAttempts
           ? undefined
-          : (opts.retryAt ?? now + def.retryDelay(task.attempt, Math.random));
+          : (opts.retryAt ?? now + def.retryDelay(task.attempt, random));
       const ok = await failTask(
         store,
         { id: task.id, token: task.token, error: describeError(error), retryAt },

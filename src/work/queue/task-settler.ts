@@ -51,6 +51,7 @@ export class TaskSettler {
   /** A batch of completions committed: report the accepted ones, look into the others. */
   private completed(batch: readonly Held[], accepted: Set<number>): void {
     const lost: Held[] = [];
+    const queues = new Set<string>();
     const report = this.d.emitter.has('completed');
     for (const h of batch) {
       if (h.lost) continue;
@@ -61,8 +62,10 @@ export class TaskSettler {
       this.d.leases.drop(h);
       this.d.counters.completed++;
       if (report) this.d.emitter.emit('completed', { task: h.task });
-      this.freed(h.task.queue);
+      queues.add(h.task.queue);
     }
+    // One wake-up per queue and batch, not per task.
+    for (const queue of queues) this.freed(queue);
     if (lost.length > 0) this.d.track(this.d.leases.lose(lost));
     this.d.onSettled();
   }
