@@ -66,7 +66,7 @@ CREATE TABLE garrison_workflow_signals (
 CREATE INDEX garrison_workflow_signals_run ON garrison_workflow_signals (run_id, seq);
 
 -- One journal flush, as one statement: new runs, journal entries (written only where the run's fence
--- still holds; the run row is share-locked so a takeover cannot slip in before COMMIT), run updates
+-- still holds; the run row is locked so a takeover cannot slip in before COMMIT), run updates
 -- (fenced the same way; rows without a fence only bump `wake_seq`), and hand-offs into other runs'
 -- pending entries (a child's result is handed to its parent only if the child's own fence holds).
 -- A function, so PostgreSQL plans these statements once per connection instead of on every flush.
@@ -82,6 +82,12 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 BEGIN
+  -- Every run row this flush writes or fences on, locked up front in id order: a takeover waits for the
+  -- commit, and two flushes (or a flush and a claim) never deadlock on a lock upgrade or a crossed order.
+  PERFORM 1 FROM garrison_workflow_runs AS w
+    WHERE w.id IN (SELECT b.r FROM jsonb_to_recordset(p_steps) AS b(r text)
+                   UNION SELECT b.id FROM jsonb_to_recordset(p_patches) AS b(id text))
+    ORDER BY w.id FOR UPDATE;
   IF p_runs IS NOT NULL THEN
     RETURN QUERY
       WITH ins AS (
@@ -101,7 +107,6 @@ BEGIN
         FROM jsonb_to_recordset(p_steps) AS b(r text, f bigint, i int, n text, k text, s text, o text, e text, a int,
           d bigint, x text)
         JOIN garrison_workflow_runs AS w ON w.id = b.r AND w.fence = b.f
-        FOR SHARE OF w
         ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, output = excluded.output,
           error = excluded.error, attempts = excluded.attempts, due_at = excluded.due_at, detail = excluded.detail,
           updated_at = excluded.updated_at

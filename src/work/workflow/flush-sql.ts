@@ -1,12 +1,10 @@
 /**
- * The hot-path SQL of the journal writer: what one group-committed flush writes. SQLite runs one tiny
- * prepared statement per row (statements cost microseconds there, and no JSON is parsed); PostgreSQL
- * sends each kind of row as one JSON array in one statement, so a flush of a thousand rows is still a
- * handful of round trips.
+ * What one journal flush writes, shared by the two dialects' implementations: SQLite's multi-row
+ * statements (`flush-sqlite.ts`) and PostgreSQL's single function call (`flush-postgres.ts`).
  *
  * Fencing: a journal row or run update is written only where the run's `fence` still equals the writer's.
- * On PostgreSQL the run row is locked (`FOR SHARE` or the UPDATE itself) for the rest of the transaction,
- * so a takeover cannot slip in between the check and the commit.
+ * On PostgreSQL the flush first locks the run rows it writes (in id order) until it commits, so a
+ * takeover cannot slip in between the check and the commit; SQLite has a single writer.
  */
 import type { Executor } from '../../store/index.js';
 import type { StepKind, WorkflowStatus } from './types.js';

@@ -255,12 +255,17 @@ export async function claimRuns(
   leaseUntil: number,
 ): Promise<ClaimedRun[]> {
   if (ids.length === 0) return [];
+  // PostgreSQL: rows locked in id order, busy ones skipped (taken next time), so a claim never deadlocks
+  // with a journal flush.
+  const claimable = `status IN ${ACTIVE_SQL} AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3)`;
   return store.write((tx) =>
     tx.query<ClaimedRun>(
       `UPDATE ${RUNS} SET owner = $1, lease_until = $2, fence = fence + 1, ` +
         "status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, updated_at = $3 " +
-        `WHERE id IN ${inJsonList(tx.dialect, 4)} AND status IN ${ACTIVE_SQL} ` +
-        'AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3) ' +
+        (tx.dialect === 'postgres'
+          ? `WHERE id IN (SELECT id FROM ${RUNS} WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} ` +
+            'ORDER BY id FOR UPDATE SKIP LOCKED) '
+          : `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} `) +
         'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
       [nodeId, leaseUntil, now, JSON.stringify(ids)],
     ),
@@ -284,9 +289,14 @@ export async function findClaimable(
 
 /** Extends the lease of every unfinished run this node owns. */
 export async function renewLeases(store: Store, nodeId: string, leaseUntil: number): Promise<number> {
+  const owned = "owner = $1 AND status IN ('running', 'sleeping', 'waiting')";
   const { rowCount } = await store.write((tx) =>
     tx.execute(
-      `UPDATE ${RUNS} SET lease_until = $2 WHERE owner = $1 AND status IN ('running', 'sleeping', 'waiting')`,
+      tx.dialect === 'postgres'
+        ? // A row a flush holds right now is skipped: renewed next tick, well before the lease ends.
+          `UPDATE ${RUNS} SET lease_until = $2 WHERE id IN ` +
+            `(SELECT id FROM ${RUNS} WHERE ${owned} ORDER BY id FOR UPDATE SKIP LOCKED)`
+        : `UPDATE ${RUNS} SET lease_until = $2 WHERE ${owned}`,
       [nodeId, leaseUntil],
     ),
   );

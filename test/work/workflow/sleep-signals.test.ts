@@ -154,14 +154,10 @@ describe.each(adapters)('durable sleep and signals on $name', (adapter) => {
     const otherStore = await h.openAgain();
     const sender = h.engine({ nodeId: 'sender', store: otherStore });
     await sender.signal(workflowId, 'ping', 'pong');
-    // PostgreSQL wakes the owner through NOTIFY; SQLite (no cross-store wake-ups) through the lease tick.
-    for (let i = 0; i < 5 && (await owner.get(workflowId))?.status !== 'completed'; i++) {
-      await until(
-        async () => (await owner.get(workflowId))?.status === 'completed',
-        'the run completes',
-        200,
-      ).catch(() => h.clock.advance(10_000));
-    }
+    if (adapter.name === 'sqlite') {
+      // No wake-ups between two SQLite stores: the owner's lease tick (every third of a lease) finds it.
+      await h.clock.advance(10_000);
+    } // PostgreSQL: NOTIFY wakes the owner at once; the clock stands still.
     expect(await owner.result(workflowId)).toBe('pong');
   });
 });
