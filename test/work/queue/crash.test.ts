@@ -79,7 +79,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       stores.push(store);
       const queue = defineQueue({ name: 'crash', keepCompleted: true });
       const client = createQueueClient({ store, queues: [queue] });
-      const total = 240;
+      const total = 300;
       await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ queue, payload: { i } })));
       const ledger = join(mkdtempSync(join(tmpdir(), 'garrison-crash-')), 'ledger.jsonl');
       const leaseMs = 3000;
