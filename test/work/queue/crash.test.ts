@@ -4,7 +4,7 @@
  * token in a ledger, and the ledger and the store are checked afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,12 +62,20 @@ function exited(child: ChildProcess): Promise<void> {
 describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
   const children: ChildProcess[] = [];
   const stores: Store[] = [];
+  const folders: string[] = [];
+  /** A temporary folder for a ledger, removed after the test. */
+  const ledgerFile = (prefix: string): string => {
+    const folder = mkdtempSync(join(tmpdir(), prefix));
+    folders.push(folder);
+    return join(folder, 'ledger.jsonl');
+  };
   afterEach(async () => {
     for (const c of children.splice(0)) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await exited(c);
     }
     for (const s of stores.splice(0)) await s.close();
+    for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
   });
 
   it(
@@ -81,7 +89,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       const client = createQueueClient({ store, queues: [queue] });
       const total = 300;
       await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ queue, payload: { i } })));
-      const ledger = join(mkdtempSync(join(tmpdir(), 'garrison-crash-')), 'ledger.jsonl');
+      const ledger = ledgerFile('garrison-crash-');
       const leaseMs = 3000;
       const start = () => {
         const c = spawnWorker(url, ledger, 'crash', leaseMs, 2, 'work');
@@ -153,7 +161,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       const queue = defineQueue({ name: 'paused', keepCompleted: true });
       const client = createQueueClient({ store, queues: [queue] });
       const { id } = await client.enqueue(queue, { job: 1 });
-      const ledger = join(mkdtempSync(join(tmpdir(), 'garrison-stop-')), 'ledger.jsonl');
+      const ledger = ledgerFile('garrison-stop-');
       const child = spawnWorker(url, ledger, 'paused', 1000, 1, 'hold');
       children.push(child);
       await eventually(
