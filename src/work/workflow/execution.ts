@@ -5,114 +5,42 @@
  * the rule that every earlier journal write of the run is committed before a step runs and before the
  * run counts as done.
  *
- * The workflow's own operations (`ctx.step`, `ctx.sleep`, …) are in `operations.ts`; they use the
+ * The workflow's own operations (`ctx.step`, `ctx.sleep`, …) are in `steps.ts`, `waits.ts`,
+ * `children.ts` and `dispatch-step.ts`, its life from start to end in `lifecycle.ts`; they use the
  * methods marked "for operations" here.
  */
-import type { Clock } from '../../runtime/clock.js';
-import type { Store, Tx } from '../../store/index.js';
-import type { DispatchResults, Dispatcher } from './dispatcher.js';
-import type { DueHandle, DueTimers } from './due-timers.js';
-import { cancelledError, errorInfo, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
-import type { FlushInput, FlushResult, RunPatch, StepRow } from './flush-sql.js';
-import type { JournalWriter } from './journal-writer.js';
-import { Context } from './operations.js';
+import { Context, StepCtx } from './context.js';
+import { execute } from './lifecycle.js';
+import type { DueHandle } from './due-timers.js';
+import { cancelledError, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
+import {
+  never,
+  noop,
+  type Compensation,
+  type ExecutionHost,
+  type Outcome,
+  type RunStart,
+  type WaitResult,
+  type Waiter,
+} from './execution-types.js';
+import type { RunPatch, StepRow } from './flush-sql.js';
 import {
   applyPause,
+  loadSignals,
   readControl,
   readEntries,
-  loadSignals,
   type JournalEntry,
   type SignalRecord,
 } from './runs.js';
-import { retryDelay } from './retry.js';
-import type {
-  StepContext,
-  StepKind,
-  StepRetryPolicy,
-  WorkflowContext,
-  WorkflowDefinition,
-  WorkflowErrorInfo,
-  WorkflowRef,
-} from './types.js';
+import type { StepContext, StepKind, StepRetryPolicy, WorkflowContext, WorkflowDefinition } from './types.js';
 
-/** What an execution needs from its engine. */
-export interface ExecutionHost {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly timers: DueTimers;
-  readonly writer: JournalWriter;
-  readonly nodeId: string;
-  readonly leaseMs: number;
-  readonly dispatcher: Dispatcher | undefined;
-  readonly results: DispatchResults;
-  /** Runs the flush SQL for a one-off write inside another transaction (transaction steps). */
-  flushIn(tx: Tx, input: FlushInput): Promise<FlushResult>;
-  definition(ref: WorkflowRef<unknown, unknown>): WorkflowDefinition<unknown, unknown>;
-  /** Starts executing a child this run has just created (its row is committed). */
-  launchChild(
-    def: WorkflowDefinition<unknown, unknown>,
-    id: string,
-    inputText: string,
-    parent: RunExecution,
-    step: number,
-  ): void;
-  /** Whether new runs execute here at once (else they are left pending for `executeRun`). */
-  readonly autoExecute: boolean;
-  /** A run was created pending (when `autoExecute` is off). */
-  pendingCreated(id: string): void;
-  /** Asks a run (a child) to cancel, wherever it executes. */
-  cancelRun(id: string): Promise<void>;
-  /** A result has been handed into another run's journal entry: wake that run. */
-  handedOff(runId: string, idx: number, entry: JournalEntry): void;
-  report(error: unknown): void;
-}
-
-/** How an execution ended. `halted` ends this node's execution but not the run. */
-export type Outcome =
-  | { readonly kind: 'completed'; readonly output: string | null }
-  | { readonly kind: 'failed' | 'cancelled'; readonly error: WorkflowErrorInfo }
-  | {
-      readonly kind: 'halted';
-      readonly reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error';
-      readonly error?: unknown;
-    };
-
-/** A run as handed to an execution. */
-export interface RunStart {
-  readonly id: string;
-  readonly def: WorkflowDefinition<unknown, unknown>;
-  readonly inputText: string;
-  readonly fence: number;
-  readonly parentId: string | null;
-  readonly parentStep: number | null;
-  readonly control: 'pause' | 'cancel' | null;
-  readonly journal: readonly JournalEntry[];
-  readonly signals: readonly SignalRecord[];
-}
-
-export type WaitResult =
-  | { readonly kind: 'due' }
-  | { readonly kind: 'entry'; readonly entry: JournalEntry }
-  | { readonly kind: 'signal'; readonly signal: SignalRecord };
-
-interface Waiter {
-  readonly kind: 'sleep' | 'signal' | 'child' | 'dispatch';
-  readonly signalName: string | undefined;
-  timer: DueHandle | undefined;
-  resolve(result: WaitResult): void;
-  reject(error: Error): void;
-}
-
-interface Compensation {
-  readonly name: string;
-  readonly fn: (output: unknown, step: StepContext) => Promise<void>;
-  readonly output: unknown;
-  readonly retry: StepRetryPolicy | undefined;
-}
-
-const noop = (): void => undefined;
-/** A promise that never settles: what a halted run's operations return. Fresh each time, so it can be collected. */
-export const never = <T>(): Promise<T> => new Promise<T>(noop);
+export {
+  never,
+  type ExecutionHost,
+  type Outcome,
+  type RunStart,
+  type WaitResult,
+} from './execution-types.js';
 
 export class RunExecution {
   readonly id: string;
@@ -134,7 +62,8 @@ export class RunExecution {
   fatal: WorkflowError | undefined;
   halted: Outcome | undefined;
 
-  private readonly inputText: string;
+  /** The input as stored (JSON text): what the code gets, parsed, on every run and replay. */
+  readonly inputText: string;
   private readonly initialControl: 'pause' | 'cancel' | null;
   private resolveDone!: (outcome: Outcome) => void;
   private lastWrite: Promise<void> = Promise.resolve();
@@ -145,7 +74,8 @@ export class RunExecution {
   private readonly waiters = new Map<number, Waiter>();
   private readonly unconsumed: SignalRecord[] = [];
   private readonly seenSignals = new Set<number>();
-  private readonly compensationTimers = new Set<DueHandle>();
+  /** Timers of compensation back-offs: cancelled by a halt. */
+  readonly haltTimers = new Set<DueHandle>();
   /** Made on first use: most runs never look at their abort signal. */
   private controller: AbortController | undefined;
 
@@ -178,133 +108,28 @@ export class RunExecution {
     this.ctx = new Context(this);
   }
 
-  /** Runs the workflow to its end (or a halt). Resolve `done` for the outcome; this never rejects. */
-  async execute(): Promise<void> {
-    try {
-      await this.executeBody();
-    } catch (error) {
-      // A defect of the engine, not of the workflow: stop executing and let recovery take the run over.
-      this.host.report(error);
-      this.halt({ kind: 'halted', reason: 'store_error', error });
-    }
+  /** Starts executing here; `done` gives the outcome. */
+  execute(): Promise<void> {
+    return execute(this);
   }
 
-  private async executeBody(): Promise<void> {
+  // ---- for the lifecycle ----------------------------------------------------------------------------
+
+  /** Carries out a pause or cancel requested before this node took the run over. */
+  applyInitialControl(): void {
     if (this.initialControl === 'cancel') this.requestCancel();
     else if (this.initialControl === 'pause') this.pauseRequested = true;
-    if (this.cancelRequested && this.journal.size === 0) {
-      // Cancelled before it ever ran: nothing to compensate, no code to run.
-      await this.finish('cancelled', null, errorInfo(cancelledError(this.id)));
-      return;
-    }
-    let output: unknown;
-    let failure: unknown;
-    let threw = false;
-    try {
-      output = await this.def.run(this.ctx, JSON.parse(this.inputText) as unknown);
-    } catch (error) {
-      threw = true;
-      failure = error;
-    }
-    if (this.halted !== undefined) return;
-    if (this.fatal !== undefined) {
-      // The code no longer matches the journal: its compensations cannot be trusted either.
-      await this.finish('failed', null, errorInfo(this.fatal));
-      return;
-    }
-    if (this.cancelRequested) {
-      await this.unwind('cancelled', errorInfo(cancelledError(this.id)));
-      return;
-    }
-    if (threw) {
-      await this.unwind('failed', errorInfo(failure));
-      return;
-    }
-    const leftover = this.unreachedEntry();
-    if (leftover !== undefined) {
-      const error = new WorkflowError(
-        WorkflowErrorCode.nonDeterminism,
-        `workflow '${this.def.name}' (${this.id}) finished after ${this.nextIdx} steps, but its journal ` +
-          `records step ${leftover.idx} ('${leftover.name}'); the code must take the same path on replay`,
-        { details: { workflowId: this.id, index: leftover.idx, journaled: leftover.name } },
-      );
-      await this.finish('failed', null, errorInfo(error));
-      return;
-    }
-    let text: string | null;
-    try {
-      text = JSON.stringify(output) ?? null;
-    } catch (error) {
-      await this.unwind('failed', errorInfo(error));
-      return;
-    }
-    await this.finish('completed', text, undefined);
   }
 
-  private unreachedEntry(): JournalEntry | undefined {
-    for (const entry of this.journal.values()) if (entry.idx >= this.nextIdx) return entry;
-    return undefined;
+  /** Resolves once every journal write queued so far has committed (never, if one failed). */
+  whenWritten(): Promise<void> {
+    return this.lastWrite;
   }
 
-  /** Failure or cancellation: cancel unfinished children, compensate, then record the end. */
-  private async unwind(kind: 'failed' | 'cancelled', error: WorkflowErrorInfo): Promise<void> {
-    this.cancelChildren();
-    const failures = await this.compensate();
-    if (this.halted !== undefined) return;
-    const final: WorkflowErrorInfo =
-      failures.length === 0
-        ? error
-        : {
-            name: 'WorkflowError',
-            code: WorkflowErrorCode.compensationFailed,
-            message: `${failures.length} compensation(s) failed after: ${error.message}`,
-            details: { cause: error, failures },
-          };
-    await this.finish(kind, null, final);
-  }
-
-  /** Writes the run's end (and its hand-off into a parent's journal) and resolves `done` after COMMIT. */
-  private async finish(
-    status: 'completed' | 'failed' | 'cancelled',
-    output: string | null,
-    error: WorkflowErrorInfo | undefined,
-  ): Promise<void> {
-    const errorText = error === undefined ? null : JSON.stringify(error);
-    let handoff: Promise<boolean> | undefined;
-    if (this.parentId !== null && this.parentStep !== null) {
-      handoff = this.host.writer.handoff({
-        runId: this.parentId,
-        idx: this.parentStep,
-        kind: 'child',
-        status: status === 'completed' ? 'completed' : 'failed',
-        output,
-        error: errorText,
-        from: { runId: this.id, fence: this.fence },
-      });
-      handoff.catch(noop);
-    }
-    this.writePatch({ status, wakeAt: null, output, error: errorText, final: true }, true);
-    await this.lastWrite;
-    if (this.halted !== undefined) return;
-    const outcome: Outcome =
-      status === 'completed'
-        ? { kind: 'completed', output }
-        : { kind: status, error: error ?? errorInfo(new Error('unknown')) };
+  /** Records the run's end (its final row is committed). */
+  settle(outcome: Outcome): void {
     this.halted = outcome;
     this.resolveDone(outcome);
-    if (handoff !== undefined && this.parentId !== null && this.parentStep !== null && (await handoff)) {
-      this.host.handedOff(this.parentId, this.parentStep, {
-        idx: this.parentStep,
-        name: this.def.name,
-        kind: 'child',
-        status: status === 'completed' ? 'completed' : 'failed',
-        output: output === null ? undefined : (JSON.parse(output) as unknown),
-        error,
-        attempts: 1,
-        dueAt: undefined,
-        detail: { childId: this.id },
-      });
-    }
   }
 
   // ---- for operations -------------------------------------------------------------------------------
@@ -387,7 +212,8 @@ export class RunExecution {
     if (this.inFlight === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
   }
 
-  private allStepsSettled(): Promise<void> {
+  /** Resolves once no step function of the run is running. */
+  allStepsSettled(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
@@ -539,7 +365,7 @@ export class RunExecution {
     this.halted = outcome;
     for (const waiter of this.waiters.values()) waiter.timer?.cancel();
     this.waiters.clear();
-    for (const timer of this.compensationTimers) timer.cancel();
+    for (const timer of this.haltTimers) timer.cancel();
     if (this.controller !== undefined && !this.controller.signal.aborted) {
       this.controller.abort(
         new WorkflowError(WorkflowErrorCode.stopped, `execution of ${this.id} stopped on this node`),
@@ -572,114 +398,12 @@ export class RunExecution {
     return this.pausing;
   }
 
-  private cancelChildren(): void {
+  cancelChildren(): void {
     for (const entry of this.journal.values()) {
       if (entry.kind !== 'child' || entry.status !== 'pending') continue;
       const childId = (entry.detail as { childId?: unknown } | undefined)?.childId;
       if (typeof childId === 'string')
         this.host.cancelRun(childId).catch((e: unknown) => this.host.report(e));
     }
-  }
-
-  /** Runs the compensations of finished steps in reverse step order, each journaled before the next. */
-  private async compensate(): Promise<WorkflowErrorInfo[]> {
-    await this.allStepsSettled();
-    await this.lastWrite;
-    const failures: WorkflowErrorInfo[] = [];
-    const compensations = this.compensations ?? new Map<number, Compensation>();
-    const order = [...compensations.keys()].sort((a, b) => b - a);
-    for (const idx of order) {
-      if (this.halted !== undefined) return failures;
-      const c = compensations.get(idx) as Compensation;
-      const cidx = -(idx + 1);
-      const journaled = this.journal.get(cidx);
-      if (journaled?.status === 'completed') continue;
-      if (journaled?.status === 'failed') {
-        failures.push(journaled.error ?? { name: 'Error', message: 'compensation failed' });
-        continue;
-      }
-      const name = `compensate:${c.name}`;
-      // Not aborted by the cancellation that started it; only a halt stops it.
-      const controller = new AbortController();
-      void this.done.then(() => controller.abort());
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await c.fn(c.output, {
-            workflowId: this.id,
-            stepIndex: cidx,
-            idempotencyKey: `${this.id}:compensate:${idx}`,
-            attempt,
-            signal: controller.signal,
-          });
-          if (this.halted !== undefined) return failures;
-          this.writeStep({
-            idx: cidx,
-            name,
-            kind: 'compensation',
-            status: 'completed',
-            output: null,
-            error: null,
-            attempts: attempt,
-            dueAt: null,
-            detail: null,
-          });
-          break;
-        } catch (error) {
-          if (this.halted !== undefined) return failures;
-          const max = c.retry?.maxAttempts ?? 1;
-          if (attempt < max && (c.retry?.retryIf?.(error) ?? true)) {
-            await this.compensationDelay(retryDelay(c.retry, attempt));
-            continue;
-          }
-          const info = errorInfo(error);
-          failures.push(info);
-          this.writeStep({
-            idx: cidx,
-            name,
-            kind: 'compensation',
-            status: 'failed',
-            output: null,
-            error: JSON.stringify(info),
-            attempts: attempt,
-            dueAt: null,
-            detail: null,
-          });
-          break;
-        }
-      }
-      await this.lastWrite;
-    }
-    return failures;
-  }
-
-  private compensationDelay(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const handle = this.host.timers.at(this.host.clock.now() + ms, () => {
-        this.compensationTimers.delete(handle);
-        resolve();
-      });
-      this.compensationTimers.add(handle);
-    });
-  }
-}
-
-/** A step's context: a class, so the many made on the hot path cost one small object each. */
-class StepCtx implements StepContext {
-  constructor(
-    private readonly run: RunExecution,
-    readonly stepIndex: number,
-    readonly attempt: number,
-  ) {}
-
-  get workflowId(): string {
-    return this.run.id;
-  }
-
-  get idempotencyKey(): string {
-    return `${this.run.id}:${this.stepIndex}`;
-  }
-
-  get signal(): AbortSignal {
-    return this.run.signal;
   }
 }
