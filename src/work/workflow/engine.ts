@@ -1,170 +1,58 @@
 /**
- * The workflow engine of one node: starts runs, executes them (each run's execution is one
- * `RunExecution`, driven by `executeRun`), answers `result`, carries pause/resume/cancel/signals to
- * whichever node executes a run, renews this node's leases and takes over runs whose owner is gone.
+ * The workflow engine of one node: starts runs and executes them (one `RunExecution` each; `executeRun`
+ * is that unit for a supervisor), answers `result`, carries pause/resume/cancel/signals to whichever
+ * node executes a run, renews this node's leases and takes over runs whose owner is gone.
  */
-import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { describeIssues, ValidationError } from '../../errors.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
-import type { Store, Tx, Unsubscribe } from '../../store/index.js';
+import type { Store, Tx } from '../../store/index.js';
+import { EngineBackground } from './background.js';
 import { inputText } from './define.js';
-import { timeOrderedId } from './ids.js';
 import type { Dispatcher, DispatchResults } from './dispatcher.js';
-import { DueTimers, type DueHandle } from './due-timers.js';
+import { DueTimers } from './due-timers.js';
+import {
+  invalid,
+  isEmpty,
+  listOptionsSchema,
+  optionsSchema,
+  resultOptionsSchema,
+  startOptionsSchema,
+  type WorkflowEngineOptions,
+} from './engine-options.js';
+import { ValidationError } from '../../errors.js';
 import { asError, errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
-import { RunExecution, type ExecutionHost, type Outcome } from './execution.js';
+import type { ExecutionHost, Outcome, RunExecution } from './execution.js';
+import { Executions } from './executions.js';
 import { postgresFlush } from './flush-postgres.js';
 import type { FlushInput, FlushResult, FlushSql } from './flush-sql.js';
 import { sqliteFlush } from './flush-sqlite.js';
+import { timeOrderedId } from './ids.js';
 import { JournalWriter } from './journal-writer.js';
+import { finalFromOutcome, finalOf, notFound, settle } from './outcomes.js';
+import { ResultWaiters } from './result-waiters.js';
 import {
-  claimRuns,
-  findClaimable,
-  insertSignal,
-  listRuns,
-  loadJournals,
-  loadSignals,
-  ownedControls,
-  readRun,
-  readRuns,
-  renewLeases,
-  requestCancel,
-  requestPause,
-  requestResume,
-  toRun,
-  type JournalEntry,
-  type RunRow,
-} from './runs.js';
-import {
-  FINAL_STATUSES,
-  WorkflowStatus,
-  type ListOptions,
-  type ResultOptions,
-  type StartOptions,
-  type WorkflowDefinition,
-  type WorkflowErrorInfo,
-  type WorkflowHandle,
-  type WorkflowRef,
-  type WorkflowRun,
-  type WorkflowStepInfo,
+  cancelRun,
+  handedOff,
+  handOffDispatched,
+  pauseRun,
+  resumeRun,
+  sendSignal,
+  type ControlHost,
+} from './run-control.js';
+import { WorkflowRegistry } from './registry.js';
+import { releaseLeases } from './run-writes.js';
+import { findClaimable, listRuns, loadJournals, readRun, toRun } from './runs.js';
+import type {
+  ListOptions,
+  ResultOptions,
+  StartOptions,
+  WorkflowDefinition,
+  WorkflowHandle,
+  WorkflowRef,
+  WorkflowRun,
+  WorkflowStepInfo,
 } from './types.js';
 
-export interface WorkflowEngineOptions {
-  readonly store: Store;
-  /** This node's id: recorded as the owner of the runs it executes. */
-  readonly nodeId: string;
-  /** Time and timers. Default: the system clock. */
-  readonly clock?: Clock;
-  /** How long a run's lease holds without renewal, in ms. Renewed every third of it. Default 30000. */
-  readonly leaseMs?: number;
-  /** Where `ctx.dispatch` hands steps. Default: none (dispatching fails with `no_dispatcher`). */
-  readonly dispatcher?: Dispatcher;
-  /**
-   * How often the engine looks for runs to take over (expired leases, pending runs), in ms; 0 turns it
-   * off (call `recover()` yourself). Default: `leaseMs`, or 0 when `autoExecute` is false.
-   */
-  readonly recoverIntervalMs?: number;
-  /** Receives errors no caller is waiting for. Default: a process warning. */
-  readonly onError?: (error: unknown) => void;
-  /**
-   * Called when this node stops executing a run that is not finished: `paused`, `lease_lost` (another
-   * node took it over; this node's late writes were rejected), `stopped` (engine stopped) or
-   * `store_error` (a journal write failed; the run is recovered later).
-   */
-  readonly onRunHalted?: (
-    workflowId: string,
-    reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error',
-  ) => void;
-  /**
-   * Execute started runs (and their children) on this engine at once. Default true. When false, `start`
-   * only makes the run durable with status `pending` and calls `onRunPending`; a supervisor then drives
-   * each run with `executeRun(id)` (in a process of its own), and `recover()` picks up the rest.
-   */
-  readonly autoExecute?: boolean;
-  /** Called once a run has been created `pending` (only when `autoExecute` is false). */
-  readonly onRunPending?: (workflowId: string) => void;
-  /**
-   * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
-   * SQLite has a single writer and always uses 1.
-   */
-  readonly maxFlushesInFlight?: number;
-}
-
-const optionsSchema = z.object({
-  nodeId: z.string().min(1).max(200),
-  leaseMs: z.number().int().min(10).max(86_400_000).optional(),
-  recoverIntervalMs: z.number().int().min(0).optional(),
-  maxFlushesInFlight: z.number().int().min(1).max(64).optional(),
-});
-const startOptionsSchema = z.object({ workflowId: z.string().min(1).max(200).optional() }).strict();
-const listOptionsSchema = z
-  .object({
-    status: z.union([z.enum(WorkflowStatus), z.array(z.enum(WorkflowStatus))]).optional(),
-    name: z.string().min(1).max(200).optional(),
-    parentId: z.string().min(1).max(200).optional(),
-    createdAfter: z.number().int().optional(),
-    limit: z.number().int().min(1).max(10_000).optional(),
-    offset: z.number().int().min(0).optional(),
-  })
-  .strict();
-const resultOptionsSchema = z.object({ timeoutMs: z.number().min(0).optional() }).strict();
-
-/** Zod only where there is something to check: these calls are on the hot path. */
-function isEmpty(options: object): boolean {
-  for (const _ in options) return false;
-  return true;
-}
-
-const CHANNEL = 'garrison_workflows';
-/** NOTIFY payloads are limited (8000 bytes on PostgreSQL); ids are sent in chunks below this. */
-const MAX_PAYLOAD = 7000;
-
-type Final =
-  { status: 'completed'; output: unknown } | { status: 'failed' | 'cancelled'; error: WorkflowErrorInfo };
-
-function invalid(
-  what: string,
-  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
-): ValidationError {
-  return new ValidationError(`invalid ${what}: ${describeIssues(issues)}`);
-}
-
-function finalOf(row: RunRow): Final | undefined {
-  if (row.status === 'completed') {
-    return {
-      status: 'completed',
-      output: row.output === null ? undefined : (JSON.parse(row.output) as unknown),
-    };
-  }
-  if (row.status === 'failed' || row.status === 'cancelled') {
-    const error =
-      row.error === null
-        ? { name: 'Error', message: row.status }
-        : (JSON.parse(row.error) as WorkflowErrorInfo);
-    return { status: row.status, error };
-  }
-  return undefined;
-}
-
-function finalFromOutcome(outcome: Outcome): Final | undefined {
-  if (outcome.kind === 'completed') {
-    return {
-      status: 'completed',
-      output: outcome.output === null ? undefined : (JSON.parse(outcome.output) as unknown),
-    };
-  }
-  if (outcome.kind === 'halted') return undefined;
-  return { status: outcome.kind, error: outcome.error };
-}
-
-function settle<O>(id: string, final: Final): O {
-  if (final.status === 'completed') return final.output as O;
-  const code = final.status === 'cancelled' ? WorkflowErrorCode.cancelled : WorkflowErrorCode.failed;
-  throw new WorkflowError(code, `workflow ${id} ${final.status}: ${final.error.message}`, {
-    details: { workflowId: id, error: final.error },
-  });
-}
+export type { WorkflowEngineOptions } from './engine-options.js';
 
 /** Creates the workflow engine of one node. Nothing runs until the first `start`, `recover` or `executeRun`. */
 export function createWorkflowEngine(options: WorkflowEngineOptions): WorkflowEngine {
@@ -177,30 +65,22 @@ export class WorkflowEngine implements DispatchResults {
   readonly clock: Clock;
   readonly leaseMs: number;
   readonly dispatcher: Dispatcher | undefined;
+  private readonly options: WorkflowEngineOptions;
   private readonly flushSql: FlushSql;
   private readonly writer: JournalWriter;
   private readonly timers: DueTimers;
+  private readonly waiters: ResultWaiters;
+  private readonly background: EngineBackground;
   private readonly host: ExecutionHost;
-  private readonly defs = new Map<string, WorkflowDefinition<unknown, unknown>>();
-  private readonly active = new Map<string, RunExecution>();
+  private readonly control: ControlHost;
+  private readonly defs = new WorkflowRegistry();
+  private readonly runs: Executions;
+  private readonly active: ReadonlyMap<string, RunExecution>;
   private readonly starting = new Map<string, Promise<boolean>>();
-  private readonly resultWaiters = new Map<string, Set<(final: Final) => void>>();
-  private readonly instance = randomUUID();
   private readonly report: (error: unknown) => void;
-  private readonly recoverIntervalMs: number;
-  private readonly onRunHalted: WorkflowEngineOptions['onRunHalted'];
-  private lastRecover = 0;
   private ready: Promise<void> | undefined;
   private isReady = false;
-  private unlisten: Unsubscribe | undefined;
-  private tick: DueHandle | undefined;
-  private ticking = false;
-  private readonly pendingWork = new Set<Promise<void>>();
-  private readonly stopListeners = new Set<() => void>();
-  private tickAgain = false;
-  private doneIds: string[] = [];
   private stopped = false;
-  private readonly lastWakeSeq = new Map<string, number>();
 
   constructor(options: WorkflowEngineOptions) {
     const parsed = optionsSchema.safeParse({
@@ -210,85 +90,66 @@ export class WorkflowEngine implements DispatchResults {
       maxFlushesInFlight: options.maxFlushesInFlight,
     });
     if (!parsed.success) throw invalid('workflow engine options', parsed.error.issues);
+    this.options = options;
     this.nodeId = options.nodeId;
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.leaseMs = options.leaseMs ?? 30_000;
-    // A supervisor that drives runs itself (autoExecute off) decides when runs are taken over, too.
-    this.recoverIntervalMs = options.recoverIntervalMs ?? (options.autoExecute === false ? 0 : this.leaseMs);
     this.dispatcher = options.dispatcher;
-    this.onRunHalted = options.onRunHalted;
     this.report =
       options.onError ??
       ((error: unknown) => process.emitWarning(`workflow engine: ${String(error)}`, 'GarrisonWarning'));
-    this.flushSql = this.store.dialect === 'postgres' ? postgresFlush : sqliteFlush;
+    const postgres = this.store.dialect === 'postgres';
+    const flush = (this.flushSql = postgres ? postgresFlush : sqliteFlush);
     this.timers = new DueTimers(this.clock);
-    const flush = this.flushSql;
+    this.runs = new Executions({
+      store: this.store,
+      clock: this.clock,
+      nodeId: this.nodeId,
+      leaseMs: this.leaseMs,
+      definition: (name) => this.defs.get(name),
+      ended: (id, outcome) => this.ended(id, outcome),
+    });
+    this.active = this.runs.active;
+    this.waiters = new ResultWaiters(this.timers, this.clock);
     this.writer = new JournalWriter({
-      // SQLite: several tiny statements, group-committed with the store's other writes. PostgreSQL: one
-      // statement per flush, atomic by itself, so it needs no transaction round trips around it and
-      // several flushes can commit in parallel.
-      commit:
-        this.store.dialect === 'postgres'
-          ? (input) => flush(this.store, input, this.clock.now())
-          : (input) => this.store.write((tx) => flush(tx, input, this.clock.now())),
-      maxInFlight: this.store.dialect === 'postgres' ? (options.maxFlushesInFlight ?? 4) : 1,
+      // SQLite: a few multi-row statements, group-committed with the store's other writes. PostgreSQL:
+      // one statement per flush, atomic by itself, so no transaction round trips around it, and several
+      // flushes can commit at once.
+      commit: postgres
+        ? (input) => flush(this.store, input, this.clock.now())
+        : (input) => this.store.write((tx) => flush(tx, input, this.clock.now())),
+      maxInFlight: postgres ? (options.maxFlushesInFlight ?? 4) : 1,
       onControl: (runId, control) => this.active.get(runId)?.onControl(control),
     });
-    const results: DispatchResults = {
-      completeDispatched: (id, idx, output) => this.completeDispatched(id, idx, output),
-      failDispatched: (id, idx, error) => this.failDispatched(id, idx, error),
-    };
-    this.host = {
+    this.background = new EngineBackground({
       store: this.store,
       clock: this.clock,
       timers: this.timers,
-      writer: this.writer,
       nodeId: this.nodeId,
       leaseMs: this.leaseMs,
-      dispatcher: this.dispatcher,
-      results,
-      flushIn: (tx: Tx, input: FlushInput): Promise<FlushResult> =>
-        this.flushSql(tx, input, this.clock.now()),
-      definition: (ref) => this.definition(ref),
-      launchChild: (def, id, text, parent, step) =>
-        this.launch(
-          new RunExecution(this.host, {
-            id,
-            def,
-            inputText: text,
-            fence: 1,
-            parentId: parent.id,
-            parentStep: step,
-            control: null,
-            journal: [],
-            signals: [],
-          }),
-        ),
-      cancelRun: async (id) => {
-        await this.cancel(id).catch((error: unknown) => {
-          if (!(error instanceof WorkflowError && error.code === WorkflowErrorCode.finished)) throw error;
-        });
-      },
-      handedOff: (runId, idx, entry) => this.handedOff(runId, idx, entry),
-      autoExecute: options.autoExecute ?? true,
-      pendingCreated: (id) => options.onRunPending?.(id),
+      // A supervisor that drives runs itself (autoExecute off) decides when runs are taken over, too.
+      recoverIntervalMs: options.recoverIntervalMs ?? (options.autoExecute === false ? 0 : this.leaseMs),
+      active: this.active,
+      waiters: this.waiters,
+      recover: () => this.recover(),
       report: this.report,
+    });
+    this.control = {
+      store: this.store,
+      clock: this.clock,
+      writer: this.writer,
+      active: this.active,
+      background: this.background,
+      executeRun: (id) => this.executeRun(id),
+      claimAndLaunch: (ids) => this.runs.claimAndLaunch(ids),
     };
+    this.host = this.runs.host = this.executionHost();
   }
 
   /** Makes workflows known to this engine (needed before their runs can be started or recovered here). */
   register(...definitions: Array<WorkflowDefinition<unknown, unknown>>): this {
-    for (const def of definitions) {
-      const known = this.defs.get(def.name);
-      if (known !== undefined && known !== def) {
-        throw new WorkflowError(
-          WorkflowErrorCode.conflict,
-          `another workflow named '${def.name}' is registered already`,
-        );
-      }
-      this.defs.set(def.name, def);
-    }
+    this.defs.register(definitions);
     return this;
   }
 
@@ -302,7 +163,7 @@ export class WorkflowEngine implements DispatchResults {
     options: StartOptions = {},
   ): Promise<WorkflowHandle<O>> {
     this.assertRunning();
-    const def = this.definition(workflow);
+    const def = this.defs.resolve(workflow);
     const opts = isEmpty(options)
       ? { success: true as const, data: {} as StartOptions }
       : startOptionsSchema.safeParse(options);
@@ -310,15 +171,13 @@ export class WorkflowEngine implements DispatchResults {
     const text = inputText(def, input);
     const id = opts.data.workflowId ?? timeOrderedId(this.clock.now());
     if (!this.isReady) await this.ensureReady();
-    let created: boolean;
+    let created = false;
     const existing = this.active.get(id);
     const inFlight = this.starting.get(id);
-    if (existing !== undefined || inFlight !== undefined) {
-      if (existing !== undefined && existing.def.name !== def.name)
-        throw this.conflict(id, existing.def.name, def.name);
-      if (inFlight !== undefined) await inFlight;
-      created = false;
-    } else {
+    if (existing !== undefined && existing.def.name !== def.name)
+      throw this.conflict(id, existing.def.name, def.name);
+    if (inFlight !== undefined) await inFlight;
+    else if (existing === undefined) {
       const insert = this.insertAndLaunch(def, id, text);
       this.starting.set(id, insert);
       try {
@@ -331,7 +190,12 @@ export class WorkflowEngine implements DispatchResults {
       const row = await readRun(this.store, id);
       if (row !== undefined && row.name !== def.name) throw this.conflict(id, row.name, def.name);
     }
-    return this.handle<O>(id, created);
+    return {
+      workflowId: id,
+      created,
+      result: (resultOptions) => this.result<O>(id, resultOptions),
+      get: () => this.get<O>(id),
+    };
   }
 
   private async insertAndLaunch(
@@ -339,7 +203,6 @@ export class WorkflowEngine implements DispatchResults {
     id: string,
     text: string,
   ): Promise<boolean> {
-    const now = this.clock.now();
     const auto = this.host.autoExecute;
     const created = await this.writer.insertRun({
       id,
@@ -349,48 +212,18 @@ export class WorkflowEngine implements DispatchResults {
       parentId: null,
       parentStep: null,
       owner: auto ? this.nodeId : null,
-      leaseUntil: auto ? now + this.leaseMs : null,
+      leaseUntil: auto ? this.clock.now() + this.leaseMs : null,
       fence: auto ? 1 : 0,
     });
-    if (created && !auto) this.host.pendingCreated(id);
-    else if (created) {
-      this.launch(
-        new RunExecution(this.host, {
-          id,
-          def,
-          inputText: text,
-          fence: 1,
-          parentId: null,
-          parentStep: null,
-          control: null,
-          journal: [],
-          signals: [],
-        }),
-      );
-    }
+    if (created && auto) this.runs.launchFresh(def, id, text, null, null);
+    else if (created) this.host.pendingCreated(id);
     return created;
-  }
-
-  private conflict(id: string, existing: string, wanted: string): WorkflowError {
-    return new WorkflowError(
-      WorkflowErrorCode.conflict,
-      `a run with id ${id} exists already and is of workflow '${existing}', not '${wanted}'`,
-      { details: { workflowId: id, existing, wanted } },
-    );
-  }
-
-  private handle<O>(id: string, created: boolean): WorkflowHandle<O> {
-    return {
-      workflowId: id,
-      created,
-      result: (options) => this.result<O>(id, options),
-      get: () => this.get<O>(id),
-    };
   }
 
   /**
    * Waits for a run to finish and returns its output; throws `workflow_failed` or `workflow_cancelled`
-   * (with the stored error in `details.error`), `workflow_not_found`, or `workflow_timeout`.
+   * (with the stored error in `details.error`), `workflow_not_found`, `workflow_timeout`, or
+   * `engine_stopped`.
    */
   async result<O = unknown>(id: string, options: ResultOptions = {}): Promise<O> {
     const opts = isEmpty(options)
@@ -405,86 +238,26 @@ export class WorkflowEngine implements DispatchResults {
     }
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const final = await new Promise<Final>((resolve, reject) => {
-      let timer: DueHandle | undefined;
-      const waiter = (f: Final): void => {
-        timer?.cancel();
-        this.removeWaiter(id, waiter);
-        settled();
-        resolve(f);
-      };
-      let set = this.resultWaiters.get(id);
-      if (set === undefined) this.resultWaiters.set(id, (set = new Set()));
-      set.add(waiter);
-      // Stopping the engine ends the wait (the run itself goes on elsewhere or after a restart).
-      const onStop = (): void => {
-        timer?.cancel();
-        this.removeWaiter(id, waiter);
-        reject(new WorkflowError(WorkflowErrorCode.stopped, `the engine stopped while waiting for ${id}`));
-      };
-      this.stopListeners.add(onStop);
-      const settled = (): void => void this.stopListeners.delete(onStop);
-      const timeoutMs = opts.data.timeoutMs;
-      if (timeoutMs !== undefined) {
-        timer = this.timers.at(this.clock.now() + timeoutMs, () => {
-          this.removeWaiter(id, waiter);
-          settled();
-          reject(
-            new WorkflowError(
-              WorkflowErrorCode.timeout,
-              `workflow ${id} did not finish within ${timeoutMs} ms`,
-              {
-                details: { workflowId: id, timeoutMs },
-              },
-            ),
-          );
-        });
-      }
-      const exec = this.active.get(id);
-      if (exec !== undefined) {
-        void exec.done.then((outcome) => {
-          const f = finalFromOutcome(outcome);
-          if (f !== undefined) waiter(f);
-        });
-        return;
-      }
+    const waiting = this.waiters.wait(id, opts.data.timeoutMs);
+    const exec = this.active.get(id);
+    if (exec !== undefined) {
+      void exec.done.then((outcome) => {
+        const final = finalFromOutcome(outcome);
+        if (final !== undefined) this.waiters.resolve(id, final);
+      });
+    } else {
       readRun(this.store, id).then(
         (row) => {
-          if (row === undefined) {
-            timer?.cancel();
-            this.removeWaiter(id, waiter);
-            settled();
-            reject(
-              new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, {
-                details: { workflowId: id },
-              }),
-            );
-            return;
+          if (row === undefined) this.waiters.fail(id, notFound(id));
+          else {
+            const final = finalOf(row);
+            if (final !== undefined) this.waiters.resolve(id, final);
           }
-          const f = finalOf(row);
-          if (f !== undefined) waiter(f);
         },
-        (error: unknown) => {
-          timer?.cancel();
-          this.removeWaiter(id, waiter);
-          settled();
-          reject(asError(error));
-        },
+        (error: unknown) => this.waiters.fail(id, asError(error)),
       );
-    });
-    return settle<O>(id, final);
-  }
-
-  private removeWaiter(id: string, waiter: (f: Final) => void): void {
-    const set = this.resultWaiters.get(id);
-    set?.delete(waiter);
-    if (set?.size === 0) this.resultWaiters.delete(id);
-  }
-
-  private resolveWaiters(id: string, final: Final): void {
-    const set = this.resultWaiters.get(id);
-    if (set === undefined) return;
-    for (const waiter of [...set]) waiter(final);
+    }
+    return settle<O>(id, await waiting);
   }
 
   async get<O = unknown>(id: string): Promise<WorkflowRun<O> | undefined> {
@@ -531,15 +304,7 @@ export class WorkflowEngine implements DispatchResults {
   async cancel(id: string): Promise<WorkflowRun | undefined> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const status = await requestCancel(this.store, id, this.clock.now());
-    if (status === undefined) return this.finishedOrMissing(id, 'cancelled');
-    const exec = this.active.get(id);
-    if (exec !== undefined) exec.requestCancel();
-    else {
-      await this.notify('wake', [id]);
-      // Nobody may be executing it (pending, or its owner is gone): take it over here if allowed.
-      this.background(this.executeRun(id));
-    }
+    await cancelRun(this.control, id);
     return this.get(id);
   }
 
@@ -550,21 +315,7 @@ export class WorkflowEngine implements DispatchResults {
   async pause(id: string): Promise<WorkflowRun | undefined> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const status = await requestPause(this.store, id, this.clock.now());
-    if (status === undefined) {
-      const run = await this.get(id);
-      if (run === undefined) throw this.notFound(id);
-      if (run.status === 'paused' || run.control === 'pause') return run;
-      if (run.control === 'cancel') {
-        throw new WorkflowError(WorkflowErrorCode.invalidState, `workflow ${id} is being cancelled`);
-      }
-      throw this.finished(id, run.status);
-    }
-    if (status !== 'paused') {
-      const exec = this.active.get(id);
-      if (exec !== undefined) exec.requestPause();
-      else await this.notify('wake', [id]);
-    }
+    await pauseRun(this.control, id);
     return this.get(id);
   }
 
@@ -572,45 +323,15 @@ export class WorkflowEngine implements DispatchResults {
   async resume(id: string): Promise<WorkflowRun | undefined> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const outcome = await requestResume(this.store, id, this.clock.now());
-    if (outcome === undefined) {
-      const run = await this.get(id);
-      if (run === undefined) throw this.notFound(id);
-      if (FINAL_STATUSES.includes(run.status)) throw this.finished(id, run.status);
-      throw new WorkflowError(WorkflowErrorCode.invalidState, `workflow ${id} is ${run.status}, not paused`);
-    }
-    if (outcome === 'withdrawn') {
-      const exec = this.active.get(id);
-      if (exec !== undefined) exec.withdrawPause();
-      else await this.notify('wake', [id]);
-    } else {
-      await this.claimAndLaunch([id]);
-    }
+    await resumeRun(this.control, id);
     return this.get(id);
   }
 
   /** Sends a signal to a run; it is kept until a `ctx.waitForSignal(name)` consumes it. */
   async signal(id: string, name: string, data?: unknown): Promise<void> {
     this.assertRunning();
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
-      throw new ValidationError(`a signal needs a name of 1 to 200 characters, got ${JSON.stringify(name)}`);
-    }
-    let text: string;
-    try {
-      text = JSON.stringify(data ?? null);
-    } catch (error) {
-      throw new ValidationError(`signal data for ${name} cannot be stored as JSON`, undefined, error);
-    }
     if (!this.isReady) await this.ensureReady();
-    const seq = await insertSignal(this.store, id, name, text, this.clock.now());
-    if (seq === undefined) {
-      const run = await this.get(id);
-      if (run === undefined) throw this.notFound(id);
-      throw this.finished(id, run.status);
-    }
-    const exec = this.active.get(id);
-    if (exec !== undefined) exec.deliverSignal({ seq, name, data: JSON.parse(text) as unknown });
-    else await this.notify('wake', [id]);
+    await sendSignal(this.control, id, name, data);
   }
 
   /** Journals the result of a dispatched step; false when that step was not waiting (already answered). */
@@ -625,51 +346,12 @@ export class WorkflowEngine implements DispatchResults {
         error,
       );
     }
-    return this.handOff(workflowId, stepIndex, 'completed', text, undefined);
+    return handOffDispatched(this.control, workflowId, stepIndex, { output: text });
   }
 
   /** Journals the failure of a dispatched step; the workflow sees `dispatch_failed`. */
   async failDispatched(workflowId: string, stepIndex: number, error: unknown): Promise<boolean> {
-    return this.handOff(workflowId, stepIndex, 'failed', null, errorInfo(error));
-  }
-
-  private async handOff(
-    runId: string,
-    idx: number,
-    status: 'completed' | 'failed',
-    output: string | null,
-    error: WorkflowErrorInfo | undefined,
-  ): Promise<boolean> {
-    if (!Number.isInteger(idx) || idx < 0)
-      throw new ValidationError(`a step index is a non-negative integer, got ${idx}`);
-    const applied = await this.writer.handoff({
-      runId,
-      idx,
-      kind: 'dispatch',
-      status,
-      output,
-      error: error === undefined ? null : JSON.stringify(error),
-    });
-    if (applied) {
-      this.handedOff(runId, idx, {
-        idx,
-        name: '',
-        kind: 'dispatch',
-        status,
-        output: output === null ? undefined : (JSON.parse(output) as unknown),
-        error,
-        attempts: 1,
-        dueAt: undefined,
-        detail: undefined,
-      });
-    }
-    return applied;
-  }
-
-  private handedOff(runId: string, idx: number, entry: JournalEntry): void {
-    const exec = this.active.get(runId);
-    if (exec !== undefined) exec.deliver(idx, entry);
-    else this.background(this.notify('wake', [runId]));
+    return handOffDispatched(this.control, workflowId, stepIndex, { error: errorInfo(error) });
   }
 
   /**
@@ -679,15 +361,12 @@ export class WorkflowEngine implements DispatchResults {
   async recover(): Promise<number> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    this.lastRecover = this.clock.now();
+    this.background.recovered();
     let total = 0;
     for (;;) {
-      const names = [...this.defs.keys()];
-      const candidates = (await findClaimable(this.store, this.nodeId, this.clock.now(), 500)).filter(
-        (c) => !this.active.has(c.id) && !this.starting.has(c.id) && names.includes(c.name),
-      );
-      if (candidates.length === 0) break;
-      const launched = await this.claimAndLaunch(candidates.map((c) => c.id));
+      const ids = await this.claimable(500);
+      const launched =
+        ids.length === 0 ? [] : await this.runs.claimAndLaunch(ids.filter((id) => !this.starting.has(id)));
       total += launched.length;
       if (launched.length === 0) break;
     }
@@ -699,14 +378,9 @@ export class WorkflowEngine implements DispatchResults {
    * own, or with an expired lease), oldest first, not counting those executing here.
    */
   async claimable(limit = 100): Promise<string[]> {
-    const names = new Set(this.defs.keys());
-    const rows = await findClaimable(
-      this.store,
-      this.nodeId,
-      this.clock.now(),
-      Math.max(1, Math.min(limit, 10_000)),
-    );
-    return rows.filter((r) => names.has(r.name) && !this.active.has(r.id)).map((r) => r.id);
+    const n = Math.max(1, Math.min(limit, 10_000));
+    const rows = await findClaimable(this.store, this.nodeId, this.clock.now(), n);
+    return rows.filter((r) => this.defs.has(r.name) && !this.active.has(r.id)).map((r) => r.id);
   }
 
   /**
@@ -717,67 +391,9 @@ export class WorkflowEngine implements DispatchResults {
   async executeRun(id: string): Promise<WorkflowRun | undefined> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const exec = this.active.get(id) ?? (await this.claimAndLaunch([id]))[0];
+    const exec = this.active.get(id) ?? (await this.runs.claimAndLaunch([id]))[0];
     if (exec !== undefined) await exec.done;
     return this.get(id);
-  }
-
-  private async claimAndLaunch(ids: readonly string[]): Promise<RunExecution[]> {
-    const wanted = ids.filter((id) => !this.active.has(id));
-    if (wanted.length === 0) return [];
-    const now = this.clock.now();
-    const claimed = await claimRuns(this.store, this.nodeId, wanted, now, now + this.leaseMs);
-    if (claimed.length === 0) return [];
-    const claimedIds = claimed.map((c) => c.id);
-    const [journals, signals] = await Promise.all([
-      loadJournals(this.store, claimedIds),
-      loadSignals(this.store, claimedIds),
-    ]);
-    const launched: RunExecution[] = [];
-    for (const c of claimed) {
-      const def = this.defs.get(c.name);
-      if (def === undefined) continue; // claimed for a cancel of a workflow unknown here; its lease will lapse
-      const exec = new RunExecution(this.host, {
-        id: c.id,
-        def,
-        inputText: c.input,
-        fence: Number(c.fence),
-        parentId: c.parent_id,
-        parentStep: c.parent_step === null ? null : Number(c.parent_step),
-        control: c.control,
-        journal: journals.get(c.id) ?? [],
-        signals: signals.get(c.id) ?? [],
-      });
-      this.launch(exec);
-      launched.push(exec);
-    }
-    return launched;
-  }
-
-  private launch(exec: RunExecution): void {
-    this.active.get(exec.id)?.halt({ kind: 'halted', reason: 'lease_lost' });
-    this.active.set(exec.id, exec);
-    void exec.done.then((outcome) => this.onDone(exec, outcome));
-    void exec.execute();
-  }
-
-  private onDone(exec: RunExecution, outcome: Outcome): void {
-    if (this.active.get(exec.id) === exec) this.active.delete(exec.id);
-    const final = finalFromOutcome(outcome);
-    if (final === undefined) {
-      if (outcome.kind === 'halted') this.onRunHalted?.(exec.id, outcome.reason);
-      return;
-    }
-    this.resolveWaiters(exec.id, final);
-    this.doneIds.push(exec.id);
-    if (this.doneIds.length === 1) {
-      // Completions of one turn go out as one notification.
-      setImmediate(() => {
-        const ids = this.doneIds;
-        this.doneIds = [];
-        if (!this.stopped) this.background(this.notify('done', ids));
-      });
-    }
   }
 
   /** Stops executing: no new writes, every execution halted, leases of its runs ended for others to take. */
@@ -786,194 +402,72 @@ export class WorkflowEngine implements DispatchResults {
     this.stopped = true;
     this.writer.stop();
     await this.writer.idle();
-    const ids = [...this.active.keys()];
-    for (const exec of this.active.values()) exec.halt({ kind: 'halted', reason: 'stopped' });
-    this.active.clear();
+    const ids = this.runs.haltAll();
     this.timers.stop();
-    this.tick = undefined;
-    for (const onStop of [...this.stopListeners]) onStop();
-    await Promise.all([...this.pendingWork]);
-    if (this.unlisten !== undefined) await this.unlisten();
-    if (ids.length > 0) {
-      await this.store
-        .write((tx) =>
-          tx.execute(
-            `UPDATE garrison_workflow_runs SET lease_until = 0 WHERE owner = $1 AND id IN ${
-              tx.dialect === 'postgres'
-                ? '(SELECT jsonb_array_elements_text($2::jsonb))'
-                : '(SELECT value FROM json_each($2))'
-            } AND status IN ('running', 'sleeping', 'waiting')`,
-            [this.nodeId, JSON.stringify(ids)],
-          ),
-        )
-        .catch(this.report);
-    }
+    this.waiters.failAll(
+      new WorkflowError(WorkflowErrorCode.stopped, 'the engine stopped while a result was awaited'),
+    );
+    await this.background.stop();
+    if (ids.length > 0) await releaseLeases(this.store, this.nodeId, ids).catch(this.report);
   }
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  private definition(ref: WorkflowRef<unknown, unknown>): WorkflowDefinition<unknown, unknown> {
-    if (typeof ref === 'string') {
-      const def = this.defs.get(ref);
-      if (def === undefined) {
-        throw new WorkflowError(
-          WorkflowErrorCode.unknown,
-          `no workflow named '${ref}' is registered with this engine`,
-          {
-            details: { name: ref, registered: [...this.defs.keys()] },
-          },
-        );
-      }
-      return def;
+  private ended(id: string, outcome: Outcome): void {
+    const final = finalFromOutcome(outcome);
+    if (final !== undefined) {
+      this.waiters.resolve(id, final);
+      this.background.done(id);
+    } else if (outcome.kind === 'halted') {
+      this.options.onRunHalted?.(id, outcome.reason);
     }
-    if (typeof ref !== 'object' || ref === null || typeof ref.run !== 'function') {
-      throw new ValidationError('expected a workflow made by defineWorkflow, or its name');
-    }
-    if (!this.defs.has(ref.name)) this.register(ref);
-    return this.defs.get(ref.name) as WorkflowDefinition<unknown, unknown>;
+  }
+
+  private executionHost(): ExecutionHost {
+    return {
+      store: this.store,
+      clock: this.clock,
+      timers: this.timers,
+      writer: this.writer,
+      nodeId: this.nodeId,
+      leaseMs: this.leaseMs,
+      dispatcher: this.dispatcher,
+      results: {
+        completeDispatched: (id, idx, output) => this.completeDispatched(id, idx, output),
+        failDispatched: (id, idx, error) => this.failDispatched(id, idx, error),
+      },
+      autoExecute: this.options.autoExecute ?? true,
+      flushIn: (tx: Tx, input: FlushInput): Promise<FlushResult> =>
+        this.flushSql(tx, input, this.clock.now()),
+      definition: (ref) => this.defs.resolve(ref),
+      launchChild: (def, id, text, parent, step) => this.runs.launchFresh(def, id, text, parent.id, step),
+      pendingCreated: (id) => this.options.onRunPending?.(id),
+      cancelRun: async (id) => {
+        await cancelRun(this.control, id).catch((error: unknown) => {
+          if (!(error instanceof WorkflowError && error.code === WorkflowErrorCode.finished)) throw error;
+        });
+      },
+      handedOff: (runId, idx, entry) => handedOff(this.control, runId, idx, entry),
+      report: this.report,
+    };
+  }
+
+  private conflict(id: string, existing: string, wanted: string): WorkflowError {
+    return new WorkflowError(
+      WorkflowErrorCode.conflict,
+      `a run with id ${id} exists already and is of workflow '${existing}', not '${wanted}'`,
+      { details: { workflowId: id, existing, wanted } },
+    );
   }
 
   private ensureReady(): Promise<void> {
-    this.ready ??= (async () => {
-      this.unlisten = await this.store.listen(CHANNEL, (payload) => this.onNotification(payload));
-      this.armTick();
+    this.ready ??= this.background.start().then(() => {
       this.isReady = true;
-    })();
-    return this.ready;
-  }
-
-  /** A tick every third of a lease, at a steady cadence; a tick due while one runs follows it. */
-  private armTick(): void {
-    if (this.stopped) return;
-    this.tick = this.timers.at(this.clock.now() + Math.max(1, Math.floor(this.leaseMs / 3)), () => {
-      this.armTick();
-      if (this.ticking) {
-        this.tickAgain = true;
-        return;
-      }
-      this.background(this.runTicks());
     });
-  }
-
-  private async runTicks(): Promise<void> {
-    this.ticking = true;
-    try {
-      do {
-        this.tickAgain = false;
-        await this.onTick().catch(this.report);
-      } while (this.tickAgain && !this.stopped);
-    } finally {
-      this.ticking = false;
-    }
-  }
-
-  /** Lease renewal, plus the fallbacks for wake-ups that never arrived. */
-  private async onTick(): Promise<void> {
-    if (this.stopped) return;
-    const now = this.clock.now();
-    await renewLeases(this.store, this.nodeId, now + this.leaseMs);
-    if (this.resultWaiters.size > 0) {
-      for (const row of await readRuns(this.store, [...this.resultWaiters.keys()])) {
-        const final = finalOf(row);
-        if (final !== undefined) this.resolveWaiters(row.id, final);
-      }
-    }
-    const seen = new Set<string>();
-    for (const row of await ownedControls(this.store, this.nodeId)) {
-      const exec = this.active.get(row.id);
-      if (exec === undefined) continue;
-      seen.add(row.id);
-      const seq = Number(row.wake_seq);
-      if (row.control !== null) exec.onControl(row.control);
-      if (this.lastWakeSeq.get(row.id) !== seq) {
-        this.lastWakeSeq.set(row.id, seq);
-        await exec.refresh();
-      }
-    }
-    for (const id of this.lastWakeSeq.keys()) if (!seen.has(id)) this.lastWakeSeq.delete(id);
-    if (this.recoverIntervalMs > 0 && now - this.lastRecover >= this.recoverIntervalMs) await this.recover();
-  }
-
-  private async notify(kind: 'wake' | 'done', ids: readonly string[]): Promise<void> {
-    let chunk: string[] = [];
-    let size = 0;
-    const send = async (): Promise<void> => {
-      if (chunk.length === 0) return;
-      const payload = JSON.stringify({ e: this.instance, k: kind, ids: chunk });
-      chunk = [];
-      size = 0;
-      await this.store.notify(CHANNEL, payload);
-    };
-    for (const id of ids) {
-      if (size + id.length + 3 > MAX_PAYLOAD) await send();
-      chunk.push(id);
-      size += id.length + 3;
-    }
-    await send();
-  }
-
-  private onNotification(payload: string): void {
-    let message: { e?: unknown; k?: unknown; ids?: unknown };
-    try {
-      message = JSON.parse(payload) as typeof message;
-    } catch (error) {
-      this.report(error);
-      return;
-    }
-    if (message.e === this.instance || !Array.isArray(message.ids)) return;
-    const ids = message.ids.filter((id): id is string => typeof id === 'string');
-    if (message.k === 'wake') {
-      for (const id of ids) {
-        const exec = this.active.get(id);
-        if (exec !== undefined) this.background(exec.refresh());
-      }
-      return;
-    }
-    const waited = ids.filter((id) => this.resultWaiters.has(id));
-    if (waited.length === 0) return;
-    readRuns(this.store, waited).then((rows) => {
-      for (const row of rows) {
-        const final = finalOf(row);
-        if (final !== undefined) this.resolveWaiters(row.id, final);
-      }
-    }, this.report);
-  }
-
-  /** Work no caller waits for: its errors are reported, and `stop` waits for it. */
-  private background(work: Promise<unknown>): void {
-    const tracked = work.then(
-      () => undefined,
-      (error: unknown) => {
-        // Once stopped, a write refused for that reason is expected, not news.
-        const code = (error as { code?: unknown } | null)?.code;
-        if (!(this.stopped && (code === WorkflowErrorCode.stopped || code === 'store_closed')))
-          this.report(error);
-      },
-    );
-    this.pendingWork.add(tracked);
-    void tracked.finally(() => this.pendingWork.delete(tracked));
+    return this.ready;
   }
 
   private assertRunning(): void {
     if (this.stopped) throw new WorkflowError(WorkflowErrorCode.stopped, 'the workflow engine was stopped');
-  }
-
-  private notFound(id: string): WorkflowError {
-    return new WorkflowError(WorkflowErrorCode.notFound, `no workflow run has id ${id}`, {
-      details: { workflowId: id },
-    });
-  }
-
-  private finished(id: string, status: WorkflowStatus): WorkflowError {
-    return new WorkflowError(WorkflowErrorCode.finished, `workflow ${id} is ${status}`, {
-      details: { workflowId: id, status },
-    });
-  }
-
-  private async finishedOrMissing(id: string, accepted: WorkflowStatus): Promise<WorkflowRun> {
-    const run = await this.get(id);
-    if (run === undefined) throw this.notFound(id);
-    if (run.status === accepted) return run;
-    throw this.finished(id, run.status);
   }
 }

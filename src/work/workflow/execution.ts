@@ -24,14 +24,8 @@ import {
   type Waiter,
 } from './execution-types.js';
 import type { RunPatch, StepRow } from './flush-sql.js';
-import {
-  applyPause,
-  loadSignals,
-  readControl,
-  readEntries,
-  type JournalEntry,
-  type SignalRecord,
-} from './runs.js';
+import { applyPause } from './run-writes.js';
+import { loadSignals, readControl, readEntries, type JournalEntry, type SignalRecord } from './runs.js';
 import type { StepContext, StepKind, StepRetryPolicy, WorkflowContext, WorkflowDefinition } from './types.js';
 
 export {

@@ -1,0 +1,106 @@
+/**
+ * The runs executing on this engine: launching an execution (fresh, or after taking a run over and
+ * loading its journal once), and what happens when one ends.
+ */
+import type { Clock } from '../../runtime/clock.js';
+import type { Store } from '../../store/index.js';
+import { RunExecution, type ExecutionHost, type Outcome } from './execution.js';
+import { claimRuns } from './run-writes.js';
+import { loadJournals, loadSignals } from './runs.js';
+import type { WorkflowDefinition } from './types.js';
+
+export interface ExecutionsOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly nodeId: string;
+  readonly leaseMs: number;
+  /** The definition of a workflow registered here, by name. */
+  readonly definition: (name: string) => WorkflowDefinition<unknown, unknown> | undefined;
+  /** Called when an execution ends, after it left the active set. */
+  readonly ended: (id: string, outcome: Outcome) => void;
+}
+
+export class Executions {
+  /** Executions running here, by run id. */
+  readonly active = new Map<string, RunExecution>();
+  /** Set once, right after construction (the host refers back to the engine). */
+  host!: ExecutionHost;
+
+  constructor(private readonly options: ExecutionsOptions) {}
+
+  /** Executes a run just created here: nothing to load. */
+  launchFresh(
+    def: WorkflowDefinition<unknown, unknown>,
+    id: string,
+    inputText: string,
+    parentId: string | null,
+    parentStep: number | null,
+  ): void {
+    this.launch(
+      new RunExecution(this.host, {
+        id,
+        def,
+        inputText,
+        fence: 1,
+        parentId,
+        parentStep,
+        control: null,
+        journal: [],
+        signals: [],
+      }),
+    );
+  }
+
+  /** Takes the runs over where allowed, loads their journals (one read for all) and executes them. */
+  async claimAndLaunch(ids: readonly string[]): Promise<RunExecution[]> {
+    const wanted = ids.filter((id) => !this.active.has(id));
+    if (wanted.length === 0) return [];
+    const { store, nodeId, leaseMs, clock } = this.options;
+    const now = clock.now();
+    const claimed = await claimRuns(store, nodeId, wanted, now, now + leaseMs);
+    if (claimed.length === 0) return [];
+    const claimedIds = claimed.map((c) => c.id);
+    const [journals, signals] = await Promise.all([
+      loadJournals(store, claimedIds),
+      loadSignals(store, claimedIds),
+    ]);
+    const launched: RunExecution[] = [];
+    for (const c of claimed) {
+      const def = this.options.definition(c.name);
+      if (def === undefined) continue; // claimed for a cancel of a workflow unknown here; its lease will lapse
+      const exec = new RunExecution(this.host, {
+        id: c.id,
+        def,
+        inputText: c.input,
+        fence: Number(c.fence),
+        parentId: c.parent_id,
+        parentStep: c.parent_step === null ? null : Number(c.parent_step),
+        control: c.control,
+        journal: journals.get(c.id) ?? [],
+        signals: signals.get(c.id) ?? [],
+      });
+      this.launch(exec);
+      launched.push(exec);
+    }
+    return launched;
+  }
+
+  /** Halts every execution (the engine stops); returns the ids of the runs that were executing. */
+  haltAll(): string[] {
+    const ids = [...this.active.keys()];
+    for (const exec of this.active.values()) exec.halt({ kind: 'halted', reason: 'stopped' });
+    this.active.clear();
+    return ids;
+  }
+
+  private launch(exec: RunExecution): void {
+    // A run taken over again by this very engine: the older execution must not write any more.
+    this.active.get(exec.id)?.halt({ kind: 'halted', reason: 'lease_lost' });
+    this.active.set(exec.id, exec);
+    void exec.done.then((outcome) => {
+      if (this.active.get(exec.id) === exec) this.active.delete(exec.id);
+      this.options.ended(exec.id, outcome);
+    });
+    void exec.execute();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The small writes outside the journal's hot path: claims (taking a run over under a new fence), lease
+ * renewal and release, pause/resume/cancel requests, and signals.
+ */
+import type { Store } from '../../store/index.js';
+import { ACTIVE_SQL, FINAL_SQL, inJsonList, RUNS, type ClaimedRun } from './runs.js';
+import type { WorkflowStatus } from './types.js';
+
+const SIGNALS = 'garrison_workflow_signals';
+
+/** Adds a signal to an unfinished run; undefined when the run is missing or finished. */
+export async function insertSignal(
+  store: Store,
+  runId: string,
+  name: string,
+  data: string,
+  now: number,
+): Promise<number | undefined> {
+  return store.write(async (tx) => {
+    const rows = await tx.query<{ seq: number }>(
+      `INSERT INTO ${SIGNALS} (run_id, name, data, created_at) ` +
+        `SELECT $1, $2, ${tx.dialect === 'postgres' ? '$3::jsonb' : '$3'}, $4 ` +
+        `WHERE EXISTS (SELECT 1 FROM ${RUNS} WHERE id = $1 AND status NOT IN ${FINAL_SQL}) RETURNING seq`,
+      [runId, name, data, now],
+    );
+    const seq = rows[0]?.seq;
+    if (seq === undefined) return undefined;
+    await tx.execute(`UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`, [runId]);
+    return Number(seq);
+  });
+}
+
+/**
+ * Takes over the given runs where that is allowed: unfinished, not paused, and unowned, owned by this
+ * node, or with an expired lease. Each takeover bumps the fence.
+ */
+export async function claimRuns(
+  store: Store,
+  nodeId: string,
+  ids: readonly string[],
+  now: number,
+  leaseUntil: number,
+): Promise<ClaimedRun[]> {
+  if (ids.length === 0) return [];
+  // PostgreSQL: rows locked in id order, busy ones skipped (taken next time), so a claim never deadlocks
+  // with a journal flush.
+  const claimable = `status IN ${ACTIVE_SQL} AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3)`;
+  return store.write((tx) =>
+    tx.query<ClaimedRun>(
+      `UPDATE ${RUNS} SET owner = $1, lease_until = $2, fence = fence + 1, ` +
+        "status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, updated_at = $3 " +
+        (tx.dialect === 'postgres'
+          ? `WHERE id IN (SELECT id FROM ${RUNS} WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} ` +
+            'ORDER BY id FOR UPDATE SKIP LOCKED) '
+          : `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} `) +
+        'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
+      [nodeId, leaseUntil, now, JSON.stringify(ids)],
+    ),
+  );
+}
+
+/** Extends the lease of every unfinished run this node owns. */
+export async function renewLeases(store: Store, nodeId: string, leaseUntil: number): Promise<number> {
+  const owned = "owner = $1 AND status IN ('running', 'sleeping', 'waiting')";
+  const { rowCount } = await store.write((tx) =>
+    tx.execute(
+      tx.dialect === 'postgres'
+        ? // A row a flush holds right now is skipped: renewed next tick, well before the lease ends.
+          `UPDATE ${RUNS} SET lease_until = $2 WHERE id IN ` +
+            `(SELECT id FROM ${RUNS} WHERE ${owned} ORDER BY id FOR UPDATE SKIP LOCKED)`
+        : `UPDATE ${RUNS} SET lease_until = $2 WHERE ${owned}`,
+      [nodeId, leaseUntil],
+    ),
+  );
+  return rowCount;
+}
+
+/**
+ * Asks for a pause. A pending run (nobody executing it) is paused at once; otherwise the owner carries
+ * it out at its next step boundary. Returns the run's status after the request, or undefined when the
+ * run is not unfinished.
+ */
+export async function requestPause(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<WorkflowStatus | undefined> {
+  const rows = await store.write((tx) =>
+    tx.query<{ status: WorkflowStatus }>(
+      `UPDATE ${RUNS} SET control = CASE WHEN status = 'pending' THEN NULL ELSE 'pause' END, ` +
+        "status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END, " +
+        "owner = CASE WHEN status = 'pending' THEN NULL ELSE owner END, updated_at = $2 " +
+        `WHERE id = $1 AND status IN ${ACTIVE_SQL} AND control IS NULL RETURNING status`,
+      [id, now],
+    ),
+  );
+  return rows[0]?.status;
+}
+
+/** The owner carries out a pause: the run stops with status `paused` and no owner. */
+export async function applyPause(store: Store, id: string, fence: number, now: number): Promise<boolean> {
+  const { rowCount } = await store.write((tx) =>
+    tx.execute(
+      `UPDATE ${RUNS} SET status = 'paused', owner = NULL, lease_until = NULL, control = NULL, ` +
+        "wake_at = NULL, updated_at = $3 WHERE id = $1 AND fence = $2 AND control = 'pause'",
+      [id, fence, now],
+    ),
+  );
+  return rowCount === 1;
+}
+
+/** Resumes a paused run (back to `pending`, for any node to pick up) or withdraws a pause not yet carried out. */
+export async function requestResume(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<'resumed' | 'withdrawn' | undefined> {
+  return store.write(async (tx) => {
+    const resumed = await tx.execute(
+      `UPDATE ${RUNS} SET status = 'pending', owner = NULL, lease_until = NULL, control = NULL, ` +
+        "updated_at = $2 WHERE id = $1 AND status = 'paused'",
+      [id, now],
+    );
+    if (resumed.rowCount === 1) return 'resumed';
+    const withdrawn = await tx.execute(
+      `UPDATE ${RUNS} SET control = NULL, updated_at = $2 WHERE id = $1 AND control = 'pause' AND status IN ${ACTIVE_SQL}`,
+      [id, now],
+    );
+    return withdrawn.rowCount === 1 ? 'withdrawn' : undefined;
+  });
+}
+
+/**
+ * Asks for cancellation. A paused run goes back to `pending` (someone must run its compensations).
+ * Returns the status after the request, or undefined when the run is finished or missing.
+ */
+export async function requestCancel(
+  store: Store,
+  id: string,
+  now: number,
+): Promise<WorkflowStatus | undefined> {
+  const rows = await store.write((tx) =>
+    tx.query<{ status: WorkflowStatus }>(
+      `UPDATE ${RUNS} SET control = 'cancel', ` +
+        "status = CASE WHEN status = 'paused' THEN 'pending' ELSE status END, updated_at = $2 " +
+        `WHERE id = $1 AND status NOT IN ${FINAL_SQL} RETURNING status`,
+      [id, now],
+    ),
+  );
+  return rows[0]?.status;
+}
+
+/** Ends this node's leases on the given runs, so another node may take them over at once. */
+export async function releaseLeases(store: Store, nodeId: string, ids: readonly string[]): Promise<void> {
+  await store.write((tx) =>
+    tx.execute(
+      `UPDATE ${RUNS} SET lease_until = 0 WHERE owner = $1 AND id IN ${inJsonList(tx.dialect, 2)} ` +
+        "AND status IN ('running', 'sleeping', 'waiting')",
+      [nodeId, JSON.stringify(ids)],
+    ),
+  );
+}
