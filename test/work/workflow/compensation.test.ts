@@ -78,6 +78,30 @@ describe.each(adapters)('cancellation, failure and compensation on $name', (adap
     expect((await handle.get())?.status).toBe('cancelled');
   });
 
+  it('cancelling a paused run takes it over and compensates it', async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    const log: string[] = [];
+    const wf = defineWorkflow('trip-paused', async (ctx) => {
+      await book(ctx, log);
+      await ctx.waitForSignal('confirm');
+    });
+    const handle = await engine.start(wf, null);
+    await until(async () => (await handle.get())?.status === 'waiting', 'the run waits');
+    await engine.pause(handle.workflowId);
+    await until(async () => (await handle.get())?.status === 'paused', 'the run is paused');
+    await engine.cancel(handle.workflowId);
+    expect((await rejectionOf(handle.result())).code).toBe(WorkflowErrorCode.cancelled);
+    expect(log).toEqual([
+      'book flight',
+      'book hotel',
+      'book car',
+      'cancel car',
+      'cancel hotel',
+      'cancel flight',
+    ]);
+  });
+
   it('a running step sees its abort signal on cancel and is not compensated', async () => {
     const h = await harnesses.create(adapter);
     const engine = h.engine();
