@@ -1,0 +1,517 @@
+import { ValidationError } from '../errors.js';
+import type { Behaviour, DownMessage, ExitMessage, From } from './behaviour.js';
+import { CallRecord } from './call.js';
+import type { Clock } from './clock.js';
+import {
+  CallTimeoutError,
+  InitFailedError,
+  NameTakenError,
+  NoProcError,
+  ProcessExitedError,
+  isRuntimeError,
+} from './errors.js';
+import type { EventSink, MonitorInfo, RuntimeEvent } from './events.js';
+import { MonitorRecord, MonitorTable, type DownWatcher, type MonitorRef } from './monitors.js';
+import {
+  checkTimeout,
+  parseRuntimeOptions,
+  parseSpawnOptions,
+  type OverflowPolicy,
+  type RuntimeOptions,
+  type SpawnOptions,
+} from './options.js';
+import { Pid, type ProcessRef } from './pid.js';
+import { CAST, DEAD, EXITING, INFO, Proc, RUNNING, type CastOutcome } from './process.js';
+import type { ExitReason, ExitSignal } from './reasons.js';
+
+export interface CallOptions {
+  /** How long to wait for the reply, in ms; `Infinity` waits until a reply or the callee's exit. Default: the runtime's `callTimeoutMs` (5000). */
+  timeoutMs?: number;
+}
+
+export interface CastOptions {
+  /** With a `block` mailbox, how long to wait for room before failing with `mailbox_full`, in ms. Default: the runtime's `callTimeoutMs` (5000). */
+  timeoutMs?: number;
+}
+
+export interface StopOptions {
+  /** How long `terminate` may take before the process is killed, in ms (`Infinity`: never killed). Default: 5000. */
+  timeoutMs?: number;
+}
+
+/** A snapshot of one process, for introspection and telemetry. */
+export interface ProcessInfo {
+  readonly pid: Pid;
+  readonly name: string | undefined;
+  readonly status: 'starting' | 'running' | 'exiting';
+  /** Messages waiting, runtime messages included. */
+  readonly mailboxSize: number;
+  readonly mailboxCapacity: number;
+  readonly overflow: OverflowPolicy;
+  /** Senders waiting for room (`block`). */
+  readonly blockedSenders: number;
+  /** Messages dropped by the `drop` policy since the process started. */
+  readonly dropped: number;
+  readonly links: number;
+  /** Monitors this process holds on others. */
+  readonly monitors: number;
+  /** Monitors others (and pending calls) hold on this process. */
+  readonly monitoredBy: number;
+  readonly trapExit: boolean;
+  readonly parent: Pid | undefined;
+}
+
+const NO_OPTIONS: SpawnOptions = {};
+const STATUS_NAMES = ['starting', 'running', 'exiting'] as const;
+
+/**
+ * The process system: a table of processes, their names, monitors and links. Create one per node (and one
+ * per test) with `createRuntime`; there is no global instance.
+ */
+export class Runtime {
+  readonly clock: Clock;
+  private readonly sink: EventSink | undefined;
+  private readonly mailboxCapacity: number;
+  private readonly callTimeoutMs: number;
+  private readonly table = new Map<number, Proc>();
+  private readonly names = new Map<string, Proc>();
+  private readonly monitors: MonitorTable;
+  private nextPid = 1;
+
+  constructor(options: RuntimeOptions) {
+    const o = parseRuntimeOptions(options);
+    this.clock = o.clock;
+    this.sink = o.events;
+    this.mailboxCapacity = o.mailboxCapacity;
+    this.callTimeoutMs = o.callTimeoutMs;
+    this.monitors = new MonitorTable(
+      this.clock,
+      (watcher, msg) => watcher.deliver(msg),
+      (target, error) => {
+        if (this.sink !== undefined && typeof target !== 'string') {
+          this.emit({ type: 'watcher_failed', at: this.clock.now(), target, error });
+        } else {
+          process.emitWarning(`a DOWN callback threw: ${String(error)}`);
+        }
+      },
+    );
+  }
+
+  /** Live processes (starting, running or exiting). */
+  get processCount(): number {
+    return this.table.size;
+  }
+
+  /** Active monitors, pending calls' included. */
+  get monitorCount(): number {
+    return this.monitors.size;
+  }
+
+  /**
+   * Starts a process: registers it (and its name), links it to `options.link`, runs `init`, and resolves
+   * with its pid once `init` returned. Messages sent meanwhile wait in its mailbox. If `init` throws (or the
+   * process is told to exit before `init` returned) the spawn fails with `init_failed` and the process exits
+   * with that reason; its links and monitors are told.
+   */
+  async spawn<S, A>(behaviour: Behaviour<S, A>, args: A, options?: SpawnOptions): Promise<Pid> {
+    const o = options === undefined ? NO_OPTIONS : parseSpawnOptions(options);
+    if (typeof behaviour !== 'object' || behaviour === null || typeof behaviour.init !== 'function') {
+      throw new ValidationError('a behaviour needs an init function');
+    }
+    if (o.name !== undefined && this.names.has(o.name)) throw new NameTakenError(o.name);
+    let parent: Proc | undefined;
+    if (o.link !== undefined) {
+      parent = this.lookup(o.link);
+      if (parent === undefined || parent.status >= EXITING)
+        throw new NoProcError(o.link, 'cannot link a new process to it');
+    }
+    const pid = new Pid(this.nextPid++);
+    const proc = new Proc(
+      this,
+      pid,
+      behaviour,
+      o.name,
+      o.link,
+      o.mailboxCapacity ?? this.mailboxCapacity,
+      o.overflow ?? 'reject',
+      o.trapExit ?? false,
+    );
+    this.table.set(pid.id, proc);
+    if (o.name !== undefined) this.names.set(o.name, proc);
+    if (parent !== undefined) addLink(proc, parent);
+    if (this.sink !== undefined) this.emit({ type: 'spawn', at: this.clock.now(), pid, name: o.name });
+
+    let state: S;
+    try {
+      state = await behaviour.init(args, proc);
+    } catch (error) {
+      if (this.sink !== undefined)
+        this.emit({ type: 'init_failed', at: this.clock.now(), pid, name: o.name, error });
+      this.finalize(proc, { error });
+      throw new InitFailedError(pid, error);
+    }
+    if (proc.status === DEAD)
+      throw new InitFailedError(pid, new ProcessExitedError(pid, proc.exitReason ?? 'killed'));
+    proc.state = state;
+    const early = proc.status === EXITING ? proc.exitReason : proc.stopRequest;
+    if (early !== undefined) {
+      proc.status = EXITING;
+      proc.exitReason = early;
+      await proc.runTerminate();
+      throw new InitFailedError(pid, new ProcessExitedError(pid, early));
+    }
+    proc.status = RUNNING;
+    proc.busy = false;
+    proc.schedule();
+    return pid;
+  }
+
+  /**
+   * Sends a call and waits for the reply. Fails with `noproc` if no such process is alive, `mailbox_full`
+   * if its mailbox refuses the call, `call_timeout` after `timeoutMs`, or `process_exited` (with the callee's
+   * exit reason) as soon as the callee exits while the call is pending — the call monitors the callee for
+   * exactly its own duration.
+   */
+  call<R = unknown>(ref: ProcessRef, msg: unknown, options?: CallOptions): Promise<R> {
+    const timeoutMs =
+      options?.timeoutMs === undefined
+        ? this.callTimeoutMs
+        : checkTimeout('call timeoutMs', options.timeoutMs);
+    const proc = this.lookup(ref);
+    if (proc === undefined || proc.status >= EXITING) return Promise.reject(new NoProcError(ref));
+    return new Promise<R>((resolve, reject) => {
+      const rec = new CallRecord<R>(this.monitors, ref, resolve, reject);
+      rec.monitor = this.monitors.create(proc, rec);
+      if (Number.isFinite(timeoutMs)) {
+        rec.timer = this.clock.setTimer(timeoutMs, () => rec.fail(new CallTimeoutError(ref, timeoutMs)));
+      }
+      proc.offerCall(msg, rec as CallRecord);
+    });
+  }
+
+  /**
+   * Puts a message in a process's mailbox for `handleCast`. Resolves `'queued'` once it is there (not once it
+   * is handled: use `call` for that), or `'dropped'` when the process's `drop` policy dropped it. Fails with
+   * `noproc` or `mailbox_full`; never drops silently.
+   */
+  cast(ref: ProcessRef, msg: unknown, options?: CastOptions): Promise<CastOutcome> {
+    return this.offer(ref, CAST, msg, options);
+  }
+
+  /** Like `cast`, for `handleInfo` (notifications, timer messages). */
+  send(ref: ProcessRef, msg: unknown, options?: CastOptions): Promise<CastOutcome> {
+    return this.offer(ref, INFO, msg, options);
+  }
+
+  /** Replies to a call (see `From`); false when the caller no longer waits. */
+  reply<R>(from: From<R>, value: R): boolean {
+    return from.reply(value);
+  }
+
+  /**
+   * Monitors `target`. The watcher — a process, which gets a DOWN info message, or a callback — learns once
+   * when the target exits, with its reason; at once with `noproc` if it is not alive. The monitor is released
+   * when it fires, when `demonitor` is called, or when the watching process exits.
+   */
+  monitor(
+    target: ProcessRef,
+    watcher: Pid | ((down: DownMessage) => void),
+    options?: { label?: string },
+  ): MonitorRef {
+    let w: Proc | DownWatcher;
+    if (typeof watcher === 'function') {
+      w = { label: options?.label ?? 'callback', down: watcher };
+    } else {
+      const p = this.lookup(watcher);
+      if (p === undefined) throw new NoProcError(watcher, 'a dead process cannot monitor');
+      w = p;
+    }
+    const t = this.lookup(target);
+    return t === undefined ? this.monitors.createForMissing(target, w) : this.monitors.create(t, w);
+  }
+
+  /** Releases a monitor (a DOWN already queued for it is not delivered). True when it was active. */
+  demonitor(ref: MonitorRef): boolean {
+    if (!(ref instanceof MonitorRecord)) throw new ValidationError('not a monitor of this runtime');
+    return this.monitors.release(ref);
+  }
+
+  /** Active monitors created at least `ageMs` ago (runtime clock), oldest first: the leak check. */
+  monitorsOlderThan(ageMs: number): MonitorInfo[] {
+    return this.monitors.olderThan(checkTimeout('ageMs', ageMs));
+  }
+
+  /** Like `monitorsOlderThan`, and emits a `monitor_leak` event for each. */
+  checkMonitorLeaks(ageMs: number): MonitorInfo[] {
+    const old = this.monitorsOlderThan(ageMs);
+    if (this.sink !== undefined)
+      for (const monitor of old) this.emit({ type: 'monitor_leak', at: this.clock.now(), monitor });
+    return old;
+  }
+
+  /**
+   * Links two processes. If `b` is not alive, `a` gets an exit signal with reason `noproc` (an EXIT message
+   * if it traps exits; otherwise this throws `noproc`).
+   */
+  link(a: ProcessRef, b: ProcessRef): void {
+    const pa = this.lookup(a);
+    if (pa === undefined || pa.status === DEAD) throw new NoProcError(a);
+    const pb = this.lookup(b);
+    if (pb === undefined) {
+      if (!pa.trapping) throw new NoProcError(b, 'cannot link to it');
+      const from = typeof b === 'string' ? undefined : b;
+      pa.deliver({ type: 'EXIT', from, reason: 'noproc' } satisfies ExitMessage);
+      return;
+    }
+    if (pa !== pb) addLink(pa, pb);
+  }
+
+  unlink(a: ProcessRef, b: ProcessRef): void {
+    const pa = this.lookup(a);
+    const pb = this.lookup(b);
+    if (pa === undefined || pb === undefined) return;
+    pa.links?.delete(pb);
+    pb.links?.delete(pa);
+  }
+
+  /**
+   * Sends an exit signal from outside any process. `kill` ends the process at once (reason `killed`, no
+   * `terminate`). Otherwise a process trapping exits gets an EXIT message; one that does not exits with the
+   * reason once its current handler returns (`normal` is ignored). Returns false when no process was alive.
+   */
+  exit(target: ProcessRef, reason: ExitSignal): boolean {
+    return this.signal(target, reason, undefined);
+  }
+
+  /** `exit(target, 'kill')`. */
+  kill(target: ProcessRef): boolean {
+    return this.signal(target, 'kill', undefined);
+  }
+
+  /**
+   * Asks a process to stop with `reason` even if it traps exits, and resolves with its exit reason once it
+   * is gone (`killed` if `terminate` outlasted `timeoutMs`). Fails with `noproc` when it is not alive.
+   */
+  stop(ref: ProcessRef, reason: ExitReason = 'normal', options?: StopOptions): Promise<ExitReason> {
+    const timeoutMs = checkTimeout('stop timeoutMs', options?.timeoutMs ?? 5000);
+    const proc = this.lookup(ref);
+    if (proc === undefined) return Promise.reject(new NoProcError(ref));
+    return new Promise<ExitReason>((resolve) => {
+      const timer = Number.isFinite(timeoutMs)
+        ? this.clock.setTimer(timeoutMs, () => proc.kill())
+        : undefined;
+      this.monitors.create(proc, {
+        label: 'stop',
+        down: (d) => {
+          timer?.cancel();
+          resolve(d.reason);
+        },
+      });
+      proc.beginExit(reason);
+    });
+  }
+
+  /** The pid registered under `name`, if a process has it. */
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name)?.pid;
+  }
+
+  isAlive(ref: ProcessRef): boolean {
+    const p = this.lookup(ref);
+    return p !== undefined && p.status < EXITING;
+  }
+
+  info(ref: ProcessRef): ProcessInfo | undefined {
+    const p = this.lookup(ref);
+    if (p === undefined) return undefined;
+    return {
+      pid: p.pid,
+      name: p.name,
+      status: STATUS_NAMES[p.status as 0 | 1 | 2],
+      mailboxSize: p.mailbox?.size ?? 0,
+      mailboxCapacity: p.capacity,
+      overflow: p.overflow,
+      blockedSenders: p.waiters?.size ?? 0,
+      dropped: p.dropped,
+      links: p.links?.size ?? 0,
+      monitors: p.monitoring?.size ?? 0,
+      monitoredBy: p.monitoredBy?.size ?? 0,
+      trapExit: p.trapping,
+      parent: p.parent,
+    };
+  }
+
+  /** Every live process's pid, in spawn order. */
+  pids(): Pid[] {
+    return [...this.table.values()].map((p) => p.pid);
+  }
+
+  /**
+   * Stops every process: those without a live parent first, newest first, each with `stop(…, 'shutdown')`
+   * (so supervisors take their trees down in order); whatever is left is killed.
+   */
+  async shutdown(options?: StopOptions): Promise<void> {
+    const roots = [...this.table.values()]
+      .filter((p) => p.parent === undefined || !this.table.has(p.parent.id))
+      .reverse();
+    for (const p of roots) {
+      if (p.status === DEAD) continue;
+      try {
+        await this.stop(p.pid, 'shutdown', options);
+      } catch (error) {
+        if (!isRuntimeError(error, 'noproc')) throw error; // already gone: that is what we wanted
+      }
+    }
+    for (const p of [...this.table.values()]) p.kill();
+  }
+
+  // Internals shared with the process, supervisor and pool modules.
+
+  /** @internal */
+  lookup(ref: ProcessRef): Proc | undefined {
+    if (typeof ref === 'string') return this.names.get(ref);
+    const p = this.table.get(ref.id);
+    return p !== undefined && p.pid === ref ? p : undefined;
+  }
+
+  /** @internal A runtime message to a process (never refused); false when it is not alive. */
+  deliverSystem(ref: ProcessRef, msg: unknown): boolean {
+    const p = this.lookup(ref);
+    if (p === undefined || p.status >= EXITING) return false;
+    p.deliver(msg);
+    return true;
+  }
+
+  /** @internal */
+  signal(ref: ProcessRef, reason: ExitSignal, from: Pid | undefined): boolean {
+    const p = this.lookup(ref);
+    if (p === undefined) return false;
+    deliverSignal(p, reason, from);
+    return true;
+  }
+
+  /** @internal Ends a process for good: tells its monitors and links, frees its name. */
+  finalize(proc: Proc, reason: ExitReason): void {
+    if (proc.status === DEAD) return;
+    proc.status = DEAD;
+    proc.exitReason = reason;
+    this.table.delete(proc.pid.id);
+    if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
+    const discarded = proc.mailbox?.size ?? 0;
+    proc.mailbox = undefined;
+    const waiters = proc.waiters?.drain() ?? [];
+    proc.waiters = undefined;
+    if (this.sink !== undefined) {
+      this.emit({
+        type: 'exit',
+        at: this.clock.now(),
+        pid: proc.pid,
+        name: proc.name,
+        reason,
+        discardedMessages: discarded,
+      });
+    }
+    for (const w of waiters) {
+      if (w.done) continue;
+      w.done = true;
+      w.timer?.cancel();
+      w.reject(new ProcessExitedError(proc.pid, reason));
+    }
+    this.monitors.watcherExited(proc);
+    this.monitors.targetExited(proc, reason);
+    const links = proc.links;
+    proc.links = undefined;
+    if (links !== undefined) {
+      for (const other of links) {
+        other.links?.delete(proc);
+        deliverSignal(other, reason, proc.pid);
+      }
+    }
+    proc.state = undefined;
+  }
+
+  /** @internal */
+  reportDrop(p: Proc): void {
+    if (this.sink !== undefined) {
+      this.emit({
+        type: 'mailbox_drop',
+        at: this.clock.now(),
+        pid: p.pid,
+        capacity: p.capacity,
+        droppedTotal: p.dropped,
+      });
+    }
+  }
+
+  /** @internal */
+  reportOverflow(p: Proc, policy: 'reject' | 'block'): void {
+    if (this.sink !== undefined) {
+      this.emit({ type: 'mailbox_overflow', at: this.clock.now(), pid: p.pid, policy, capacity: p.capacity });
+    }
+  }
+
+  /** @internal */
+  reportUnhandledInfo(p: Proc, message: unknown): void {
+    if (this.sink !== undefined)
+      this.emit({ type: 'unhandled_info', at: this.clock.now(), pid: p.pid, message });
+  }
+
+  /** @internal */
+  reportTerminateFailed(p: Proc, error: unknown): void {
+    if (this.sink !== undefined)
+      this.emit({ type: 'terminate_failed', at: this.clock.now(), pid: p.pid, error });
+    else process.emitWarning(`terminate of ${p.pid.toString()} threw: ${String(error)}`);
+  }
+
+  /** @internal */
+  emit(event: RuntimeEvent): void {
+    if (this.sink === undefined) return;
+    try {
+      this.sink(event);
+    } catch (error) {
+      // The sink is observability; a broken one must not break the runtime, but it is not hidden either.
+      process.emitWarning(`runtime event sink threw on ${event.type}: ${String(error)}`);
+    }
+  }
+
+  private offer(
+    ref: ProcessRef,
+    kind: typeof CAST | typeof INFO,
+    msg: unknown,
+    options?: CastOptions,
+  ): Promise<CastOutcome> {
+    const timeoutMs =
+      options?.timeoutMs === undefined
+        ? this.callTimeoutMs
+        : checkTimeout('cast timeoutMs', options.timeoutMs);
+    const p = this.lookup(ref);
+    if (p === undefined || p.status >= EXITING) return Promise.reject(new NoProcError(ref));
+    return p.offer(kind, msg, timeoutMs);
+  }
+}
+
+function addLink(a: Proc, b: Proc): void {
+  (a.links ??= new Set()).add(b);
+  (b.links ??= new Set()).add(a);
+}
+
+/** Erlang's exit-signal rules, adapted: a non-kill exit takes effect between handlers (Node cannot pre-empt one). */
+function deliverSignal(p: Proc, reason: ExitSignal, from: Pid | undefined): void {
+  if (p.status === DEAD) return;
+  if (reason === 'kill') {
+    p.kill();
+    return;
+  }
+  const fromParent = from !== undefined && from === p.parent;
+  if (p.trapping && !fromParent) {
+    p.deliver({ type: 'EXIT', from, reason } satisfies ExitMessage);
+    return;
+  }
+  if (reason === 'normal' && !p.trapping) return;
+  p.beginExit(reason);
+}
+
+/** Creates a process system. Tests create their own, with a `VirtualClock`. */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  return new Runtime(options);
+}
