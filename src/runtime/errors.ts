@@ -175,11 +175,13 @@ export class PoolNotRunningError extends RuntimeError {
 }
 
 export class PoolQueueFullError extends RuntimeError {
-  constructor(pool: string, maxQueued: number, cause?: unknown) {
-    super('pool_queue_full', `task pool ${pool} already has its maximum of ${maxQueued} tasks waiting`, {
+  /** `maxQueued` is undefined when the burst was refused by the pool's mailbox before its queue saw it. */
+  constructor(pool: string, maxQueued: number | undefined, cause?: unknown) {
+    const limit = maxQueued === undefined ? 'too many tasks' : `its maximum of ${maxQueued} tasks`;
+    super('pool_queue_full', `task pool ${pool} already has ${limit} waiting`, {
       cause,
       retryable: true,
-      details: { pool, maxQueued },
+      details: { pool, ...(maxQueued === undefined ? {} : { maxQueued }) },
     });
   }
 }

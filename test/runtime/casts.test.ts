@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Pid, type RuntimeEvent } from '../../src/runtime/index.js';
-import { deferred, gated, harness, recorder } from './support.js';
+import { Pid } from '../../src/runtime/index.js';
+import { deferred, gated, harness, like, recorder } from './support.js';
 
 describe('cast', () => {
   it('resolves "queued" once the message is in the mailbox and the process handles it in order', async () => {
@@ -58,8 +58,8 @@ describe('a full mailbox', () => {
     await expect(rt.cast(pid, 4)).rejects.toMatchObject({ code: 'mailbox_full', retryable: true });
     await expect(rt.call(pid, 'x')).rejects.toMatchObject({ code: 'mailbox_full' });
     expect(ofType('mailbox_overflow')).toEqual([
-      expect.objectContaining({ pid, policy: 'reject', capacity: 2 }),
-      expect.objectContaining({ pid, policy: 'reject', capacity: 2 }),
+      like({ pid, policy: 'reject', capacity: 2 }),
+      like({ pid, policy: 'reject', capacity: 2 }),
     ]);
     gate.resolve();
     await settle();
@@ -91,11 +91,7 @@ describe('a full mailbox', () => {
     await settle();
     expect(order).toEqual([]);
     expect(rt.info(pid)?.blockedSenders).toBe(2);
-    expect(
-      ofType('mailbox_overflow').map(
-        (e) => (e as Extract<RuntimeEvent, { type: 'mailbox_overflow' }>).policy,
-      ),
-    ).toEqual(['block', 'block']);
+    expect(ofType('mailbox_overflow').map((e) => e.policy)).toEqual(['block', 'block']);
     gate.resolve();
     await Promise.all([third, fourth]);
     expect(order).toEqual(['3:queued', '4:queued']);
@@ -161,8 +157,8 @@ describe('a full mailbox', () => {
     await expect(rt.send(pid, 4)).resolves.toBe('dropped');
     expect(rt.info(pid)?.dropped).toBe(2);
     expect(ofType('mailbox_drop')).toEqual([
-      expect.objectContaining({ pid, capacity: 1, droppedTotal: 1 }),
-      expect.objectContaining({ pid, capacity: 1, droppedTotal: 2 }),
+      like({ pid, capacity: 1, droppedTotal: 1 }),
+      like({ pid, capacity: 1, droppedTotal: 2 }),
     ]);
     // A call is never dropped: it fails instead.
     await expect(rt.call(pid, 'x')).rejects.toMatchObject({ code: 'mailbox_full' });
@@ -190,7 +186,7 @@ describe('a full mailbox', () => {
     expect(rt.info(watcher)?.mailboxSize).toBe(2);
     gate.resolve();
     await settle();
-    const got = (await rt.call(watcher, 'x')) as unknown[];
+    const got = await rt.call<unknown[]>(watcher, 'x');
     expect(got.at(-1)).toMatchObject({ type: 'DOWN', target, reason: 'killed' });
   });
 
@@ -203,9 +199,7 @@ describe('a full mailbox', () => {
     await rt.cast(pid, 2);
     await rt.cast(pid, 3);
     rt.kill(pid);
-    expect(ofType('exit')).toEqual([
-      expect.objectContaining({ pid, reason: 'killed', discardedMessages: 2 }),
-    ]);
+    expect(ofType('exit')).toEqual([like({ pid, reason: 'killed', discardedMessages: 2 })]);
     gate.resolve();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRuntime, VirtualClock, type ExitReason, type Pid } from '../../src/runtime/index.js';
-import { deferred, harness, recorder } from './support.js';
+import { anError, deferred, harness, like, recorder } from './support.js';
 
 describe('processes', () => {
   it('a handler that throws kills only its own process, with the error as the reason', async () => {
@@ -12,12 +12,8 @@ describe('processes', () => {
     await settle();
     expect(rt.isAlive(victim)).toBe(false);
     for (const p of others) expect(rt.isAlive(p)).toBe(true);
-    expect(terminated).toEqual([
-      { pid: victim, reason: { error: expect.objectContaining({ message: 'cast crash' }) } },
-    ]);
-    expect(ofType('exit')).toEqual([
-      expect.objectContaining({ pid: victim, reason: { error: expect.any(Error) } }),
-    ]);
+    expect(terminated).toEqual([{ pid: victim, reason: { error: like({ message: 'cast crash' }) } }]);
+    expect(ofType('exit')).toEqual([like({ pid: victim, reason: { error: anError() } })]);
   });
 
   it('an async handler that rejects kills its process the same way', async () => {
@@ -38,7 +34,7 @@ describe('processes', () => {
       .catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'init_failed',
-      cause: expect.objectContaining({ message: 'store unreachable' }),
+      cause: like({ message: 'store unreachable' }),
     });
     expect(rt.whereis('loader')).toBeUndefined();
     expect(rt.processCount).toBe(0);
@@ -110,9 +106,7 @@ describe('processes', () => {
       undefined,
     );
     await expect(rt.stop(pid, 'shutdown')).resolves.toBe('shutdown');
-    expect(ofType('terminate_failed')).toEqual([
-      expect.objectContaining({ pid, error: expect.objectContaining({ message: 'cleanup failed' }) }),
-    ]);
+    expect(ofType('terminate_failed')).toEqual([like({ pid, error: like({ message: 'cleanup failed' }) })]);
   });
 
   it('info messages without handleInfo are reported, not silently lost', async () => {
@@ -120,7 +114,7 @@ describe('processes', () => {
     const pid = await rt.spawn({ init: () => 0 }, undefined);
     await rt.send(pid, { stray: true });
     await settle();
-    expect(ofType('unhandled_info')).toEqual([expect.objectContaining({ pid, message: { stray: true } })]);
+    expect(ofType('unhandled_info')).toEqual([like({ pid, message: { stray: true } })]);
   });
 
   it('shutdown stops every process and leaves no timer pending', async () => {

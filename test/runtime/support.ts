@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import {
   VirtualClock,
   createRuntime,
@@ -14,9 +15,9 @@ export interface Harness {
   rt: Runtime;
   events: RuntimeEvent[];
   /** Lets queued messages and handlers run (no time passes). */
-  settle(): Promise<void>;
+  settle: () => Promise<void>;
   /** Events of one type. */
-  ofType<T extends RuntimeEvent['type']>(type: T): Extract<RuntimeEvent, { type: T }>[];
+  ofType: <T extends RuntimeEvent['type']>(type: T) => Extract<RuntimeEvent, { type: T }>[];
 }
 
 export function harness(options: { mailboxCapacity?: number; callTimeoutMs?: number } = {}): Harness {
@@ -130,4 +131,14 @@ export function worker(log: string[], id: string, hangTerminate?: Promise<void>)
       if (hangTerminate !== undefined) await hangTerminate;
     },
   };
+}
+
+/** `expect.objectContaining`, typed `unknown` so it nests in literals without an `any`. */
+export function like(shape: Record<string, unknown>): unknown {
+  return expect.objectContaining(shape) as unknown;
+}
+
+/** Matches any `Error`. */
+export function anError(): unknown {
+  return expect.any(Error) as unknown;
 }

@@ -136,8 +136,7 @@ export class TaskPool {
       if (isRuntimeError(error, 'noproc') || isRuntimeError(error, 'process_exited')) {
         throw new PoolNotRunningError(this.name, error);
       }
-      if (isRuntimeError(error, 'mailbox_full'))
-        throw new PoolQueueFullError(this.name, Number(error.details?.capacity), error);
+      if (isRuntimeError(error, 'mailbox_full')) throw new PoolQueueFullError(this.name, undefined, error);
       throw error;
     }
     return unwrap(result);
