@@ -135,3 +135,26 @@ describe('processes', () => {
     );
   });
 });
+
+describe('runtime events', () => {
+  it('are observation only: a sink that throws is reported as a warning and changes nothing', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const rt = createRuntime({
+        clock: new VirtualClock(),
+        events: () => {
+          throw new Error('sink broken');
+        },
+      });
+      const pid = await rt.spawn(recorder(), undefined);
+      await expect(rt.call(pid, { op: 'echo', value: 1 })).resolves.toBe(1);
+      await expect(rt.stop(pid, 'shutdown')).resolves.toBe('shutdown');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.some((w) => w.includes('sink broken'))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
