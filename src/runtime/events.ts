@@ -71,4 +71,4 @@ export type RuntimeEvent =
   | { type: 'task_timeout'; at: number; pool: string; timeoutMs: number };
 
 /** Receives runtime events. It runs synchronously on the runtime's path, so it should be quick. */
-export type EventSink = (event: RuntimeEvent) => void;
+export type RuntimeEventSink = (event: RuntimeEvent) => void;

@@ -14,16 +14,16 @@ export {
 } from './behaviour.js';
 export { reply } from './call.js';
 export type { MonitorRef } from './monitors.js';
-export type { EventSink, MonitorInfo, RuntimeEvent } from './events.js';
+export type { RuntimeEventSink, MonitorInfo, RuntimeEvent } from './events.js';
 export { OverflowPolicy, type RuntimeOptions, type SpawnOptions } from './options.js';
 export type { CastOutcome } from './process.js';
 export {
   Runtime,
   createRuntime,
-  type CallOptions,
-  type CastOptions,
+  type ProcessCallOptions,
+  type ProcessCastOptions,
   type ProcessInfo,
-  type StopOptions,
+  type ProcessStopOptions,
 } from './runtime.js';
 export {
   BadMessageError,
@@ -47,11 +47,11 @@ export {
 } from './errors.js';
 export {
   RestartType,
-  Strategy,
+  SupervisorStrategy,
   type ChildSpec,
   type IntensityOptions,
-  type Shutdown,
-  type StartOptions,
+  type ChildShutdown,
+  type ChildStartOptions,
   type SupervisorSpec,
 } from './supervision/spec.js';
 export {
@@ -76,9 +76,9 @@ export {
 } from './supervision/describe.js';
 export {
   TaskPool,
-  type BatchOptions,
+  type TaskBatchOptions,
   type PoolStats,
-  type Task,
+  type PoolTask,
   type TaskPoolChildOptions,
   type TaskPoolOptions,
 } from './tasks/task-pool.js';

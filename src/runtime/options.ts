@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError, describeIssues } from '../errors.js';
 import type { Clock } from './clock.js';
-import type { EventSink } from './events.js';
+import type { RuntimeEventSink } from './events.js';
 import { Pid } from './pid.js';
 
 /**
@@ -52,7 +52,7 @@ export interface RuntimeOptions {
   /** Where time and every timeout come from. Tests pass a `VirtualClock`. */
   clock: Clock;
   /** Receives typed runtime events (spawn, exit, restart, overflow, drop, leaks…). Default: none. */
-  events?: EventSink;
+  events?: RuntimeEventSink;
   /** Default mailbox capacity in messages. Default: 1000. */
   mailboxCapacity?: number;
   /** Default `call` timeout in ms. Default: 5000. */
@@ -68,7 +68,9 @@ const runtimeSchema = z.strictObject({
       typeof (v as Clock).setTimer === 'function',
     { message: 'must be a Clock (now, setTimer)' },
   ),
-  events: z.custom<EventSink>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
+  events: z
+    .custom<RuntimeEventSink>((v) => typeof v === 'function', { message: 'must be a function' })
+    .optional(),
   mailboxCapacity: capacity.default(1000),
   callTimeoutMs: z.number().min(0).default(5000),
 });
@@ -84,8 +86,20 @@ export function parseRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeOpt
 
 /** A timeout option: a non-negative number of ms, or `Infinity` for none. */
 export function checkTimeout(what: string, ms: number): number {
+  const checked = timeoutOption(what, ms, 0);
+  if (typeof checked !== 'number') throw checked;
+  return checked;
+}
+
+/** Like `checkTimeout` for promise-returning APIs: the error is returned, to be rejected with. */
+export function timeoutOption(
+  what: string,
+  ms: number | undefined,
+  fallback: number,
+): number | ValidationError {
+  if (ms === undefined) return fallback;
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    throw new ValidationError(`${what} must be a number of ms ≥ 0 (or Infinity), got ${String(ms)}`);
+    return new ValidationError(`${what} must be a number of ms ≥ 0 (or Infinity), got ${String(ms)}`);
   }
   return ms;
 }

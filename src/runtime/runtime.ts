@@ -10,10 +10,11 @@ import {
   ProcessExitedError,
   isRuntimeError,
 } from './errors.js';
-import type { EventSink, MonitorInfo, RuntimeEvent } from './events.js';
+import type { RuntimeEventSink, MonitorInfo, RuntimeEvent } from './events.js';
 import { MonitorRecord, MonitorTable, type DownWatcher, type MonitorRef } from './monitors.js';
 import {
   checkTimeout,
+  timeoutOption,
   parseRuntimeOptions,
   parseSpawnOptions,
   type OverflowPolicy,
@@ -24,17 +25,17 @@ import { Pid, type ProcessRef } from './pid.js';
 import { CAST, DEAD, EXITING, INFO, Proc, RUNNING, type CastOutcome } from './process.js';
 import type { ExitReason, ExitSignal } from './reasons.js';
 
-export interface CallOptions {
+export interface ProcessCallOptions {
   /** How long to wait for the reply, in ms; `Infinity` waits until a reply or the callee's exit. Default: the runtime's `callTimeoutMs` (5000). */
   timeoutMs?: number;
 }
 
-export interface CastOptions {
+export interface ProcessCastOptions {
   /** With a `block` mailbox, how long to wait for room before failing with `mailbox_full`, in ms. Default: the runtime's `callTimeoutMs` (5000). */
   timeoutMs?: number;
 }
 
-export interface StopOptions {
+export interface ProcessStopOptions {
   /** How long `terminate` may take before the process is killed, in ms (`Infinity`: never killed). Default: 5000. */
   timeoutMs?: number;
 }
@@ -70,7 +71,7 @@ const STATUS_NAMES = ['starting', 'running', 'exiting'] as const;
  */
 export class Runtime {
   readonly clock: Clock;
-  private readonly sink: EventSink | undefined;
+  private readonly sink: RuntimeEventSink | undefined;
   private readonly mailboxCapacity: number;
   private readonly callTimeoutMs: number;
   private readonly table = new Map<number, Proc>();
@@ -172,11 +173,9 @@ export class Runtime {
    * exit reason) as soon as the callee exits while the call is pending — the call monitors the callee for
    * exactly its own duration.
    */
-  call<R = unknown>(ref: ProcessRef, msg: unknown, options?: CallOptions): Promise<R> {
-    const timeoutMs =
-      options?.timeoutMs === undefined
-        ? this.callTimeoutMs
-        : checkTimeout('call timeoutMs', options.timeoutMs);
+  call<R = unknown>(ref: ProcessRef, msg: unknown, options?: ProcessCallOptions): Promise<R> {
+    const timeoutMs = timeoutOption('call timeoutMs', options?.timeoutMs, this.callTimeoutMs);
+    if (typeof timeoutMs !== 'number') return Promise.reject(timeoutMs);
     const proc = this.lookup(ref);
     if (proc === undefined || proc.status >= EXITING) return Promise.reject(new NoProcError(ref));
     return new Promise<R>((resolve, reject) => {
@@ -194,12 +193,12 @@ export class Runtime {
    * is handled: use `call` for that), or `'dropped'` when the process's `drop` policy dropped it. Fails with
    * `noproc` or `mailbox_full`; never drops silently.
    */
-  cast(ref: ProcessRef, msg: unknown, options?: CastOptions): Promise<CastOutcome> {
+  cast(ref: ProcessRef, msg: unknown, options?: ProcessCastOptions): Promise<CastOutcome> {
     return this.offer(ref, CAST, msg, options);
   }
 
   /** Like `cast`, for `handleInfo` (notifications, timer messages). */
-  send(ref: ProcessRef, msg: unknown, options?: CastOptions): Promise<CastOutcome> {
+  send(ref: ProcessRef, msg: unknown, options?: ProcessCastOptions): Promise<CastOutcome> {
     return this.offer(ref, INFO, msg, options);
   }
 
@@ -292,8 +291,9 @@ export class Runtime {
    * Asks a process to stop with `reason` even if it traps exits, and resolves with its exit reason once it
    * is gone (`killed` if `terminate` outlasted `timeoutMs`). Fails with `noproc` when it is not alive.
    */
-  stop(ref: ProcessRef, reason: ExitReason = 'normal', options?: StopOptions): Promise<ExitReason> {
-    const timeoutMs = checkTimeout('stop timeoutMs', options?.timeoutMs ?? 5000);
+  stop(ref: ProcessRef, reason: ExitReason = 'normal', options?: ProcessStopOptions): Promise<ExitReason> {
+    const timeoutMs = timeoutOption('stop timeoutMs', options?.timeoutMs, 5000);
+    if (typeof timeoutMs !== 'number') return Promise.reject(timeoutMs);
     const proc = this.lookup(ref);
     if (proc === undefined) return Promise.reject(new NoProcError(ref));
     return new Promise<ExitReason>((resolve) => {
@@ -350,7 +350,7 @@ export class Runtime {
    * Stops every process: those without a live parent first, newest first, each with `stop(…, 'shutdown')`
    * (so supervisors take their trees down in order); whatever is left is killed.
    */
-  async shutdown(options?: StopOptions): Promise<void> {
+  async shutdown(options?: ProcessStopOptions): Promise<void> {
     const roots = [...this.table.values()]
       .filter((p) => p.parent === undefined || !this.table.has(p.parent.id))
       .reverse();
@@ -478,12 +478,10 @@ export class Runtime {
     ref: ProcessRef,
     kind: typeof CAST | typeof INFO,
     msg: unknown,
-    options?: CastOptions,
+    options?: ProcessCastOptions,
   ): Promise<CastOutcome> {
-    const timeoutMs =
-      options?.timeoutMs === undefined
-        ? this.callTimeoutMs
-        : checkTimeout('cast timeoutMs', options.timeoutMs);
+    const timeoutMs = timeoutOption('cast timeoutMs', options?.timeoutMs, this.callTimeoutMs);
+    if (typeof timeoutMs !== 'number') return Promise.reject(timeoutMs);
     const p = this.lookup(ref);
     if (p === undefined || p.status >= EXITING) return Promise.reject(new NoProcError(ref));
     return p.offer(kind, msg, timeoutMs);

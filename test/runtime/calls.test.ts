@@ -132,7 +132,10 @@ describe('call', () => {
   it('validates the timeout', async () => {
     const { rt } = harness();
     const pid = await rt.spawn(recorder(), undefined);
-    expect(() => rt.call(pid, { op: 'get' }, { timeoutMs: -1 })).toThrow(/timeoutMs/);
+    await expect(rt.call(pid, { op: 'get' }, { timeoutMs: -1 })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(rt.cast(pid, 'x', { timeoutMs: Number.NaN })).rejects.toThrow(/timeoutMs/);
   });
 
   it('leaves no monitor behind after many calls that succeed, time out or meet a dead callee', async () => {

@@ -5,13 +5,13 @@ import {
   TaskPool,
   describeTree,
   type Runtime,
-  type Strategy,
+  type SupervisorStrategy,
   type SupervisorSpec,
 } from '../../src/runtime/index.js';
 import { harness, worker } from './support.js';
 
 /** Stands in for a node's tree builder: configuration in, supervisor spec out. */
-function buildTree(rt: Runtime, options: { coreStrategy?: Strategy } = {}): SupervisorSpec {
+function buildTree(rt: Runtime, options: { coreStrategy?: SupervisorStrategy } = {}): SupervisorSpec {
   const log: string[] = [];
   return {
     id: 'node',

@@ -4,13 +4,13 @@ import {
   type ChildSpec,
   type ExitReason,
   type Runtime,
-  type Shutdown,
+  type ChildShutdown,
 } from '../../src/runtime/index.js';
 import { harness, worker } from './support.js';
 
 const never = new Promise<void>(() => undefined);
 
-function child(rt: Runtime, log: string[], id: string, shutdownMs: Shutdown, hang = false): ChildSpec {
+function child(rt: Runtime, log: string[], id: string, shutdownMs: ChildShutdown, hang = false): ChildSpec {
   return {
     id,
     shutdownMs,

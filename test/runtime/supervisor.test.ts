@@ -5,7 +5,7 @@ import {
   type ExitReason,
   type RestartType,
   type Runtime,
-  type Strategy,
+  type SupervisorStrategy,
 } from '../../src/runtime/index.js';
 import { anError, harness, like, worker } from './support.js';
 
@@ -13,7 +13,7 @@ function child(rt: Runtime, log: string[], id: string, restart: RestartType = 'p
   return { id, restart, start: (o) => rt.spawn(worker(log, id), undefined, { ...o, name: id }) };
 }
 
-async function tree(strategy: Strategy, ids = ['a', 'b', 'c']) {
+async function tree(strategy: SupervisorStrategy, ids = ['a', 'b', 'c']) {
   const h = harness();
   const log: string[] = [];
   const sup = await Supervisor.start(h.rt, {

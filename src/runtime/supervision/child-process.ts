@@ -4,7 +4,7 @@ import { isRuntimeError } from '../errors.js';
 import { Pid } from '../pid.js';
 import type { ExitReason } from '../reasons.js';
 import type { Runtime } from '../runtime.js';
-import type { ResolvedChildSpec, Shutdown } from './spec.js';
+import type { ResolvedChildSpec, ChildShutdown } from './spec.js';
 
 /**
  * Starts a child and makes sure it is linked to the supervisor. A `start` that passed the options to
@@ -26,7 +26,7 @@ export async function shutdownChild(
   rt: Runtime,
   supervisor: Pid,
   child: Pid,
-  shutdown: Shutdown,
+  shutdown: ChildShutdown,
 ): Promise<ExitReason> {
   rt.unlink(supervisor, child);
   if (shutdown === 'brutal_kill') {

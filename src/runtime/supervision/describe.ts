@@ -1,4 +1,10 @@
-import type { ResolvedSupervisorSpec, RestartType, Shutdown, Strategy, SupervisorSpec } from './spec.js';
+import type {
+  ResolvedSupervisorSpec,
+  RestartType,
+  ChildShutdown,
+  SupervisorStrategy,
+  SupervisorSpec,
+} from './spec.js';
 import { parseSupervisorSpec } from './spec.js';
 
 /**
@@ -10,7 +16,7 @@ export type NodeDescription = SupervisorDescription | DynamicSupervisorDescripti
 export interface SupervisorDescription {
   readonly kind: 'supervisor';
   readonly id: string;
-  readonly strategy: Strategy;
+  readonly strategy: SupervisorStrategy;
   readonly maxRestarts: number;
   readonly periodMs: number;
   readonly children: ChildDescription[];
@@ -37,7 +43,7 @@ export interface ChildDescription {
   readonly id: string;
   readonly type: 'worker' | 'supervisor';
   readonly restart: RestartType;
-  readonly shutdownMs: Shutdown;
+  readonly shutdownMs: ChildShutdown;
   /** What the child is, when its spec can say (supervisors and pools built with their `childSpec`). */
   readonly node?: NodeDescription;
 }

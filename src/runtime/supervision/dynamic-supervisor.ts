@@ -4,7 +4,7 @@ import { isExit, type Behaviour, type CallResult, type ProcessContext } from '..
 import { BadMessageError, ChildNotFoundError, ChildStartError, MaxChildrenError } from '../errors.js';
 import type { Pid, ProcessRef } from '../pid.js';
 import { isNormalExit, type ExitReason } from '../reasons.js';
-import type { CallOptions, Runtime } from '../runtime.js';
+import type { ProcessCallOptions, Runtime } from '../runtime.js';
 import { shutdownChild, startChild } from './child-process.js';
 import type { DynamicSupervisorDescription } from './describe.js';
 import { RestartIntensity } from './intensity.js';
@@ -17,7 +17,7 @@ import {
   type IntensityOptions,
   type ResolvedChildSpec,
   type RestartType,
-  type Shutdown,
+  type ChildShutdown,
 } from './spec.js';
 import type { SupervisorStartOptions } from './supervisor.js';
 
@@ -209,7 +209,7 @@ export interface DynamicSupervisorChildOptions {
   /** Default: `permanent`. */
   restart?: RestartType;
   /** Default: `infinity`. */
-  shutdownMs?: Shutdown;
+  shutdownMs?: ChildShutdown;
   /** Registers it under this name when started. Default: none. */
   name?: string;
 }
@@ -261,20 +261,20 @@ export class DynamicSupervisor {
   }
 
   /** Starts a child under this supervisor; fails with `max_children` at the limit, `child_start_failed` if it does not start. */
-  async startChild(spec: ChildSpec, options?: CallOptions): Promise<Pid> {
+  async startChild(spec: ChildSpec, options?: ProcessCallOptions): Promise<Pid> {
     return this.request<Pid>(new DynRequest('start', parseChildSpec(spec, 'startChild')), options);
   }
 
   /** Stops a child for good (it is not restarted). Fails with `child_not_found`. */
-  async terminateChild(pid: Pid, options?: CallOptions): Promise<void> {
+  async terminateChild(pid: Pid, options?: ProcessCallOptions): Promise<void> {
     await this.request<undefined>(new DynRequest('terminate', undefined, pid), options);
   }
 
-  async whichChildren(options?: CallOptions): Promise<DynamicChildInfo[]> {
+  async whichChildren(options?: ProcessCallOptions): Promise<DynamicChildInfo[]> {
     return this.request<DynamicChildInfo[]>(new DynRequest('which'), options);
   }
 
-  async countChildren(options?: CallOptions): Promise<number> {
+  async countChildren(options?: ProcessCallOptions): Promise<number> {
     return this.request<number>(new DynRequest('count'), options);
   }
 
@@ -283,7 +283,7 @@ export class DynamicSupervisor {
     return this.runtime.stop(this.ref, reason, { timeoutMs });
   }
 
-  private async request<T>(req: DynRequest, options?: CallOptions): Promise<T> {
+  private async request<T>(req: DynRequest, options?: ProcessCallOptions): Promise<T> {
     return unwrap(await this.runtime.call<Result<T>>(this.ref, req, options));
   }
 }

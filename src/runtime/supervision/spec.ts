@@ -4,7 +4,7 @@ import type { Pid } from '../pid.js';
 import type { NodeDescription } from './describe.js';
 
 /** When a supervisor restarts its children. */
-export const Strategy = {
+export const SupervisorStrategy = {
   /** Only the child that exited is restarted. */
   oneForOne: 'one_for_one',
   /** All children are stopped (in reverse order) and started again (in order). */
@@ -12,7 +12,7 @@ export const Strategy = {
   /** The child that exited and every child started after it are stopped and started again. */
   restForOne: 'rest_for_one',
 } as const;
-export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+export type SupervisorStrategy = (typeof SupervisorStrategy)[keyof typeof SupervisorStrategy];
 
 /** Which exits of a child its supervisor restarts. */
 export const RestartType = {
@@ -26,10 +26,10 @@ export const RestartType = {
 export type RestartType = (typeof RestartType)[keyof typeof RestartType];
 
 /** How a child is stopped: ms to wait for its `terminate` before killing it, `brutal_kill`, or `infinity`. */
-export type Shutdown = number | 'brutal_kill' | 'infinity';
+export type ChildShutdown = number | 'brutal_kill' | 'infinity';
 
 /** What a supervisor hands to a child's `start`: pass it to `spawn` so the child is linked from birth. */
-export interface StartOptions {
+export interface ChildStartOptions {
   link: Pid;
 }
 
@@ -37,11 +37,11 @@ export interface ChildSpec {
   /** Names the child within its supervisor (unique in a `Supervisor`). */
   id: string;
   /** Starts the child and resolves with its pid, e.g. `(o) => runtime.spawn(worker, args, o)`. */
-  start: (options: StartOptions) => Promise<Pid>;
+  start: (options: ChildStartOptions) => Promise<Pid>;
   /** Default: `permanent`. */
   restart?: RestartType;
   /** Default: 5000 ms for a worker, `infinity` for a supervisor (its own children's timeouts bound it). */
-  shutdownMs?: Shutdown;
+  shutdownMs?: ChildShutdown;
   /** Default: `worker`. */
   type?: 'worker' | 'supervisor';
   /** Describes what the child is (set by `Supervisor.childSpec`, `DynamicSupervisor.childSpec`, `TaskPool.childSpec`). */
@@ -50,9 +50,9 @@ export interface ChildSpec {
 
 export interface ResolvedChildSpec {
   readonly id: string;
-  readonly start: (options: StartOptions) => Promise<Pid>;
+  readonly start: (options: ChildStartOptions) => Promise<Pid>;
   readonly restart: RestartType;
-  readonly shutdownMs: Shutdown;
+  readonly shutdownMs: ChildShutdown;
   readonly type: 'worker' | 'supervisor';
   readonly describe: (() => NodeDescription) | undefined;
 }
@@ -69,14 +69,14 @@ export interface SupervisorSpec extends IntensityOptions {
   /** Names the supervisor in descriptions, errors and events. */
   id: string;
   /** Default: `one_for_one`. */
-  strategy?: Strategy;
+  strategy?: SupervisorStrategy;
   /** Started in this order, stopped in the reverse order. */
   children: ChildSpec[];
 }
 
 export interface ResolvedSupervisorSpec {
   readonly id: string;
-  readonly strategy: Strategy;
+  readonly strategy: SupervisorStrategy;
   readonly maxRestarts: number;
   readonly periodMs: number;
   readonly children: ResolvedChildSpec[];

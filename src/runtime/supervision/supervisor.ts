@@ -1,13 +1,13 @@
 import type { Pid, ProcessRef } from '../pid.js';
 import type { ExitReason } from '../reasons.js';
-import type { CallOptions, Runtime } from '../runtime.js';
+import type { ProcessCallOptions, Runtime } from '../runtime.js';
 import type { SupervisorDescription } from './describe.js';
 import { describeResolved } from './describe.js';
 import { unwrap, type Result } from './result.js';
 import {
   parseSupervisorSpec,
   type ChildSpec,
-  type Shutdown,
+  type ChildShutdown,
   type RestartType,
   type SupervisorSpec,
 } from './spec.js';
@@ -26,7 +26,7 @@ export interface SupervisorChildOptions {
   /** Default: `permanent`. */
   restart?: RestartType;
   /** Default: `infinity` (each of its children has its own shutdown time). */
-  shutdownMs?: Shutdown;
+  shutdownMs?: ChildShutdown;
   /** Registers the supervisor under this name when started. Default: none. */
   name?: string;
 }
@@ -87,22 +87,22 @@ export class Supervisor {
   }
 
   /** Its children in start order. */
-  async whichChildren(options?: CallOptions): Promise<ChildInfo[]> {
+  async whichChildren(options?: ProcessCallOptions): Promise<ChildInfo[]> {
     return this.request<ChildInfo[]>(new SupRequest('which'), options);
   }
 
   /** Stops a child (as at shutdown) without restarting it; a temporary child's spec is removed. */
-  async terminateChild(id: string, options?: CallOptions): Promise<void> {
+  async terminateChild(id: string, options?: ProcessCallOptions): Promise<void> {
     await this.request<undefined>(new SupRequest('terminate', id), options);
   }
 
   /** Starts a child that is not running (after `terminateChild`, or a transient child that ended). */
-  async restartChild(id: string, options?: CallOptions): Promise<Pid> {
+  async restartChild(id: string, options?: ProcessCallOptions): Promise<Pid> {
     return this.request<Pid>(new SupRequest('restart', id), options);
   }
 
   /** Describes the running supervisor (its current children specs), in the form of `describeTree`. */
-  async describe(options?: CallOptions): Promise<SupervisorDescription> {
+  async describe(options?: ProcessCallOptions): Promise<SupervisorDescription> {
     return this.request<SupervisorDescription>(new SupRequest('describe'), options);
   }
 
@@ -111,7 +111,7 @@ export class Supervisor {
     return this.runtime.stop(this.ref, reason, { timeoutMs });
   }
 
-  private async request<T>(req: SupRequest, options?: CallOptions): Promise<T> {
+  private async request<T>(req: SupRequest, options?: ProcessCallOptions): Promise<T> {
     return unwrap(await this.runtime.call<Result<T>>(this.ref, req, options));
   }
 }

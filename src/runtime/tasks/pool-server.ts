@@ -12,7 +12,7 @@ import { formatReason } from '../reasons.js';
 import { err, ok, type Result } from '../supervision/result.js';
 
 /** The work a pool runs: it gets a signal that aborts on timeout or when the pool stops. */
-export type Task<T> = (signal: AbortSignal) => T | Promise<T>;
+export type PoolTask<T> = (signal: AbortSignal) => T | Promise<T>;
 
 export interface ResolvedPoolOptions {
   readonly name: string;
@@ -47,7 +47,7 @@ interface Running {
 interface PoolState {
   readonly opts: ResolvedPoolOptions;
   readonly running: Map<number, Running>;
-  readonly queue: Deque<{ fn: Task<unknown>; from: From }>;
+  readonly queue: Deque<{ fn: PoolTask<unknown>; from: From }>;
   readonly abandoned: Set<number>;
   nextId: number;
   completed: number;
@@ -56,7 +56,7 @@ interface PoolState {
 }
 
 export class RunRequest {
-  constructor(readonly fn: Task<unknown>) {}
+  constructor(readonly fn: PoolTask<unknown>) {}
 }
 export class StatsRequest {}
 class TaskDone {
@@ -69,7 +69,7 @@ class TaskTimedOut {
   constructor(readonly id: number) {}
 }
 
-function startTask(ctx: ProcessContext, state: PoolState, fn: Task<unknown>, from: From): void {
+function startTask(ctx: ProcessContext, state: PoolState, fn: PoolTask<unknown>, from: From): void {
   const rt = ctx.runtime;
   const self = ctx.self;
   const id = state.nextId++;

@@ -6,14 +6,14 @@ import type { ExitReason } from '../reasons.js';
 import type { Runtime } from '../runtime.js';
 import type { TaskPoolDescription } from '../supervision/describe.js';
 import { unwrap, type Result } from '../supervision/result.js';
-import type { ChildSpec, RestartType, Shutdown } from '../supervision/spec.js';
+import type { ChildSpec, RestartType, ChildShutdown } from '../supervision/spec.js';
 import {
   RunRequest,
   StatsRequest,
   poolBehaviour,
   type PoolStats,
   type ResolvedPoolOptions,
-  type Task,
+  type PoolTask,
 } from './pool-server.js';
 
 export interface TaskPoolOptions {
@@ -64,10 +64,10 @@ export interface TaskPoolChildOptions {
   /** Default: `permanent`. */
   restart?: RestartType;
   /** How long running tasks get to finish after their abort signal when the pool stops, in ms. Default: 5000. */
-  shutdownMs?: Shutdown;
+  shutdownMs?: ChildShutdown;
 }
 
-export interface BatchOptions {
+export interface TaskBatchOptions {
   /** Tasks of this batch submitted at once (the pool's own limit still applies). Default: all. */
   concurrency?: number;
 }
@@ -124,7 +124,7 @@ export class TaskPool {
    * aborted), `task_crashed` (cause: what it threw), `pool_queue_full`, or `pool_not_running` (the pool is not
    * running, or stopped before the task finished).
    */
-  async run<T>(fn: Task<T>): Promise<T> {
+  async run<T>(fn: PoolTask<T>): Promise<T> {
     if (typeof fn !== 'function') throw new ValidationError('run needs a function');
     const pid = this.runtime.whereis(this.name);
     if (pid === undefined) throw new PoolNotRunningError(this.name);
@@ -144,8 +144,8 @@ export class TaskPool {
 
   /** Runs every function (at most `concurrency` of them submitted at once); results in input order, like `Promise.allSettled`. */
   async runBatch<T>(
-    fns: ReadonlyArray<Task<T>>,
-    options: BatchOptions = {},
+    fns: ReadonlyArray<PoolTask<T>>,
+    options: TaskBatchOptions = {},
   ): Promise<PromiseSettledResult<T>[]> {
     const limit = options.concurrency ?? fns.length;
     if (!Number.isInteger(limit) || limit < 1)
@@ -156,7 +156,7 @@ export class TaskPool {
       while (next < fns.length) {
         const i = next++;
         try {
-          results[i] = { status: 'fulfilled', value: await this.run(fns[i] as Task<T>) };
+          results[i] = { status: 'fulfilled', value: await this.run(fns[i] as PoolTask<T>) };
         } catch (reason) {
           results[i] = { status: 'rejected', reason };
         }
@@ -186,4 +186,4 @@ export class TaskPool {
   }
 }
 
-export type { PoolStats, Task };
+export type { PoolStats, PoolTask };
