@@ -103,3 +103,18 @@ export function timeoutOption(
   }
   return ms;
 }
+
+export interface ProcessCallOptions {
+  /** How long to wait for the reply, in ms; `Infinity` waits until a reply or the callee's exit. Default: the runtime's `callTimeoutMs` (5000). */
+  timeoutMs?: number;
+}
+
+export interface ProcessCastOptions {
+  /** With a `block` mailbox, how long to wait for room before failing with `mailbox_full`, in ms. Default: the runtime's `callTimeoutMs` (5000). */
+  timeoutMs?: number;
+}
+
+export interface ProcessStopOptions {
+  /** How long `terminate` may take before the process is killed, in ms (`Infinity`: never killed). Default: 5000. */
+  timeoutMs?: number;
+}

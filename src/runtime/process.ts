@@ -150,10 +150,19 @@ export class Proc implements ProcessContext {
     }
     if (this.overflow === 'drop') {
       this.dropped++;
-      this.rt.reportDrop(this);
+      if (this.rt.observed) {
+        const at = this.rt.clock.now();
+        this.rt.emit({
+          type: 'mailbox_drop',
+          at,
+          pid: this.pid,
+          capacity: this.capacity,
+          droppedTotal: this.dropped,
+        });
+      }
       return DROPPED;
     }
-    this.rt.reportOverflow(this, this.overflow);
+    this.reportOverflow(this.overflow);
     if (this.overflow === 'reject') return Promise.reject(new MailboxFullError(this.pid, this.capacity));
     return new Promise<CastOutcome>((resolve, reject) => {
       const w: BlockedSender = {
@@ -184,7 +193,7 @@ export class Proc implements ProcessContext {
       this.schedule();
       return;
     }
-    this.rt.reportOverflow(this, this.overflow === 'block' ? 'block' : 'reject');
+    this.reportOverflow(this.overflow === 'block' ? 'block' : 'reject');
     if (this.overflow !== 'block') {
       rec.fail(new MailboxFullError(this.pid, this.capacity));
       return;
@@ -198,6 +207,17 @@ export class Proc implements ProcessContext {
     };
     rec.waiter = w;
     (this.waiters ??= new Deque()).push(w);
+  }
+
+  private reportOverflow(policy: 'reject' | 'block'): void {
+    if (!this.rt.observed) return;
+    this.rt.emit({
+      type: 'mailbox_overflow',
+      at: this.rt.clock.now(),
+      pid: this.pid,
+      policy,
+      capacity: this.capacity,
+    });
   }
 
   schedule(): void {
@@ -272,7 +292,8 @@ export class Proc implements ProcessContext {
     const ref = (msg as { ref?: unknown } | null)?.ref;
     if (ref instanceof MonitorRecord && ref.flushed) return undefined; // demonitored after the DOWN was queued
     if (b.handleInfo === undefined) {
-      this.rt.reportUnhandledInfo(this, msg);
+      if (this.rt.observed)
+        this.rt.emit({ type: 'unhandled_info', at: this.rt.clock.now(), pid: this.pid, message: msg });
       return undefined;
     }
     const out = b.handleInfo(msg, this.state, this);
@@ -326,7 +347,9 @@ export class Proc implements ProcessContext {
       try {
         await this.behaviour.terminate(reason, this.state, this);
       } catch (error) {
-        this.rt.reportTerminateFailed(this, error);
+        if (this.rt.observed)
+          this.rt.emit({ type: 'terminate_failed', at: this.rt.clock.now(), pid: this.pid, error });
+        else process.emitWarning(`terminate of ${this.pid.toString()} threw: ${String(error)}`);
       }
     }
     this.rt.finalize(this, reason);

@@ -17,53 +17,23 @@ import {
   timeoutOption,
   parseRuntimeOptions,
   parseSpawnOptions,
-  type OverflowPolicy,
+  type ProcessCallOptions,
+  type ProcessCastOptions,
+  type ProcessStopOptions,
   type RuntimeOptions,
   type SpawnOptions,
 } from './options.js';
 import { Pid, type ProcessRef } from './pid.js';
+import { processInfo, type ProcessInfo } from './process-info.js';
 import { CAST, DEAD, EXITING, INFO, Proc, RUNNING, type CastOutcome } from './process.js';
+import { addLink, deliverSignal, propagateExit, rejectWaiters } from './exits.js';
+import { ProcessTable } from './process-table.js';
 import type { ExitReason, ExitSignal } from './reasons.js';
 
-export interface ProcessCallOptions {
-  /** How long to wait for the reply, in ms; `Infinity` waits until a reply or the callee's exit. Default: the runtime's `callTimeoutMs` (5000). */
-  timeoutMs?: number;
-}
-
-export interface ProcessCastOptions {
-  /** With a `block` mailbox, how long to wait for room before failing with `mailbox_full`, in ms. Default: the runtime's `callTimeoutMs` (5000). */
-  timeoutMs?: number;
-}
-
-export interface ProcessStopOptions {
-  /** How long `terminate` may take before the process is killed, in ms (`Infinity`: never killed). Default: 5000. */
-  timeoutMs?: number;
-}
-
-/** A snapshot of one process, for introspection and telemetry. */
-export interface ProcessInfo {
-  readonly pid: Pid;
-  readonly name: string | undefined;
-  readonly status: 'starting' | 'running' | 'exiting';
-  /** Messages waiting, runtime messages included. */
-  readonly mailboxSize: number;
-  readonly mailboxCapacity: number;
-  readonly overflow: OverflowPolicy;
-  /** Senders waiting for room (`block`). */
-  readonly blockedSenders: number;
-  /** Messages dropped by the `drop` policy since the process started. */
-  readonly dropped: number;
-  readonly links: number;
-  /** Monitors this process holds on others. */
-  readonly monitors: number;
-  /** Monitors others (and pending calls) hold on this process. */
-  readonly monitoredBy: number;
-  readonly trapExit: boolean;
-  readonly parent: Pid | undefined;
-}
+export type { ProcessCallOptions, ProcessCastOptions, ProcessStopOptions } from './options.js';
+export type { ProcessInfo } from './process-info.js';
 
 const NO_OPTIONS: SpawnOptions = {};
-const STATUS_NAMES = ['starting', 'running', 'exiting'] as const;
 
 /**
  * The process system: a table of processes, their names, monitors and links. Create one per node (and one
@@ -74,10 +44,8 @@ export class Runtime {
   private readonly sink: RuntimeEventSink | undefined;
   private readonly mailboxCapacity: number;
   private readonly callTimeoutMs: number;
-  private readonly table = new Map<number, Proc>();
-  private readonly names = new Map<string, Proc>();
+  private readonly procs = new ProcessTable();
   private readonly monitors: MonitorTable;
-  private nextPid = 1;
 
   constructor(options: RuntimeOptions) {
     const o = parseRuntimeOptions(options);
@@ -100,7 +68,7 @@ export class Runtime {
 
   /** Live processes (starting, running or exiting). */
   get processCount(): number {
-    return this.table.size;
+    return this.procs.size;
   }
 
   /** Active monitors, pending calls' included. */
@@ -119,14 +87,14 @@ export class Runtime {
     if (typeof behaviour !== 'object' || behaviour === null || typeof behaviour.init !== 'function') {
       throw new ValidationError('a behaviour needs an init function');
     }
-    if (o.name !== undefined && this.names.has(o.name)) throw new NameTakenError(o.name);
+    if (o.name !== undefined && this.procs.nameTaken(o.name)) throw new NameTakenError(o.name);
     let parent: Proc | undefined;
     if (o.link !== undefined) {
       parent = this.lookup(o.link);
       if (parent === undefined || parent.status >= EXITING)
         throw new NoProcError(o.link, 'cannot link a new process to it');
     }
-    const pid = new Pid(this.nextPid++);
+    const pid = this.procs.nextPid();
     const proc = new Proc(
       this,
       pid,
@@ -137,8 +105,7 @@ export class Runtime {
       o.overflow ?? 'reject',
       o.trapExit ?? false,
     );
-    this.table.set(pid.id, proc);
-    if (o.name !== undefined) this.names.set(o.name, proc);
+    this.procs.add(proc);
     if (parent !== undefined) addLink(proc, parent);
     if (this.sink !== undefined) this.emit({ type: 'spawn', at: this.clock.now(), pid, name: o.name });
 
@@ -313,7 +280,7 @@ export class Runtime {
 
   /** The pid registered under `name`, if a process has it. */
   whereis(name: string): Pid | undefined {
-    return this.names.get(name)?.pid;
+    return this.procs.lookup(name)?.pid;
   }
 
   isAlive(ref: ProcessRef): boolean {
@@ -323,27 +290,12 @@ export class Runtime {
 
   info(ref: ProcessRef): ProcessInfo | undefined {
     const p = this.lookup(ref);
-    if (p === undefined) return undefined;
-    return {
-      pid: p.pid,
-      name: p.name,
-      status: STATUS_NAMES[p.status as 0 | 1 | 2],
-      mailboxSize: p.mailbox?.size ?? 0,
-      mailboxCapacity: p.capacity,
-      overflow: p.overflow,
-      blockedSenders: p.waiters?.size ?? 0,
-      dropped: p.dropped,
-      links: p.links?.size ?? 0,
-      monitors: p.monitoring?.size ?? 0,
-      monitoredBy: p.monitoredBy?.size ?? 0,
-      trapExit: p.trapping,
-      parent: p.parent,
-    };
+    return p === undefined ? undefined : processInfo(p);
   }
 
   /** Every live process's pid, in spawn order. */
   pids(): Pid[] {
-    return [...this.table.values()].map((p) => p.pid);
+    return this.procs.all().map((p) => p.pid);
   }
 
   /**
@@ -351,8 +303,9 @@ export class Runtime {
    * (so supervisors take their trees down in order); whatever is left is killed.
    */
   async shutdown(options?: ProcessStopOptions): Promise<void> {
-    const roots = [...this.table.values()]
-      .filter((p) => p.parent === undefined || !this.table.has(p.parent.id))
+    const roots = this.procs
+      .all()
+      .filter((p) => p.parent === undefined || !this.procs.has(p.parent))
       .reverse();
     for (const p of roots) {
       if (p.status === DEAD) continue;
@@ -362,16 +315,14 @@ export class Runtime {
         if (!isRuntimeError(error, 'noproc')) throw error; // already gone: that is what we wanted
       }
     }
-    for (const p of [...this.table.values()]) p.kill();
+    for (const p of this.procs.all()) p.kill();
   }
 
   // Internals shared with the process, supervisor and pool modules.
 
   /** @internal */
   lookup(ref: ProcessRef): Proc | undefined {
-    if (typeof ref === 'string') return this.names.get(ref);
-    const p = this.table.get(ref.id);
-    return p !== undefined && p.pid === ref ? p : undefined;
+    return this.procs.lookup(ref);
   }
 
   /** @internal A runtime message to a process (never refused); false when it is not alive. */
@@ -395,72 +346,23 @@ export class Runtime {
     if (proc.status === DEAD) return;
     proc.status = DEAD;
     proc.exitReason = reason;
-    this.table.delete(proc.pid.id);
-    if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
+    this.procs.remove(proc);
     const discarded = proc.mailbox?.size ?? 0;
     proc.mailbox = undefined;
-    const waiters = proc.waiters?.drain() ?? [];
-    proc.waiters = undefined;
     if (this.sink !== undefined) {
-      this.emit({
-        type: 'exit',
-        at: this.clock.now(),
-        pid: proc.pid,
-        name: proc.name,
-        reason,
-        discardedMessages: discarded,
-      });
+      const at = this.clock.now();
+      this.emit({ type: 'exit', at, pid: proc.pid, name: proc.name, reason, discardedMessages: discarded });
     }
-    for (const w of waiters) {
-      if (w.done) continue;
-      w.done = true;
-      w.timer?.cancel();
-      w.reject(new ProcessExitedError(proc.pid, reason));
-    }
+    rejectWaiters(proc, reason);
     this.monitors.watcherExited(proc);
     this.monitors.targetExited(proc, reason);
-    const links = proc.links;
-    proc.links = undefined;
-    if (links !== undefined) {
-      for (const other of links) {
-        other.links?.delete(proc);
-        deliverSignal(other, reason, proc.pid);
-      }
-    }
+    propagateExit(proc, reason);
     proc.state = undefined;
   }
 
-  /** @internal */
-  reportDrop(p: Proc): void {
-    if (this.sink !== undefined) {
-      this.emit({
-        type: 'mailbox_drop',
-        at: this.clock.now(),
-        pid: p.pid,
-        capacity: p.capacity,
-        droppedTotal: p.dropped,
-      });
-    }
-  }
-
-  /** @internal */
-  reportOverflow(p: Proc, policy: 'reject' | 'block'): void {
-    if (this.sink !== undefined) {
-      this.emit({ type: 'mailbox_overflow', at: this.clock.now(), pid: p.pid, policy, capacity: p.capacity });
-    }
-  }
-
-  /** @internal */
-  reportUnhandledInfo(p: Proc, message: unknown): void {
-    if (this.sink !== undefined)
-      this.emit({ type: 'unhandled_info', at: this.clock.now(), pid: p.pid, message });
-  }
-
-  /** @internal */
-  reportTerminateFailed(p: Proc, error: unknown): void {
-    if (this.sink !== undefined)
-      this.emit({ type: 'terminate_failed', at: this.clock.now(), pid: p.pid, error });
-    else process.emitWarning(`terminate of ${p.pid.toString()} threw: ${String(error)}`);
+  /** @internal True when an event sink listens (events are only built then). */
+  get observed(): boolean {
+    return this.sink !== undefined;
   }
 
   /** @internal */
@@ -486,27 +388,6 @@ export class Runtime {
     if (p === undefined || p.status >= EXITING) return Promise.reject(new NoProcError(ref));
     return p.offer(kind, msg, timeoutMs);
   }
-}
-
-function addLink(a: Proc, b: Proc): void {
-  (a.links ??= new Set()).add(b);
-  (b.links ??= new Set()).add(a);
-}
-
-/** Erlang's exit-signal rules, adapted: a non-kill exit takes effect between handlers (Node cannot pre-empt one). */
-function deliverSignal(p: Proc, reason: ExitSignal, from: Pid | undefined): void {
-  if (p.status === DEAD) return;
-  if (reason === 'kill') {
-    p.kill();
-    return;
-  }
-  const fromParent = from !== undefined && from === p.parent;
-  if (p.trapping && !fromParent) {
-    p.deliver({ type: 'EXIT', from, reason } satisfies ExitMessage);
-    return;
-  }
-  if (reason === 'normal' && !p.trapping) return;
-  p.beginExit(reason);
 }
 
 /** Creates a process system. Tests create their own, with a `VirtualClock`. */
