@@ -224,4 +224,20 @@ describe('links', () => {
     await settle();
     expect(rt.isAlive(child)).toBe(false);
   });
+
+  it('an exit signal from its own parent ends even a trapping process, with terminate', async () => {
+    const { rt, settle } = harness();
+    const terminated: Array<{ pid: Pid; reason: ExitReason }> = [];
+    const parent = await rt.spawn(recorder(), undefined);
+    const child = await rt.spawn(recorder(terminated), undefined, { link: parent, trapExit: true });
+    const stranger = await rt.spawn(recorder(), undefined);
+    rt.link(child, stranger);
+    rt.exit(stranger, 'shutdown'); // from a non-parent: trapped as a message
+    await settle();
+    expect(rt.isAlive(child)).toBe(true);
+    await rt.call(parent, { op: 'stop', reason: 'shutdown' });
+    await settle();
+    expect(rt.isAlive(child)).toBe(false);
+    expect(terminated).toEqual([{ pid: child, reason: 'shutdown' }]);
+  });
 });

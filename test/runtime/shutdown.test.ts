@@ -132,4 +132,24 @@ describe('supervisor shutdown', () => {
     expect(h.rt.processCount).toBe(0);
     expect(log).toEqual(['start a', 'stop a killed']);
   });
+
+  it('leaves no monitor, timer or process behind after restarts and a shutdown', async () => {
+    const h = harness();
+    const log: string[] = [];
+    const sup = await Supervisor.start(h.rt, {
+      id: 'root',
+      strategy: 'one_for_all',
+      maxRestarts: 10,
+      children: ['a', 'b', 'c'].map((id) => child(h.rt, log, id, 5000)),
+    });
+    for (const id of ['a', 'c', 'b']) {
+      await h.rt.call(id, 'crash').catch(() => undefined);
+      await h.settle();
+    }
+    expect(h.rt.monitorsOlderThan(0)).toEqual([]);
+    await sup.stop();
+    expect(h.rt.processCount).toBe(0);
+    expect(h.rt.monitorCount).toBe(0);
+    expect(h.clock.pendingTimers).toBe(0);
+  });
 });
