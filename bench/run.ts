@@ -37,7 +37,9 @@ try {
     process.stderr.write(`bench ${name}…\n`);
     results[name] = await mod.run({ postgresUrl });
     for (const [key, value] of Object.entries(results[name])) {
-      process.stdout.write(`${name}.${key}: ${typeof value === 'number' ? Math.round(value * 100) / 100 : value}\n`);
+      process.stdout.write(
+        `${name}.${key}: ${typeof value === 'number' ? Math.round(value * 100) / 100 : value}\n`,
+      );
     }
   }
 } finally {

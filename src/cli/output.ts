@@ -5,7 +5,10 @@ export interface Output {
   result(value: unknown, text: () => string): void;
 }
 
-export function createOutput(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Output {
+export function createOutput(
+  json: boolean,
+  write: (s: string) => void = (s) => process.stdout.write(s),
+): Output {
   return {
     json,
     result(value, text) {

@@ -173,7 +173,8 @@ export class DurableTimers {
 
   /** Registers the handler for a topic. Only topics with a handler are fired by this node. */
   on(topic: string, handler: TimerHandler): void {
-    if (this.handlers.has(topic)) throw new TimerError('timer_topic_taken', `topic "${topic}" already has a handler`);
+    if (this.handlers.has(topic))
+      throw new TimerError('timer_topic_taken', `topic "${topic}" already has a handler`);
     this.handlers.set(topic, handler);
     if (this.running) this.poke();
   }
@@ -209,7 +210,11 @@ export class DurableTimers {
       try {
         next = nextCronTime(s.cron, now, timezone);
       } catch (error) {
-        throw new ValidationError(`invalid cron pattern "${s.cron}": ${(error as Error).message}`, undefined, error);
+        throw new ValidationError(
+          `invalid cron pattern "${s.cron}": ${(error as Error).message}`,
+          undefined,
+          error,
+        );
       }
       if (next === null) throw new ValidationError(`the cron pattern "${s.cron}" never fires after now`);
       dueAt = next;
@@ -227,7 +232,19 @@ export class DurableTimers {
            last_error = NULL, claimed_by = NULL, claim_until = NULL,
            fence = garrison_timers.fence + 1
          RETURNING *`,
-        [timerId, kind, s.topic, toJson(s.payload ?? null), dueAt, cron, timezone, intervalMs, missed, s.owner, now],
+        [
+          timerId,
+          kind,
+          s.topic,
+          toJson(s.payload ?? null),
+          dueAt,
+          cron,
+          timezone,
+          intervalMs,
+          missed,
+          s.owner,
+          now,
+        ],
       );
       t.afterCommit(() => this.onScheduled(dueAt));
       const row = rows[0];
@@ -449,7 +466,13 @@ export class DurableTimers {
         `UPDATE garrison_timers SET attempts = $3, last_error = $4, due_at = $5, claimed_by = NULL,
            claim_until = NULL
          WHERE id = $1 AND fence = $2`,
-        [row.id, row.fence, attempts, String(error instanceof Error ? error.message : error).slice(0, 2000), retryAt],
+        [
+          row.id,
+          row.fence,
+          attempts,
+          String(error instanceof Error ? error.message : error).slice(0, 2000),
+          retryAt,
+        ],
       ),
     );
     this.arm(retryAt);

@@ -35,11 +35,23 @@ const allowed: Record<string, string[]> = {
   scheduler: ['store', 'runtime', 'telemetry'],
   registry: ['store', 'runtime', 'scheduler', 'telemetry'],
   resilience: ['store', 'runtime', 'scheduler', 'telemetry'],
-  messaging: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'telemetry'],
-  work: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'messaging', 'telemetry'],
-  coordination: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'messaging', 'work', 'telemetry'],
+  governance: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'telemetry'],
+  messaging: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'governance', 'telemetry'],
+  work: ['store', 'runtime', 'scheduler', 'registry', 'resilience', 'governance', 'messaging', 'telemetry'],
+  coordination: [
+    'store',
+    'runtime',
+    'scheduler',
+    'registry',
+    'resilience',
+    'governance',
+    'messaging',
+    'work',
+    'telemetry',
+  ],
   agents: [
     'store',
+    'governance',
     'runtime',
     'scheduler',
     'registry',
@@ -75,7 +87,9 @@ describe('architecture', () => {
       for (const m of f.code.matchAll(/from\s+'(\.\.?\/[^']+)'/g)) {
         const target = join(src, f.path, '..', m[1] ?? '');
         const targetPath = relative(src, target).split(sep).join('/');
-        const targetLayer = targetPath.includes('/') ? targetPath.split('/')[0] : targetPath.replace(/\.js$/, '');
+        const targetLayer = targetPath.includes('/')
+          ? targetPath.split('/')[0]
+          : targetPath.replace(/\.js$/, '');
         if (targetLayer === layer || targetLayer === 'errors') continue;
         if (targetLayer !== undefined && !permitted.includes(targetLayer)) {
           violations.push(`${f.path} imports ${targetPath}`);

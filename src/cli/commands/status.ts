@@ -16,7 +16,9 @@ export function statusCommand(): Command {
           [
             `store: ${status.dialect} ${status.location}`,
             `schema version: ${status.version} of ${status.latest}` +
-              (status.pending.length > 0 ? ` (pending: ${status.pending.join(', ')}; run garrison migrate)` : ''),
+              (status.pending.length > 0
+                ? ` (pending: ${status.pending.join(', ')}; run garrison migrate)`
+                : ''),
           ].join('\n'),
         );
       } finally {
