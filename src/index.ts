@@ -2,3 +2,8 @@
 export { GarrisonError, ValidationError, isGarrisonError } from './errors.js';
 export * from './store/index.js';
 export * from './runtime/index.js';
+export * from './telemetry/index.js';
+export * from './registry/index.js';
+export * from './resilience/index.js';
+export * from './messaging/index.js';
+export * from './work/index.js';
