@@ -2,11 +2,14 @@
  * The project's side of the peer benchmark (`../shared/bench/peers/README.md`):
  *
  *   npm run --silent bench:peers -- --workload jobs --url <empty database> --jobs N --latency-jobs M
+ *   npm run --silent bench:peers -- --workload workflows --url <empty database> --workflows W \
+ *     --latency-runs R --concurrency C
  *
- * runs the "jobs" workload through Garrison's public API on that database and prints one JSON line
- * last. Exits non-zero on any error.
+ * runs the workload through Garrison's public API on that database and prints one JSON line last.
+ * Exits non-zero on any error.
  */
 import { openStore } from '../src/store/index.js';
+import { runWorkflowsWorkload } from './peers-workflows.js';
 import { runJobsWorkload } from './queue.bench.js';
 
 function arg(name: string): string | undefined {
@@ -24,11 +27,20 @@ function count(name: string, fallback: number): number {
 async function main(): Promise<void> {
   const workload = arg('workload') ?? 'jobs';
   const url = arg('url') ?? process.env.DATABASE_URL;
-  if (workload === 'workflows') {
-    throw new Error('the "workflows" workload is not implemented by this build yet (only --workload jobs)');
+  if (workload !== 'jobs' && workload !== 'workflows') {
+    throw new Error(`unknown --workload "${workload}" (expected jobs or workflows)`);
   }
-  if (workload !== 'jobs') throw new Error(`unknown --workload "${workload}" (expected jobs or workflows)`);
   if (url === undefined || url === '') throw new Error('--url <postgres database URL> is required');
+  if (workload === 'workflows') {
+    const result = await runWorkflowsWorkload({
+      url,
+      workflows: count('workflows', 2_000),
+      latencyRuns: count('latency-runs', 200),
+      concurrency: count('concurrency', 32),
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
   const jobs = count('jobs', 20_000);
   const latencyJobs = count('latency-jobs', 300);
   const store = await openStore(url);
