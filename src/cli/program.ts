@@ -1,8 +1,13 @@
 /** The `garrison` command line: one Command tree, built here so tests can run it in-process too. */
 import { Command, CommanderError } from 'commander';
 import { isGarrisonError } from '../errors.js';
+import { agentsCommand } from './commands/agents.js';
+import { dlqCommand } from './commands/dlq.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
+import { tasksCommand } from './commands/tasks.js';
+import { timersCommand } from './commands/timers.js';
+import { workflowsCommand } from './commands/workflows.js';
 import { version } from './version.js';
 
 export function buildProgram(): Command {
@@ -11,7 +16,15 @@ export function buildProgram(): Command {
     .version(version, '-v, --version')
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [migrateCommand(), statusCommand()]) {
+  for (const command of [
+    statusCommand(),
+    agentsCommand(),
+    workflowsCommand(),
+    tasksCommand(),
+    timersCommand(),
+    dlqCommand(),
+    migrateCommand(),
+  ]) {
     program.addCommand(command.showHelpAfterError().exitOverride());
   }
   return program;

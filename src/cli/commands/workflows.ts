@@ -1,0 +1,152 @@
+/** `garrison workflows [list|show ID|start NAME|cancel ID|signal ID NAME]`. */
+import { Command } from 'commander';
+import { GarrisonError } from '../../errors.js';
+import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
+import { createOutput } from '../output.js';
+import { oneOf, parseJsonArgument, parsePositiveInt } from '../parse.js';
+import { withSession } from '../session.js';
+import { storeOption } from '../store-option.js';
+import { table, when } from '../table.js';
+import { catalogWorkflows } from '../catalog.js';
+
+interface Common {
+  store: string;
+  json?: boolean;
+}
+
+const statuses = Object.values(WorkflowStatus);
+
+function runRow(r: WorkflowRun): unknown[] {
+  return [r.id, r.name, r.status, r.owner, when(r.createdAt), when(r.finishedAt)];
+}
+
+function notFound(id: string): GarrisonError {
+  return new GarrisonError('workflow_not_found', `no workflow run has the id ${id}`);
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('list workflow runs, newest first')
+    .addOption(storeOption())
+    .option('--status <status>', `only runs in this status (${statuses.join(', ')})`, oneOf(statuses))
+    .option('--name <name>', 'only runs of this workflow')
+    .option('--limit <n>', 'most runs shown (default 50)', parsePositiveInt)
+    .option('--json', 'print machine-readable JSON')
+    .action(async (opts: Common & { status?: WorkflowStatus; name?: string; limit?: number }) => {
+      await withSession(opts.store, async ({ workflows }) => {
+        const runs = await workflows.list({
+          ...(opts.status === undefined ? {} : { status: opts.status }),
+          ...(opts.name === undefined ? {} : { name: opts.name }),
+          limit: opts.limit ?? 50,
+        });
+        createOutput(opts.json === true).result({ workflows: runs }, () =>
+          table(['id', 'name', 'status', 'owner', 'created', 'finished'], runs.map(runRow)),
+        );
+      });
+    });
+}
+
+function showCommand(): Command {
+  return new Command('show')
+    .description('show one run with its step timeline')
+    .argument('<id>', 'workflow run id')
+    .addOption(storeOption())
+    .option('--json', 'print machine-readable JSON')
+    .action(async (id: string, opts: Common) => {
+      await withSession(opts.store, async ({ workflows }) => {
+        const run = await workflows.get(id);
+        if (run === undefined) throw notFound(id);
+        const steps = await workflows.steps(id);
+        createOutput(opts.json === true).result({ workflow: run, steps }, () =>
+          [
+            `${run.id}  ${run.name}  ${run.status}${run.error ? `  (${run.error.code}: ${run.error.message})` : ''}`,
+            `created ${when(run.createdAt)}  finished ${when(run.finishedAt)}  owner ${run.owner ?? '-'}`,
+            '',
+            table(
+              ['#', 'step', 'kind', 'status', 'attempts'],
+              steps.map((s) => [s.index, s.name, s.kind, s.status, s.attempts]),
+            ),
+          ].join('\n'),
+        );
+      });
+    });
+}
+
+function startCommand(): Command {
+  return new Command('start')
+    .description('start a run of a known workflow; a running node executes it')
+    .argument('<name>', `workflow name (${catalogWorkflows.map((w) => w.name).join(', ')})`)
+    .addOption(storeOption())
+    .option('--input <json>', 'the input, as JSON', parseJsonArgument)
+    .option('--id <id>', 'the run id (an idempotency key: an existing id returns the existing run)')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (name: string, opts: Common & { input?: unknown; id?: string }) => {
+      const def = catalogWorkflows.find((w) => w.name === name);
+      if (def === undefined)
+        throw new GarrisonError(
+          'unknown_workflow',
+          `no workflow is named ${name} (known: ${catalogWorkflows.map((w) => w.name).join(', ')})`,
+        );
+      await withSession(opts.store, async ({ workflows }) => {
+        const handle = await workflows.start(
+          def,
+          opts.input,
+          opts.id === undefined ? {} : { workflowId: opts.id },
+        );
+        createOutput(opts.json === true).result(
+          { workflowId: handle.workflowId, created: handle.created },
+          () => (handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`),
+        );
+      });
+    });
+}
+
+function cancelCommand(): Command {
+  return new Command('cancel')
+    .description('cancel a run (compensations of its finished steps run)')
+    .argument('<id>', 'workflow run id')
+    .addOption(storeOption())
+    .option('--json', 'print machine-readable JSON')
+    .action(async (id: string, opts: Common) => {
+      await withSession(opts.store, async ({ workflows }) => {
+        if ((await workflows.cancel(id)) === undefined) throw notFound(id);
+        // A run nobody executes is taken over here to run its compensations: wait for it to end.
+        await workflows.result(id, { timeoutMs: 10_000 }).catch(() => undefined);
+        const run = await workflows.get(id);
+        if (run === undefined) throw notFound(id);
+        createOutput(opts.json === true).result({ workflow: run }, () => `${run.id}: ${run.status}`);
+      });
+    });
+}
+
+function signalCommand(): Command {
+  return new Command('signal')
+    .description('send a signal to a run')
+    .argument('<id>', 'workflow run id')
+    .argument('<name>', 'signal name')
+    .addOption(storeOption())
+    .option('--data <json>', 'the signal data, as JSON', parseJsonArgument)
+    .option('--json', 'print machine-readable JSON')
+    .action(async (id: string, name: string, opts: Common & { data?: unknown }) => {
+      await withSession(opts.store, async ({ workflows }) => {
+        await workflows.signal(id, name, opts.data);
+        createOutput(opts.json === true).result(
+          { workflowId: id, signal: name, sent: true },
+          () => `signal ${name} sent to ${id}`,
+        );
+      });
+    });
+}
+
+export function workflowsCommand(): Command {
+  const command = new Command('workflows').description(
+    'list, inspect, start, cancel and signal workflow runs',
+  );
+  for (const sub of [listCommand(), showCommand(), startCommand(), cancelCommand(), signalCommand()]) {
+    command.addCommand(
+      sub.showHelpAfterError().exitOverride(),
+      sub.name() === 'list' ? { isDefault: true } : {},
+    );
+  }
+  return command;
+}

@@ -1,0 +1,30 @@
+/** Argument parsers for commander options: a bad value is a one-line error naming the option. */
+import { InvalidArgumentError } from 'commander';
+
+export function parseJsonArgument(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch (error) {
+    throw new InvalidArgumentError(`not valid JSON (${(error as Error).message})`);
+  }
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`must be a whole number of at least 1, not "${value}"`);
+  return n;
+}
+
+export function parseIdList(value: string): number[] {
+  return value.split(',').map((part) => parsePositiveInt(part.trim()));
+}
+
+/** A choice among fixed values. */
+export function oneOf<T extends string>(values: readonly T[]) {
+  return (value: string): T => {
+    if (!(values as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`must be one of ${values.join(', ')}, not "${value}"`);
+    return value as T;
+  };
+}
