@@ -2,6 +2,4 @@
 import type { WorkflowDefinition } from '../work/workflow/index.js';
 import { orderWorkflow } from './demo/workflows.js';
 
-export const catalogWorkflows: ReadonlyArray<WorkflowDefinition<unknown, unknown>> = [
-  orderWorkflow as unknown as WorkflowDefinition<unknown, unknown>,
-];
+export const catalogWorkflows: ReadonlyArray<WorkflowDefinition<unknown, unknown>> = [orderWorkflow];

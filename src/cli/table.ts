@@ -1,7 +1,11 @@
 /** Plain-text tables for listings: columns padded to their widest cell. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
   if (rows.length === 0) return '(none)';
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const cells = rows.map((r) =>
+    r.map((c) =>
+      c === null || c === undefined ? '-' : typeof c === 'object' ? JSON.stringify(c) : String(c as string),
+    ),
+  );
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) =>
     r
