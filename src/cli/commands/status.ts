@@ -1,24 +1,62 @@
+/** `garrison status`: the store, the nodes and their heartbeats, and counts of the work in the store. */
 import { Command } from 'commander';
-import { openStore } from '../../store/index.js';
+import { parseNodeConfig } from '../../node/config.js';
+import { listNodes } from '../../node/membership.js';
+import { systemClock } from '../../runtime/index.js';
+import { openStore, type Store } from '../../store/index.js';
 import { createOutput } from '../output.js';
 import { storeOption } from '../store-option.js';
+import { table, when } from '../table.js';
+
+async function countBy(store: Store, sql: string): Promise<Record<string, number>> {
+  const rows = await store.query<{ k: string; n: number | string }>(sql);
+  return Object.fromEntries(rows.map((r) => [r.k, Number(r.n)]));
+}
+
+const line = (counts: Record<string, number>) =>
+  Object.keys(counts).length === 0
+    ? 'none'
+    : Object.entries(counts)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description("show the store's status")
+    .description('show the store, the nodes and the work they hold')
     .addOption(storeOption())
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: { store: string; json?: boolean }) => {
       const store = await openStore(opts.store, { migrate: false });
       try {
         const status = await store.status();
-        createOutput(opts.json === true).result({ store: status }, () =>
+        const ready = status.pending.length === 0;
+        const config = parseNodeConfig({ store: opts.store });
+        const nodes = ready ? await listNodes(store, systemClock.now(), config) : [];
+        const workflows = ready
+          ? await countBy(
+              store,
+              'SELECT status AS k, COUNT(*) AS n FROM garrison_workflow_runs GROUP BY status',
+            )
+          : {};
+        const tasks = ready
+          ? await countBy(store, 'SELECT state AS k, COUNT(*) AS n FROM garrison_tasks GROUP BY state')
+          : {};
+        const agents = ready
+          ? await countBy(store, 'SELECT health AS k, COUNT(*) AS n FROM garrison_agents GROUP BY health')
+          : {};
+        createOutput(opts.json === true).result({ store: status, nodes, workflows, tasks, agents }, () =>
           [
             `store: ${status.dialect} ${status.location}`,
             `schema version: ${status.version} of ${status.latest}` +
-              (status.pending.length > 0
-                ? ` (pending: ${status.pending.join(', ')}; run garrison migrate)`
-                : ''),
+              (ready ? '' : ` (pending: ${status.pending.join(', ')}; run garrison migrate)`),
+            `workflows: ${line(workflows)}`,
+            `tasks: ${line(tasks)}`,
+            `agents: ${line(agents)}`,
+            '',
+            table(
+              ['node', 'state', 'heartbeat', 'started'],
+              nodes.map((n) => [n.id, n.state, when(n.heartbeatAt), when(n.startedAt)]),
+            ),
           ].join('\n'),
         );
       } finally {

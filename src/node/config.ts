@@ -1,0 +1,60 @@
+/**
+ * A node's configuration: plain JSON-able settings, validated. The supervision tree's shape, strategies
+ * and restart intensities are NOT configuration — they are fixed in `tree.ts`, identical in tests and in
+ * production (seed flaw 6). Tests may change only the store, the clock and the node name.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { describeIssues, ValidationError } from '../errors.js';
+import { DEFAULT_STORE_URL } from '../store/index.js';
+
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const nodeConfigSchema = z.strictObject({
+  /** The store URL: `sqlite:<path>` or `postgres://…`. Default `sqlite:.garrison/garrison.db`. */
+  store: z.string().min(1).default(DEFAULT_STORE_URL),
+  /** This node's id in the cluster. Default `<hostname>-<pid>`. */
+  nodeName: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (1 to 100)')
+    .optional(),
+  /** Heartbeat period of the node row, in ms. Default 2000. */
+  heartbeatMs: ms(100, 60_000).default(2000),
+  /** Silence after which other nodes count this one down, in ms. Default 15000. */
+  downAfterMs: ms(500, 600_000).default(15_000),
+  workflows: z
+    .strictObject({
+      /** Runs executing at once on this node; the rest wait durably (pending). Default 64. */
+      maxConcurrent: z.number().int().min(1).max(10_000).default(64),
+      /** Lease on a run, in ms. Default 30000. */
+      leaseMs: ms(1000, 3_600_000).default(30_000),
+    })
+    .prefault({}),
+  tasks: z
+    .strictObject({
+      /** Lease on a task, in ms. Default 30000. */
+      leaseMs: ms(1000, 3_600_000).default(30_000),
+      /** Tasks an agent runs at once. Default 4. */
+      agentConcurrency: z.number().int().min(1).max(1000).default(4),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      /** An agent silent for this long is degraded, twice as long unhealthy, in ms. Default 10000. */
+      heartbeatTimeoutMs: ms(100, 3_600_000).default(10_000),
+    })
+    .prefault({}),
+  /** How long a graceful stop waits for work in hand before handing it back, in ms. Default 10000. */
+  drainTimeoutMs: ms(0, 600_000).default(10_000),
+});
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+export type NodeConfig = z.output<typeof nodeConfigSchema> & { readonly nodeName: string };
+
+/** Validates a configuration; throws `invalid_input` naming every bad field. */
+export function parseNodeConfig(input: unknown): NodeConfig {
+  const parsed = nodeConfigSchema.safeParse(input ?? {});
+  if (!parsed.success)
+    throw new ValidationError(`invalid node configuration: ${describeIssues(parsed.error.issues)}`);
+  return { ...parsed.data, nodeName: parsed.data.nodeName ?? `${hostname()}-${process.pid}` };
+}
