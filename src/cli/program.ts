@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isGarrisonError } from '../errors.js';
 import { agentsCommand } from './commands/agents.js';
+import { benchCommand } from './commands/bench.js';
 import { dlqCommand } from './commands/dlq.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     timersCommand(),
     dlqCommand(),
     migrateCommand(),
+    benchCommand(),
   ]) {
     program.addCommand(command.showHelpAfterError().exitOverride());
   }
