@@ -1,2 +1,3 @@
-/** Durable work: task queues (and, beside them, workflows). */
+/** Durable work: task queues and workflows. */
 export * from './queue/index.js';
+export * from './workflow/index.js';

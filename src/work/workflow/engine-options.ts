@@ -41,6 +41,13 @@ export interface WorkflowEngineOptions {
   /** Called once a run has been created `pending` (only when `autoExecute` is false). */
   readonly onRunPending?: (workflowId: string) => void;
   /**
+   * Only when `autoExecute` is false: called instead of executing a run here at once when a run needs
+   * an executor through this engine — a resumed run, or a cancelled one nobody executes — so that a
+   * supervisor gives it a process (and counts it against its limit). Default: such runs are executed
+   * here at once (what a command-line process that cancels a run wants).
+   */
+  readonly onRunClaimable?: (workflowId: string) => void;
+  /**
    * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
    * SQLite has a single writer and always uses 1.
    */

@@ -141,8 +141,9 @@ export class WorkflowEngine implements DispatchResults {
       writer: this.writer,
       active: this.active,
       background: this.background,
-      executeRun: (id) => this.executeRun(id),
-      claimAndLaunch: (ids) => this.runs.claimAndLaunch(ids),
+      // With a supervisor driving runs, a run that needs an executor goes to it instead (onRunClaimable).
+      executeRun: (id) => (this.handOff([id]) ? Promise.resolve() : this.executeRun(id)),
+      claimAndLaunch: (ids) => (this.handOff(ids) ? Promise.resolve() : this.runs.claimAndLaunch(ids)),
     };
     this.host = this.runs.host = this.executionHost();
   }
@@ -396,6 +397,21 @@ export class WorkflowEngine implements DispatchResults {
     return this.get(id);
   }
 
+  /**
+   * Stops executing one run here without finishing it — for a supervisor whose process for the run
+   * died. Its steps in flight see their abort signal; the run keeps this node as its owner, so
+   * `executeRun(id)` here takes it over again at once under a new fence (the halted execution's late
+   * writes are rejected) and resumes it from its journal. With `release`, its lease is ended too, for any
+   * node to take it over at once. Resolves false when the run was not executing here.
+   */
+  async haltRun(id: string, options: { readonly release?: boolean } = {}): Promise<boolean> {
+    const halted = this.runs.halt(id);
+    if (halted && options.release === true && !this.stopped) {
+      await releaseLeases(this.store, this.nodeId, [id]);
+    }
+    return halted;
+  }
+
   /** Stops executing: no new writes, every execution halted, leases of its runs ended for others to take. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -450,6 +466,14 @@ export class WorkflowEngine implements DispatchResults {
       handedOff: (runId, idx, entry) => handedOff(this.control, runId, idx, entry),
       report: this.report,
     };
+  }
+
+  /** Hands runs needing an executor to the supervisor, when one asked for them (`onRunClaimable`). */
+  private handOff(ids: readonly string[]): boolean {
+    const claimable = this.options.onRunClaimable;
+    if (this.options.autoExecute !== false || claimable === undefined) return false;
+    for (const id of ids) claimable(id);
+    return true;
   }
 
   private conflict(id: string, existing: string, wanted: string): WorkflowError {

@@ -85,6 +85,18 @@ export class Executions {
     return launched;
   }
 
+  /**
+   * Halts one execution (its supervising process died) and forgets it at once, so that the run can be
+   * taken over again here right away. False when the run was not executing here.
+   */
+  halt(id: string): boolean {
+    const exec = this.active.get(id);
+    if (exec === undefined) return false;
+    this.active.delete(id);
+    exec.halt({ kind: 'halted', reason: 'stopped' });
+    return true;
+  }
+
   /** Halts every execution (the engine stops); returns the ids of the runs that were executing. */
   haltAll(): string[] {
     const ids = [...this.active.keys()];

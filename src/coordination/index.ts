@@ -1,0 +1,21 @@
+/** Coordination: what the seed's coordinator did, split into separately supervised processes. */
+export {
+  createWorkflowSupervisor,
+  WorkflowSupervisor,
+  type WorkflowServerInfo,
+} from './workflows/workflow-supervisor.js';
+export type { WorkflowSupervisorOptions } from './workflows/options.js';
+export { WorkflowServerError } from './workflows/workflow-server.js';
+export {
+  createMetricsCollector,
+  MetricsCollector,
+  type MetricsCollectorOptions,
+} from './metrics/metrics-collector.js';
+export {
+  readCoordinationSnapshot,
+  type CoordinationSnapshot,
+  type DistributedFigures,
+  type QueueFigures,
+  type StepFigures,
+  type WorkflowFigures,
+} from './metrics/snapshot.js';
