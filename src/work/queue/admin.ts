@@ -2,7 +2,7 @@
  * Inspection and repair: read tasks, cancel them, and handle dead letters and retained tasks. None of
  * this is on the hot path; it favours plain SQL over speed.
  */
-import type { SqlValue, Store } from '../../store/index.js';
+import type { Executor, SqlValue, Store } from '../../store/index.js';
 import { TASK_COLUMNS, toTask, type TaskRow } from './rows.js';
 import { bindIds, bindNames, inIds, inNames } from './store-io.js';
 import type { Task, TaskState } from './types.js';
@@ -126,7 +126,7 @@ export interface QueueStats {
   readonly leaseLost: number;
 }
 
-export async function queueStats(store: Store, queue: string): Promise<QueueStats> {
+export async function queueStats(store: Executor, queue: string): Promise<QueueStats> {
   const [states, counters] = await Promise.all([
     store.query<{ state: TaskState; n: number | string }>(
       'SELECT state, COUNT(*) AS n FROM garrison_tasks WHERE queue = $1 GROUP BY state',

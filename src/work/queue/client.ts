@@ -100,8 +100,11 @@ export interface QueueClient {
     readonly olderThanMs: number;
     readonly states?: ReadonlyArray<'completed' | 'cancelled' | 'dead'>;
   }): Promise<number>;
-  /** Task counts by state and the `leaseLost` counter of a queue. */
-  stats(queue: string): Promise<QueueStats>;
+  /**
+   * Task counts by state and the `leaseLost` counter of a queue. With `tx`, read inside the caller's
+   * transaction (to check a limit in the same transaction as an enqueue).
+   */
+  stats(queue: string, options?: { readonly tx?: Tx }): Promise<QueueStats>;
   /** Leases runnable tasks of a queue (and expired leases) by hand. */
   claim<P>(queue: QueueRef<P, never>, options?: ClaimOptions): Promise<ClaimedTask<P>[]>;
   /** Records a completion; `lease_lost` (counted) or `task_cancelled` when the lease is no longer held. */
@@ -339,7 +342,7 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       });
     },
 
-    stats: (queue) => queueStats(store, queue),
+    stats: (queue, opts) => queueStats(opts?.tx ?? store, queue),
 
     async claim<P>(queue: QueueRef<P, never>, opts: ClaimOptions = {}) {
       const def = resolve(queue);

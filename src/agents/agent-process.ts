@@ -1,0 +1,139 @@
+/**
+ * The agent's process: a runtime process under the host's dynamic supervisor. `init` loads the agent
+ * from the store (a restart carries on from the last checkpoint), takes over its registry entry and
+ * starts its schedules; every action runs here, one at a time, and is checkpointed before it is
+ * answered. A failing action is an outcome, not a crash; a failing store crashes the process, and its
+ * supervisor restarts it from what was committed.
+ */
+import type { Behaviour, CallResult, Pid, ProcessContext } from '../runtime/index.js';
+import type { ClaimedTask } from '../work/index.js';
+import { BadMessageError } from '../runtime/index.js';
+import { agentPaused, unknownAction } from './errors.js';
+import type { HostCore } from './host-core.js';
+import type { Hosted } from './hosted.js';
+import { registerProcess, syncRegistry } from './registry-sync.js';
+import { beginIncarnation, markProcessing, setPaused, type AgentRow } from './rows.js';
+import { pauseConsumer, runAction, type AgentProcState, type RunOutcome } from './run-action.js';
+import { runTask, type TaskReply } from './run-task.js';
+
+export interface AgentArgs {
+  readonly core: HostCore;
+  readonly hosted: Hosted;
+  /** Called at the end of a successful `init`: the host records the process and monitors it. */
+  readonly attached: (pid: Pid, processId: string) => void;
+}
+
+/** Runs an action for a direct call; the input was validated by the host. */
+export class RunActionRequest {
+  constructor(
+    readonly action: string,
+    readonly input: unknown,
+  ) {}
+}
+
+/** Runs a task from the agent's queue (sent by its queue consumer). */
+export class RunTaskRequest {
+  constructor(
+    readonly task: ClaimedTask,
+    readonly signal: AbortSignal,
+  ) {}
+}
+
+/** Pauses (with a reason) or resumes; answers the row. */
+export class SetPausedRequest {
+  constructor(readonly pause: { readonly reason: string } | undefined) {}
+}
+
+/** Answers the process's cached row. */
+export class SnapshotRequest {}
+
+/** A schedule's timer message: run this action (skipped while paused). */
+export class ScheduledRun {
+  constructor(
+    readonly action: string,
+    readonly input: unknown,
+  ) {}
+}
+
+const never = new AbortController().signal;
+
+async function init(args: AgentArgs, ctx: ProcessContext): Promise<AgentProcState> {
+  const { core, hosted } = args;
+  const restarted = hosted.incarnations > 0;
+  hosted.incarnations++;
+  const processId = core.processIdOf(ctx.self);
+  // Timers die with their owner, so a restarted process starts its schedules afresh.
+  for (const s of hosted.def.schedules) {
+    if (core.scheduler !== undefined)
+      await core.scheduler.every(ctx.self, s.everyMs, new ScheduledRun(s.action, s.input));
+  }
+  const { row, state } = await core.store.transaction(async (tx) => {
+    const row = await beginIncarnation(tx, hosted.id, restarted, core.clock.now());
+    const state = hosted.def.parseState(row.state, `the stored state of agent ${hosted.id}`);
+    await registerProcess(tx, core, hosted, processId, row);
+    return { row, state };
+  });
+  args.attached(ctx.self, processId);
+  core.emit('agent.started', {
+    agentId: hosted.id,
+    type: hosted.def.type,
+    node: core.nodeId,
+    processId,
+    restarted,
+    restarts: row.restarts,
+  });
+  return { core, hosted, processId, row, state };
+}
+
+async function setPausedHere(p: AgentProcState, pause: { reason: string } | undefined): Promise<AgentRow> {
+  const { core, hosted } = p;
+  const paused = p.row.status === 'paused';
+  if (paused === (pause !== undefined)) return p.row;
+  p.row = await core.store.transaction(async (tx) => {
+    const row = await setPaused(tx, hosted.id, p.row.incarnation, pause, core.clock.now());
+    await syncRegistry(tx, core, hosted.id, p.processId, row);
+    return row;
+  });
+  if (pause !== undefined) {
+    core.emit('agent.paused', { agentId: hosted.id, reason: pause.reason });
+    pauseConsumer(hosted, core);
+  } else {
+    core.emit('agent.resumed', { agentId: hosted.id });
+  }
+  return p.row;
+}
+
+async function direct(p: AgentProcState, req: RunActionRequest): Promise<RunOutcome> {
+  const action = p.hosted.def.actions.get(req.action);
+  if (action === undefined)
+    return { ok: false, error: unknownAction(p.hosted.id, req.action, [...p.hosted.def.actions.keys()]) };
+  if (p.row.status === 'paused' && !action.readOnly)
+    return { ok: false, error: agentPaused(p.hosted.id, p.row.pauseReason) };
+  return runAction(p, action, req.input, undefined, never);
+}
+
+export const agentBehaviour: Behaviour<AgentProcState, AgentArgs> = {
+  init,
+
+  async handleCall(msg, _from, p, ctx): Promise<CallResult<AgentProcState>> {
+    if (msg instanceof RunActionRequest) return { reply: await direct(p, msg), state: p };
+    if (msg instanceof RunTaskRequest) {
+      const reply: TaskReply = await runTask(p, msg.task, msg.signal, (taskId) =>
+        p.core.store.write(async (tx) => {
+          p.row = await markProcessing(tx, p.hosted.id, p.row.incarnation, taskId, p.core.clock.now());
+        }),
+      );
+      return { reply, state: p };
+    }
+    if (msg instanceof SetPausedRequest) return { reply: await setPausedHere(p, msg.pause), state: p };
+    if (msg instanceof SnapshotRequest) return { reply: p.row, state: p };
+    throw new BadMessageError(ctx.self, 'not an agent request');
+  },
+
+  async handleInfo(msg, p) {
+    if (!(msg instanceof ScheduledRun) || p.row.status === 'paused') return p;
+    const action = p.hosted.def.actions.get(msg.action);
+    if (action !== undefined) await runAction(p, action, msg.input, undefined, never);
+    return p;
+  },
+};

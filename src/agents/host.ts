@@ -1,0 +1,391 @@
+/**
+ * The agent host: runs agents on one node. Each running agent is a process under the host's
+ * `DynamicSupervisor`, registered in the registry with its capabilities, node and process; its state,
+ * status and counters are rows in the store, checkpointed on every change and reloaded by every new
+ * process; its work waits in its own durable queue. When the host is created it resumes the agents
+ * recorded as running on its node — after `kill -9` as after a clean shutdown.
+ */
+import { randomBytes } from 'node:crypto';
+import { isGarrisonError } from '../errors.js';
+import { DynamicSupervisor, formatReason, isRuntimeError, type Pid } from '../runtime/index.js';
+import type { EnqueuedTask } from '../work/index.js';
+import { agentBehaviour, RunActionRequest, SetPausedRequest } from './agent-process.js';
+import type { AgentDefinition } from './agent.js';
+import { TaskConsumer } from './consumer.js';
+import { checkWork, enqueueForAgent, type AgentEnqueueOptions } from './enqueue.js';
+import { AgentError, AgentErrorCode, agentNotFound, agentNotRunning, unknownAction } from './errors.js';
+import { emitter, type HostCore } from './host-core.js';
+import {
+  parseAgentId,
+  resolveHostOptions,
+  resolveStartOptions,
+  type AgentHostOptions,
+  type StartAgentOptions,
+} from './host-options.js';
+import { Hosted } from './hosted.js';
+import { toInfo, type AgentInfo } from './info.js';
+import { endAgent, watchProcess, type LinkContext } from './linking.js';
+import { agentQueueName } from './queue-name.js';
+import { removeEntry } from './registry-sync.js';
+import { insertRow, reviveRow, selectByNode, selectRow, setLifecycle, type AgentRow } from './rows.js';
+import type { RunOutcome } from './run-action.js';
+
+export interface AgentHost {
+  readonly nodeId: string;
+  /** Ids of the agents resumed when the host was created. */
+  readonly resumed: readonly string[];
+  /**
+   * Starts an agent (or starts again a stopped or exited one, with its stored state). Resolves once its
+   * process runs and it is registered. Fails with `agent_running`, `agent_running_elsewhere`,
+   * `invalid_state`, `agent_start_failed` or `invalid_input`.
+   */
+  start<S>(definition: AgentDefinition<S>, options?: StartAgentOptions<S>): Promise<AgentInfo>;
+  /** Stops an agent for good: its running task finishes, its process ends, its registry entry goes. */
+  stop(id: string): Promise<void>;
+  /**
+   * Runs an action now and answers its output once its checkpoint has committed. Fails with
+   * `invalid_input` (before anything runs), `unknown_action`, `agent_paused`, `agent_not_running`,
+   * `action_failed`, `invalid_output`, `invalid_state` or a refused directive's error.
+   */
+  call<O = unknown>(
+    id: string,
+    action: string,
+    input?: unknown,
+    options?: { readonly timeoutMs?: number },
+  ): Promise<O>;
+  /**
+   * Queues an action for the agent (higher priority first). Fails with `invalid_input`,
+   * `unknown_action`, `agent_not_found`, `agent_paused` or `queue_full`; nothing is queued then.
+   */
+  enqueue(id: string, action: string, input: unknown, options?: AgentEnqueueOptions): Promise<EnqueuedTask>;
+  /** Pauses the agent: it refuses new work, finishes the task it runs, and shows `unhealthy`. */
+  pause(id: string, reason?: string): Promise<AgentInfo>;
+  /** Resumes a paused agent: its error streak is reset and it takes work again. */
+  resume(id: string): Promise<AgentInfo>;
+  /** The agent as committed. Fails with `agent_not_found`. */
+  get(id: string): Promise<AgentInfo>;
+  /** The agent's state as last checkpointed. */
+  state<S = unknown>(id: string): Promise<S>;
+  /** Agents recorded on this node (any lifecycle), by id. */
+  list(): Promise<AgentInfo[]>;
+  /** The live process of an agent this host runs. */
+  pidOf(id: string): Pid | undefined;
+  /**
+   * Stops every agent and the supervisor. The agents stay recorded as running, so the next host of
+   * this node resumes them; their registry entries are removed meanwhile.
+   */
+  shutdown(): Promise<void>;
+}
+
+const DEFAULT_QUEUE_LIMIT = 1000;
+const DEFAULT_MAX_CONSECUTIVE_ERRORS = 5;
+
+/** Creates a host, starts its supervisor, and resumes this node's agents. */
+export async function createAgentHost(options: AgentHostOptions): Promise<AgentHost> {
+  const o = resolveHostOptions(options);
+  const { store, runtime, registry, queues } = options;
+  const clock = options.clock ?? runtime.clock;
+  const nodeId = o.nodeId;
+  const instance = randomBytes(4).toString('hex');
+  const definitions = new Map<string, AgentDefinition>();
+  for (const d of options.definitions ?? []) definitions.set(d.type, d);
+  const hosts = new Map<string, Hosted>();
+  const background = new Set<Promise<unknown>>();
+  let closing = false;
+  let down: string | undefined;
+  const distributor = options.distributor;
+  const resumed: string[] = [];
+
+  const core: HostCore = {
+    store,
+    runtime,
+    registry,
+    queues,
+    clock,
+    nodeId,
+    scheduler: options.scheduler,
+    leaseMs: o.leaseMs,
+    maxAttempts: o.maxAttempts,
+    processIdOf: (pid) => `${nodeId}/${instance}/${pid.id}`,
+    definitionOf: (agentId) => hosts.get(agentId)?.def,
+    settle:
+      distributor === undefined
+        ? undefined
+        : async (payload, outcome) => {
+            if (distributor.isDispatched(payload)) await distributor.settle(payload, outcome);
+          },
+    emit: emitter(options.events),
+    track(agentId, operation, work) {
+      const p = work.then(
+        () => undefined,
+        (error: unknown) => core.emit('agent.error', { agentId, operation, error }),
+      );
+      background.add(p);
+      void p.finally(() => background.delete(p));
+    },
+  };
+
+  const supervisor = await DynamicSupervisor.start(
+    runtime,
+    { id: `agents@${nodeId}`, ...o.supervisor },
+    { name: `garrison.agents:${nodeId}:${instance}` },
+  );
+  const link: LinkContext = {
+    core,
+    supervisorAlive: () => runtime.isAlive(supervisor.ref),
+    closing: () => closing,
+    forget: (hosted) => {
+      if (hosts.get(hosted.id) === hosted) hosts.delete(hosted.id);
+    },
+  };
+  runtime.monitor(
+    supervisor.ref,
+    (d) => {
+      if (closing) return;
+      // The supervisor gave up (or was stopped from outside): none of its agents will be restarted.
+      down = formatReason(d.reason);
+      for (const hosted of [...hosts.values()]) endAgent(link, hosted, `supervisor exited (${down})`);
+    },
+    { label: `agent host ${nodeId}` },
+  );
+
+  const assertUp = () => {
+    if (closing || down !== undefined)
+      throw new AgentError(
+        AgentErrorCode.hostStopped,
+        `the agent host of node ${nodeId} is not running${down === undefined ? '' : `: its supervisor exited (${down})`}`,
+      );
+  };
+
+  const hostedOf = (id: string): Hosted => {
+    const hosted = hosts.get(id);
+    if (hosted === undefined) throw agentNotRunning(id, `this host (node ${nodeId}) does not run it`);
+    return hosted;
+  };
+
+  const info = async (row: AgentRow): Promise<AgentInfo> =>
+    toInfo(row, await queues.stats(agentQueueName(row.id)), hosts.get(row.id)?.pid !== undefined);
+
+  const readRow = async (id: string): Promise<AgentRow> => {
+    const row = await selectRow(store, id);
+    if (row === undefined) throw agentNotFound(id);
+    return row;
+  };
+
+  const startConsumer = (hosted: Hosted) => {
+    if (hosted.consumer !== undefined) return;
+    const consumer = new TaskConsumer(core, hosted);
+    hosted.consumer = consumer;
+    consumer.start(hosted.consumerStopped);
+  };
+
+  const host: AgentHost = {
+    nodeId,
+    resumed,
+
+    async start<S>(definition: AgentDefinition<S>, startOptions: StartAgentOptions<S> = {}) {
+      assertUp();
+      const so = resolveStartOptions(startOptions);
+      const id = so.id ?? `${definition.type}-${randomBytes(4).toString('hex')}`;
+      if (hosts.has(id))
+        throw new AgentError(AgentErrorCode.agentRunning, `this host already runs agent ${id}`, {
+          details: { agentId: id },
+        });
+      const initial =
+        so.initialState === undefined
+          ? undefined
+          : definition.parseState(so.initialState, 'the initial state');
+      const row = await store.transaction(async (tx) => {
+        const now = clock.now();
+        const existing = await selectRow(tx, id, true);
+        if (existing === undefined) {
+          return insertRow(
+            tx,
+            {
+              id,
+              type: definition.type,
+              node: nodeId,
+              restart: so.restart ?? 'permanent',
+              state: initial ?? definition.initialState,
+              queueLimit: so.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+              maxConsecutiveErrors: so.maxConsecutiveErrors ?? DEFAULT_MAX_CONSECUTIVE_ERRORS,
+            },
+            now,
+          );
+        }
+        if (existing.type !== definition.type)
+          throw new AgentError(
+            AgentErrorCode.invalidState,
+            `agent ${id} is of type ${existing.type}, not ${definition.type}`,
+            { details: { agentId: id, type: existing.type } },
+          );
+        if (existing.lifecycle === 'running' && existing.node !== nodeId)
+          throw new AgentError(
+            AgentErrorCode.agentRunningElsewhere,
+            `agent ${id} is recorded as running on node ${existing.node}`,
+            { details: { agentId: id, node: existing.node } },
+          );
+        return reviveRow(
+          tx,
+          id,
+          {
+            node: nodeId,
+            restart: so.restart ?? existing.restart,
+            queueLimit: so.queueLimit ?? existing.queueLimit,
+            maxConsecutiveErrors: so.maxConsecutiveErrors ?? existing.maxConsecutiveErrors,
+            state: undefined,
+          },
+          now,
+        );
+      });
+      const hosted = new Hosted(id, definition, row.restart);
+      hosts.set(id, hosted);
+      const args = {
+        core,
+        hosted,
+        attached: (pid: Pid, processId: string) => {
+          hosted.attach(pid, processId);
+          watchProcess(link, hosted, pid, processId);
+        },
+      };
+      try {
+        await supervisor.startChild({
+          id: `agent:${id}`,
+          restart: row.restart,
+          shutdownMs: so.shutdownMs,
+          start: (opts) => runtime.spawn(agentBehaviour, args, { link: opts.link }),
+        });
+      } catch (error) {
+        hosts.delete(id);
+        hosted.end('its process did not start');
+        await setLifecycle(store, id, 'exited', clock.now());
+        const cause = isRuntimeError(error, 'child_start_failed') ? (error.cause ?? error) : error;
+        const inner = isRuntimeError(cause, 'init_failed') ? (cause.cause ?? cause) : cause;
+        if (isGarrisonError(inner) && inner.code === AgentErrorCode.agentRunningElsewhere) throw inner;
+        throw new AgentError(AgentErrorCode.agentStartFailed, `agent ${id} did not start: ${String(inner)}`, {
+          cause: inner,
+          details: { agentId: id },
+        });
+      }
+      const started = await readRow(id);
+      if (started.status !== 'paused') startConsumer(hosted);
+      return info(started);
+    },
+
+    async stop(rawId) {
+      const id = parseAgentId(rawId);
+      const hosted = hostedOf(id);
+      hosted.phase = 'stopping';
+      const consumer = hosted.consumer;
+      hosted.consumer = undefined;
+      await consumer?.stop();
+      await hosted.consumerStopped;
+      const pid = hosted.pid ?? (await hosted.live().catch(() => undefined));
+      if (pid !== undefined) {
+        try {
+          await supervisor.terminateChild(pid);
+        } catch (error) {
+          if (!isRuntimeError(error, 'child_not_found')) throw error;
+        }
+      }
+      hosted.end('stopped');
+      hosts.delete(id);
+      await hosted.serial(async () => {
+        await store.transaction(async (tx) => {
+          await removeEntry(tx, core, id, hosted.processId, 'stopped');
+          await setLifecycle(tx, id, 'stopped', clock.now());
+        });
+      });
+      core.emit('agent.stopped', { agentId: id });
+    },
+
+    async call<O>(rawId: string, action: string, input?: unknown, callOptions: { timeoutMs?: number } = {}) {
+      const id = parseAgentId(rawId);
+      const hosted = hostedOf(id);
+      const found = hosted.def.actions.get(action);
+      if (found === undefined) throw unknownAction(id, action, [...hosted.def.actions.keys()]);
+      const parsed = found.parseInput(input);
+      const pid = hosted.pid;
+      if (pid === undefined) throw agentNotRunning(id, `its process is ${hosted.phase}`);
+      const outcome = await runtime.call<RunOutcome>(pid, new RunActionRequest(action, parsed), callOptions);
+      if (!outcome.ok) throw outcome.error;
+      return outcome.output as O;
+    },
+
+    async enqueue(rawId, action, input, enqueueOptions = {}) {
+      const id = parseAgentId(rawId);
+      const def = hosts.get(id)?.def ?? definitions.get((await readRow(id)).type);
+      const checked = checkWork(def, id, action, input);
+      return store.transaction((tx) =>
+        enqueueForAgent(tx, core, id, { action, input: checked }, enqueueOptions),
+      );
+    },
+
+    async pause(rawId, reason = 'manual') {
+      const id = parseAgentId(rawId);
+      const hosted = hostedOf(id);
+      const pid = await hosted.live();
+      await runtime.call(pid, new SetPausedRequest({ reason }));
+      return host.get(id);
+    },
+
+    async resume(rawId) {
+      const id = parseAgentId(rawId);
+      const hosted = hostedOf(id);
+      const pid = await hosted.live();
+      await runtime.call(pid, new SetPausedRequest(undefined));
+      startConsumer(hosted);
+      return host.get(id);
+    },
+
+    async get(rawId) {
+      return info(await readRow(parseAgentId(rawId)));
+    },
+
+    async state<S>(rawId: string) {
+      return (await readRow(parseAgentId(rawId))).state as S;
+    },
+
+    async list() {
+      const rows = [
+        ...(await selectByNode(store, nodeId, 'running')),
+        ...(await selectByNode(store, nodeId, 'stopped')),
+        ...(await selectByNode(store, nodeId, 'exited')),
+      ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return Promise.all(rows.map(info));
+    },
+
+    pidOf(id) {
+      return hosts.get(id)?.pid;
+    },
+
+    async shutdown() {
+      if (closing) return;
+      closing = true;
+      await Promise.allSettled(
+        [...hosts.values()].map(async (hosted) => {
+          const consumer = hosted.consumer;
+          hosted.consumer = undefined;
+          await consumer?.stop();
+        }),
+      );
+      if (runtime.isAlive(supervisor.ref)) await supervisor.stop('shutdown');
+      for (const hosted of [...hosts.values()]) endAgent(link, hosted, 'host_shutdown');
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
+  };
+
+  if (o.resume) {
+    for (const row of await selectByNode(store, nodeId, 'running')) {
+      const def = definitions.get(row.type);
+      if (def === undefined) continue;
+      try {
+        await host.start(def, { id: row.id });
+        resumed.push(row.id);
+      } catch (error) {
+        core.emit('agent.error', { agentId: row.id, operation: 'resume', error });
+      }
+    }
+  }
+  return host;
+}

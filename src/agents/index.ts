@@ -1,0 +1,35 @@
+/**
+ * Agents: `defineAction` (validated input and output, directives), `defineAgent` (capabilities, a state
+ * schema, actions, schedules), and the agent host that runs them as supervised, registered processes
+ * whose state, status, counters and queue are durable. The seed's task agent and monitor agent are
+ * built on it.
+ */
+export {
+  ActionResult,
+  defineAction,
+  withDirectives,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionReturn,
+  type ActionSpec,
+  type ActionTaskInfo,
+} from './action.js';
+export { defineAgent, type AgentDefinition, type AgentSchedule, type AgentSpec } from './agent.js';
+export {
+  directive,
+  type Directive,
+  type DirectiveEnqueueOptions,
+  type EmitDirective,
+  type EnqueueDirective,
+  type EnqueueTaskDirective,
+  type SetStateDirective,
+} from './directives.js';
+export { AgentError, AgentErrorCode, isAgentError } from './errors.js';
+export type { AgentEventSink, AgentEvents } from './events.js';
+export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
+export type { AgentScheduler, SettleOutcome } from './host-core.js';
+export type { AgentHostOptions, AgentTaskSettler, StartAgentOptions } from './host-options.js';
+export { createAgentHost, type AgentHost } from './host.js';
+export type { AgentCounters, AgentInfo } from './info.js';
+export { agentQueueName } from './queue-name.js';
+export { AgentLifecycle, AgentStatus } from './rows.js';

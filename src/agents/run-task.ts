@@ -1,0 +1,70 @@
+/**
+ * One task from the agent's queue, inside the agent's process. The action's outcome — success or
+ * failure — is the task's outcome: it is checkpointed with the id of the task, and the queue then
+ * completes the task. A task is run again only when its run did not finish: the process or the node
+ * died, or its lease was lost. The checkpoint recognizes a task it has already recorded (the crash came
+ * between the checkpoint and the queue's completion) and answers its recorded outcome instead of
+ * running it twice.
+ */
+import { z } from 'zod';
+import { describeIssues, ValidationError } from '../errors.js';
+import type { ClaimedTask } from '../work/index.js';
+import { unknownAction } from './errors.js';
+import {
+  recordFailure,
+  runAction,
+  storedOutcome,
+  type AgentProcState,
+  type RunOutcome,
+} from './run-action.js';
+import type { StoredOutcome } from './rows.js';
+
+/**
+ * The process's answer to its consumer. `ok: false` means the task's run could not be recorded or
+ * settled (the queue retries the task); an action's own failure is `ok: true` with a failed outcome.
+ */
+export type TaskReply =
+  { readonly ok: true; readonly outcome: StoredOutcome } | { readonly ok: false; readonly error: unknown };
+
+const payloadSchema = z.looseObject({ action: z.string().min(1).max(200), input: z.unknown() });
+
+export async function runTask(
+  p: AgentProcState,
+  task: ClaimedTask,
+  signal: AbortSignal,
+  markProcessing: (taskId: number) => Promise<void>,
+): Promise<TaskReply> {
+  let stored: StoredOutcome;
+  if (p.row.lastTaskId === task.id && p.row.lastOutcome !== null) {
+    stored = p.row.lastOutcome;
+  } else {
+    await markProcessing(task.id);
+    stored = storedOutcome(await runOne(p, task, signal));
+  }
+  if (p.core.settle !== undefined) {
+    try {
+      await p.core.settle(task.payload, stored);
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+  return { ok: true, outcome: stored };
+}
+
+async function runOne(p: AgentProcState, task: ClaimedTask, signal: AbortSignal): Promise<RunOutcome> {
+  const payload = payloadSchema.safeParse(task.payload);
+  if (!payload.success) {
+    const error = new ValidationError(
+      `task ${task.id} of agent ${p.hosted.id} is not an agent task: ${describeIssues(payload.error.issues)}`,
+      { taskId: task.id },
+    );
+    return recordFailure(p, '(invalid task)', error, task, 0);
+  }
+  const { action: name, input } = payload.data;
+  const action = p.hosted.def.actions.get(name);
+  if (action === undefined) {
+    const error = unknownAction(p.hosted.id, name, [...p.hosted.def.actions.keys()]);
+    return recordFailure(p, name, error, task, 0);
+  }
+  return runAction(p, action, input, task, signal);
+}
