@@ -1,0 +1,275 @@
+/**
+ * Real processes, real SIGKILL: 200 workflows of five steps executed by worker processes running a
+ * WorkflowSupervisor, killed at random moments and restarted. Afterwards every workflow has completed,
+ * every journaled step has exactly one committed result, and the ledger of external effects, deduplicated
+ * by idempotency key, has exactly one entry per step.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/index.js';
+import { createWorkflowEngine, defineWorkflow } from '../../src/work/index.js';
+import { postgresAdapter, sqliteAdapter } from '../support/stores.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const WORKFLOWS = 200;
+const STEPS = 5;
+const KILLS = 10;
+
+interface Entry {
+  readonly e: 'ready' | 'start' | 'effect' | 'error' | 'stopped';
+  readonly pid: number;
+  readonly t: number;
+  readonly k?: string;
+  readonly message?: string;
+}
+
+interface WorkerConfig {
+  readonly node: string;
+  readonly maxRunning: number;
+  readonly leaseMs: number;
+  readonly scanMs: number;
+  readonly stepMs: readonly [number, number];
+}
+
+function readLedger(path: string): Entry[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Entry);
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Checks after every few ms of real time (child processes work in real time); gives up after `ms`. */
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`never happened within ${ms} ms: ${what}`);
+}
+
+/** The 200 runs, made durable `pending` before any worker exists (a plain engine that executes nothing). */
+async function startRuns(store: Store): Promise<void> {
+  const fiveSteps = defineWorkflow('five-steps', async (_ctx, n: number) => n);
+  const engine = createWorkflowEngine({ store, nodeId: 'starter', autoExecute: false });
+  engine.register(fiveSteps);
+  await Promise.all(
+    Array.from({ length: WORKFLOWS }, (_, n) =>
+      engine.start(fiveSteps, n, { workflowId: `crash-${String(n).padStart(3, '0')}` }),
+    ),
+  );
+  await engine.stop();
+}
+
+async function completedCount(store: Store): Promise<number> {
+  const rows = await store.query<{ n: number | string }>(
+    "SELECT COUNT(*) AS n FROM garrison_workflow_runs WHERE status = 'completed'",
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** What every crash test checks in the end: the store and the ledger. */
+async function checkOutcome(store: Store, ledger: string): Promise<{ effects: number }> {
+  const runs = await store.query<{ id: string; status: string; output: string }>(
+    'SELECT id, status, output FROM garrison_workflow_runs ORDER BY id',
+  );
+  expect(runs).toHaveLength(WORKFLOWS);
+  for (const [n, run] of runs.entries()) {
+    expect(run.status, run.id).toBe('completed');
+    expect(JSON.parse(run.output), run.id).toBe(STEPS * n + 10);
+  }
+  // One committed result per journaled step: the rows are unique by (run, index), all completed, and
+  // every run has exactly its five.
+  const steps = await store.query<{ run_id: string; idx: number; status: string; output: string }>(
+    'SELECT run_id, idx, status, output FROM garrison_workflow_steps ORDER BY run_id, idx',
+  );
+  expect(steps).toHaveLength(WORKFLOWS * STEPS);
+  const keys = steps.map((s) => `${s.run_id}:${s.idx}`);
+  expect(new Set(keys).size).toBe(WORKFLOWS * STEPS);
+  expect(steps.every((s) => s.status === 'completed')).toBe(true);
+  for (const s of steps) expect(Number(s.idx)).toBeLessThan(STEPS);
+
+  const entries = readLedger(ledger);
+  expect(entries.filter((e) => e.e === 'error')).toEqual([]);
+  const effects = entries.filter((e) => e.e === 'effect').map((e) => e.k!);
+  // Deduplicated by idempotency key: exactly one entry per journaled step, and nothing else.
+  expect(new Set(effects)).toEqual(new Set(keys));
+  return { effects: effects.length };
+}
+
+describe('workflow supervisor under SIGKILL', () => {
+  const children: ChildProcess[] = [];
+  const stores: Store[] = [];
+  const folders: string[] = [];
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await exited(c);
+    }
+    for (const s of stores.splice(0)) await s.close();
+    for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
+  });
+
+  function ledgerFile(): string {
+    const folder = mkdtempSync(join(tmpdir(), 'garrison-wf-crash-'));
+    folders.push(folder);
+    return join(folder, 'ledger.jsonl');
+  }
+
+  function startWorker(url: string, ledger: string, config: WorkerConfig): ChildProcess {
+    const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const script = join(root, 'test', 'coordination', 'fixtures', 'workflow-crash-worker.ts');
+    const args = [config.node, config.maxRunning, config.leaseMs, config.scanMs, ...config.stepMs];
+    const child = spawn(process.execPath, ['--import', loader, script, url, ledger, ...args.map(String)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr?.on('data', (chunk: Buffer) =>
+      process.stderr.write(`[worker ${child.pid}] ${chunk.toString()}`),
+    );
+    children.push(child);
+    return child;
+  }
+
+  /** Waits until `child` is ready and has started a random number of steps, then kills it. */
+  async function killAtRandom(
+    child: ChildProcess,
+    ledger: string,
+    store: Store,
+    maxStarts: number,
+  ): Promise<boolean> {
+    const pid = child.pid!;
+    const mine = (e: Entry) => e.pid === pid;
+    await eventually(
+      () => readLedger(ledger).some((e) => mine(e) && e.e === 'ready'),
+      `${pid} is ready`,
+      20_000,
+    );
+    const wanted = 1 + Math.floor(Math.random() * maxStarts);
+    let finished = false;
+    await eventually(
+      async () => {
+        const starts = readLedger(ledger).filter((e) => mine(e) && e.e === 'start').length;
+        finished = (await completedCount(store)) === WORKFLOWS;
+        return starts >= wanted || finished;
+      },
+      `${pid} starts ${wanted} steps`,
+      20_000,
+    );
+    if (finished) return false;
+    child.kill('SIGKILL');
+    await exited(child);
+    return true;
+  }
+
+  it(
+    'SQLite: a worker killed with SIGKILL ten times mid-work and restarted completes all 200 workflows, each step journaled and effected once',
+    { timeout: 120_000 },
+    async () => {
+      const url = sqliteAdapter.freshUrl();
+      const store = await openStore(url);
+      stores.push(store);
+      await startRuns(store);
+      const ledger = ledgerFile();
+      // The same node after each restart: it resumes its own runs at once.
+      const config: WorkerConfig = {
+        node: 'crash-node',
+        maxRunning: 8,
+        leaseMs: 30_000,
+        scanMs: 30_000,
+        stepMs: [5, 25],
+      };
+      const progress: number[] = [];
+      while (progress.length < KILLS) {
+        const worker = startWorker(url, ledger, config);
+        if (!(await killAtRandom(worker, ledger, store, 60))) break;
+        progress.push(await completedCount(store));
+      }
+      expect(progress).toHaveLength(KILLS);
+      // Work survived every kill, and every kill struck with work left.
+      expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+      expect(progress[KILLS - 1]).toBeLessThan(WORKFLOWS);
+
+      const last = startWorker(url, ledger, config);
+      await eventually(
+        async () => (await completedCount(store)) === WORKFLOWS,
+        'every workflow completes',
+        60_000,
+      );
+      last.kill('SIGTERM');
+      await exited(last);
+      expect(last.exitCode).toBe(0);
+
+      const { effects } = await checkOutcome(store, ledger);
+      // At least once: a step killed between its effect and its commit ran again (same key).
+      expect(effects).toBeGreaterThanOrEqual(WORKFLOWS * STEPS);
+    },
+  );
+
+  it(
+    'PostgreSQL: three workers, one killed with SIGKILL ten times: all 200 workflows complete, each step journaled and effected once, never run by two live workers at once',
+    { timeout: 120_000 },
+    async () => {
+      const url = postgresAdapter.freshUrl();
+      const store = await openStore(url);
+      stores.push(store);
+      await startRuns(store);
+      const ledger = ledgerFile();
+      const base = { maxRunning: 4, leaseMs: 3000, scanMs: 250, stepMs: [100, 220] as const };
+      const steady = [
+        startWorker(url, ledger, { ...base, node: 'steady-a' }),
+        startWorker(url, ledger, { ...base, node: 'steady-b' }),
+      ];
+      const killedAt = new Map<number, number>();
+      let lives = 0;
+      while (killedAt.size < KILLS) {
+        // A new node id each life: its runs wait for their lease to expire, then any node takes them.
+        const victim = startWorker(url, ledger, { ...base, node: `victim-${++lives}` });
+        if (!(await killAtRandom(victim, ledger, store, 8))) break;
+        killedAt.set(victim.pid!, Date.now());
+      }
+      expect(killedAt.size).toBe(KILLS);
+      expect(await completedCount(store)).toBeLessThan(WORKFLOWS);
+      const last = startWorker(url, ledger, { ...base, node: 'victim-last' });
+      await eventually(
+        async () => (await completedCount(store)) === WORKFLOWS,
+        'every workflow completes',
+        60_000,
+      );
+      for (const w of [...steady, last]) w.kill('SIGTERM');
+      for (const w of [...steady, last]) await exited(w);
+      expect([...steady, last].map((w) => w.exitCode)).toEqual([0, 0, 0]);
+
+      await checkOutcome(store, ledger);
+      // No step ran in two live processes at once: a later execution of a step starts only after the
+      // earlier one ended (its effect line) or its process was killed.
+      const entries = readLedger(ledger);
+      const runsOf = new Map<string, Array<{ pid: number; from: number; to: number }>>();
+      for (const start of entries.filter((e) => e.e === 'start')) {
+        const end = entries.find(
+          (e) => e.e === 'effect' && e.k === start.k && e.pid === start.pid && e.t >= start.t,
+        );
+        const list = runsOf.get(start.k!) ?? [];
+        list.push({ pid: start.pid, from: start.t, to: end?.t ?? killedAt.get(start.pid) ?? Infinity });
+        runsOf.set(start.k!, list);
+      }
+      let taken = 0;
+      for (const list of runsOf.values()) {
+        list.sort((a, b) => a.from - b.from);
+        for (let i = 1; i < list.length; i++) expect(list[i]!.from).toBeGreaterThanOrEqual(list[i - 1]!.to);
+        if (new Set(list.map((r) => r.pid)).size > 1) taken++;
+      }
+      // Steps interrupted by a kill were taken over by another process.
+      expect(taken).toBeGreaterThanOrEqual(1);
+    },
+  );
+});
