@@ -7,3 +7,4 @@ export * from './registry/index.js';
 export * from './resilience/index.js';
 export * from './messaging/index.js';
 export * from './work/index.js';
+export * from './coordination/index.js';
