@@ -11,9 +11,9 @@ import { BadMessageError } from '../runtime/index.js';
 import { agentPaused, unknownAction } from './errors.js';
 import type { HostCore } from './host-core.js';
 import type { Hosted } from './hosted.js';
-import { registerProcess, syncRegistry } from './registry-sync.js';
-import { beginIncarnation, markProcessing, setPaused, type AgentRow } from './rows.js';
-import { pauseConsumer, runAction, type AgentProcState, type RunOutcome } from './run-action.js';
+import { registerProcess } from './registry-sync.js';
+import { beginIncarnation, markProcessing, selectRow } from './rows.js';
+import { runAction, type AgentProcState, type RunOutcome } from './run-action.js';
 import { runTask, type TaskReply } from './run-task.js';
 
 export interface AgentArgs {
@@ -39,10 +39,8 @@ export class RunTaskRequest {
   ) {}
 }
 
-/** Pauses (with a reason) or resumes; answers the row. */
-export class SetPausedRequest {
-  constructor(readonly pause: { readonly reason: string } | undefined) {}
-}
+/** The row changed outside the process (a pause, a resume): read it again. */
+export class RefreshRequest {}
 
 /** Answers the process's cached row. */
 export class SnapshotRequest {}
@@ -67,6 +65,8 @@ async function init(args: AgentArgs, ctx: ProcessContext): Promise<AgentProcStat
     if (core.scheduler !== undefined)
       await core.scheduler.every(ctx.self, s.everyMs, new ScheduledRun(s.action, s.input));
   }
+  // The previous process's "restarting" mark commits first, so the registry shows degraded, then healthy.
+  await hosted.settled();
   const { row, state } = await core.store.transaction(async (tx) => {
     const row = await beginIncarnation(tx, hosted.id, restarted, core.clock.now());
     const state = hosted.def.parseState(row.state, `the stored state of agent ${hosted.id}`);
@@ -83,24 +83,6 @@ async function init(args: AgentArgs, ctx: ProcessContext): Promise<AgentProcStat
     restarts: row.restarts,
   });
   return { core, hosted, processId, row, state };
-}
-
-async function setPausedHere(p: AgentProcState, pause: { reason: string } | undefined): Promise<AgentRow> {
-  const { core, hosted } = p;
-  const paused = p.row.status === 'paused';
-  if (paused === (pause !== undefined)) return p.row;
-  p.row = await core.store.transaction(async (tx) => {
-    const row = await setPaused(tx, hosted.id, p.row.incarnation, pause, core.clock.now());
-    await syncRegistry(tx, core, hosted.id, p.processId, row);
-    return row;
-  });
-  if (pause !== undefined) {
-    core.emit('agent.paused', { agentId: hosted.id, reason: pause.reason });
-    pauseConsumer(hosted, core);
-  } else {
-    core.emit('agent.resumed', { agentId: hosted.id });
-  }
-  return p.row;
 }
 
 async function direct(p: AgentProcState, req: RunActionRequest): Promise<RunOutcome> {
@@ -125,9 +107,16 @@ export const agentBehaviour: Behaviour<AgentProcState, AgentArgs> = {
       );
       return { reply, state: p };
     }
-    if (msg instanceof SetPausedRequest) return { reply: await setPausedHere(p, msg.pause), state: p };
     if (msg instanceof SnapshotRequest) return { reply: p.row, state: p };
     throw new BadMessageError(ctx.self, 'not an agent request');
+  },
+
+  async handleCast(msg, p) {
+    if (msg instanceof RefreshRequest) {
+      p.row = (await selectRow(p.core.store, p.hosted.id)) ?? p.row;
+      p.hosted.paused = p.row.status === 'paused';
+    }
+    return p;
   },
 
   async handleInfo(msg, p) {

@@ -130,3 +130,11 @@ export function parseAgentId(id: unknown): string {
     throw new ValidationError(`invalid agent id: ${describeIssues(parsed.error.issues)}`, { field: 'id' });
   return parsed.data;
 }
+
+/** Validates a short text option (a reason). */
+export function parseText(value: unknown, field: string): string {
+  const parsed = z.string().min(1).max(200).safeParse(value);
+  if (!parsed.success)
+    throw new ValidationError(`invalid ${field}: ${describeIssues(parsed.error.issues)}`, { field });
+  return parsed.data;
+}

@@ -9,14 +9,22 @@ import { randomBytes } from 'node:crypto';
 import { isGarrisonError } from '../errors.js';
 import { DynamicSupervisor, formatReason, isRuntimeError, type Pid } from '../runtime/index.js';
 import type { EnqueuedTask } from '../work/index.js';
-import { agentBehaviour, RunActionRequest, SetPausedRequest } from './agent-process.js';
+import { agentBehaviour, RefreshRequest, RunActionRequest } from './agent-process.js';
 import type { AgentDefinition } from './agent.js';
 import { TaskConsumer } from './consumer.js';
 import { checkWork, enqueueForAgent, type AgentEnqueueOptions } from './enqueue.js';
-import { AgentError, AgentErrorCode, agentNotFound, agentNotRunning, unknownAction } from './errors.js';
+import {
+  AgentError,
+  AgentErrorCode,
+  agentNotFound,
+  agentNotRunning,
+  agentPaused,
+  unknownAction,
+} from './errors.js';
 import { emitter, type HostCore } from './host-core.js';
 import {
   parseAgentId,
+  parseText,
   resolveHostOptions,
   resolveStartOptions,
   type AgentHostOptions,
@@ -26,9 +34,17 @@ import { Hosted } from './hosted.js';
 import { toInfo, type AgentInfo } from './info.js';
 import { endAgent, watchProcess, type LinkContext } from './linking.js';
 import { agentQueueName } from './queue-name.js';
-import { removeEntry } from './registry-sync.js';
-import { insertRow, reviveRow, selectByNode, selectRow, setLifecycle, type AgentRow } from './rows.js';
-import type { RunOutcome } from './run-action.js';
+import { removeEntry, syncRegistry } from './registry-sync.js';
+import {
+  insertRow,
+  reviveRow,
+  selectByNode,
+  selectRow,
+  setLifecycle,
+  setPaused,
+  type AgentRow,
+} from './rows.js';
+import { pauseConsumer, type RunOutcome } from './run-action.js';
 
 export interface AgentHost {
   readonly nodeId: string;
@@ -58,7 +74,10 @@ export interface AgentHost {
    * `unknown_action`, `agent_not_found`, `agent_paused` or `queue_full`; nothing is queued then.
    */
   enqueue(id: string, action: string, input: unknown, options?: AgentEnqueueOptions): Promise<EnqueuedTask>;
-  /** Pauses the agent: it refuses new work, finishes the task it runs, and shows `unhealthy`. */
+  /**
+   * Pauses the agent (durably): it refuses new work, finishes the task it runs, and shows `unhealthy`.
+   * `reason` (1–200 chars) is recorded; default `manual`.
+   */
   pause(id: string, reason?: string): Promise<AgentInfo>;
   /** Resumes a paused agent: its error streak is reset and it takes work again. */
   resume(id: string): Promise<AgentInfo>;
@@ -179,6 +198,34 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     consumer.start(hosted.consumerStopped);
   };
 
+  /**
+   * Pauses or resumes in the store (and the registry) without waiting for the agent's process, which
+   * may be busy with a long task: the process re-reads its row after the task, and the consumer stops
+   * (or starts) taking tasks.
+   */
+  const setPausedBy = async (id: string, pause: { reason: string } | undefined): Promise<AgentInfo> => {
+    const hosted = hosts.get(id);
+    const { row, changed } = await store.transaction(async (tx) => {
+      const result = await setPaused(tx, id, pause, clock.now());
+      if (result.changed && hosted?.processId !== undefined)
+        await syncRegistry(tx, core, id, hosted.processId, result.row);
+      return result;
+    });
+    if (changed) {
+      if (pause !== undefined) core.emit('agent.paused', { agentId: id, reason: pause.reason });
+      else core.emit('agent.resumed', { agentId: id });
+    }
+    if (hosted !== undefined) {
+      hosted.paused = row.status === 'paused';
+      if (hosted.pid !== undefined) {
+        core.track(id, 'refresh agent row', runtime.cast(hosted.pid, new RefreshRequest()));
+      }
+      if (pause !== undefined) pauseConsumer(hosted, core);
+      else startConsumer(hosted);
+    }
+    return info(row);
+  };
+
   const host: AgentHost = {
     nodeId,
     resumed,
@@ -268,7 +315,8 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
         });
       }
       const started = await readRow(id);
-      if (started.status !== 'paused') startConsumer(hosted);
+      hosted.paused = started.status === 'paused';
+      if (!hosted.paused) startConsumer(hosted);
       return info(started);
     },
 
@@ -305,6 +353,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
       const found = hosted.def.actions.get(action);
       if (found === undefined) throw unknownAction(id, action, [...hosted.def.actions.keys()]);
       const parsed = found.parseInput(input);
+      if (hosted.paused && !found.readOnly) throw agentPaused(id, null);
       const pid = hosted.pid;
       if (pid === undefined) throw agentNotRunning(id, `its process is ${hosted.phase}`);
       const outcome = await runtime.call<RunOutcome>(pid, new RunActionRequest(action, parsed), callOptions);
@@ -322,20 +371,11 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     },
 
     async pause(rawId, reason = 'manual') {
-      const id = parseAgentId(rawId);
-      const hosted = hostedOf(id);
-      const pid = await hosted.live();
-      await runtime.call(pid, new SetPausedRequest({ reason }));
-      return host.get(id);
+      return setPausedBy(parseAgentId(rawId), { reason: parseText(reason, 'reason') });
     },
 
     async resume(rawId) {
-      const id = parseAgentId(rawId);
-      const hosted = hostedOf(id);
-      const pid = await hosted.live();
-      await runtime.call(pid, new SetPausedRequest(undefined));
-      startConsumer(hosted);
-      return host.get(id);
+      return setPausedBy(parseAgentId(rawId), undefined);
     },
 
     async get(rawId) {

@@ -41,6 +41,11 @@ export class Hosted {
   pid: Pid | undefined;
   /** The registry `process` of the latest process (kept after it died, to clean its entry up). */
   processId: string | undefined;
+  /**
+   * Whether the agent is paused, as last committed by this host or its process: lets the host refuse a
+   * call at once instead of queueing it behind a running task.
+   */
+  paused = false;
   /** Processes started for this record: above 1, the latest was a restart. */
   incarnations = 0;
   /** The queue consumer, while the agent is not paused. */
@@ -103,6 +108,11 @@ export class Hosted {
       this.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Resolves once every `serial` operation queued so far has finished. */
+  settled(): Promise<void> {
+    return this.chain;
   }
 
   /** Runs `fn` after every earlier `serial` operation of this agent (registry changes keep their order). */

@@ -315,24 +315,29 @@ function checkpointParams(c: Checkpoint): SqlValue[] {
   ];
 }
 
-/** Pauses (with a reason) or resumes the agent; resuming ends the error streak. */
+/**
+ * Pauses (with a reason) or resumes the agent; resuming ends the error streak. Answers the row and
+ * whether it changed (pausing a paused agent, or resuming a running one, changes nothing). The row is
+ * locked first, so the answer holds against concurrent checkpoints.
+ */
 export async function setPaused(
   tx: Tx,
   id: string,
-  incarnation: number,
   pause: { readonly reason: string } | undefined,
   now: number,
-): Promise<AgentRow> {
+): Promise<{ readonly row: AgentRow; readonly changed: boolean }> {
+  const current = await selectRow(tx, id, true);
+  if (current === undefined) throw new AgentError(AgentErrorCode.agentNotFound, `no agent has the id ${id}`);
+  if ((current.status === 'paused') === (pause !== undefined)) return { row: current, changed: false };
   const rows = await tx.query<RawRow>(
     pause === undefined
       ? `UPDATE garrison_agent_states SET status = CASE WHEN current_task IS NULL THEN 'idle' ELSE 'processing' END, ` +
-          `pause_reason = NULL, consecutive_errors = 0, updated_at = $3 ` +
-          `WHERE id = $1 AND incarnation = $2 RETURNING ${COLUMNS}`
-      : `UPDATE garrison_agent_states SET status = 'paused', pause_reason = $4, updated_at = $3 ` +
-          `WHERE id = $1 AND incarnation = $2 RETURNING ${COLUMNS}`,
-    pause === undefined ? [id, incarnation, now] : [id, incarnation, now, pause.reason],
+          `pause_reason = NULL, consecutive_errors = 0, updated_at = $2 WHERE id = $1 RETURNING ${COLUMNS}`
+      : `UPDATE garrison_agent_states SET status = 'paused', pause_reason = $3, updated_at = $2 ` +
+          `WHERE id = $1 RETURNING ${COLUMNS}`,
+    pause === undefined ? [id, now] : [id, now, pause.reason],
   );
-  return fenced(rows, id, incarnation);
+  return { row: toRow(rows[0]!), changed: true };
 }
 
 /** Records whether a host should run the agent; a task it was running is no longer current. */

@@ -208,12 +208,11 @@ export async function recordFailure(
   durationMs: number,
 ): Promise<RunOutcome> {
   const { core, hosted } = p;
-  const wasPaused = p.row.status === 'paused';
   const base = { id: hosted.id, incarnation: p.row.incarnation, durationMs, now: core.clock.now() };
   const row = await core.store.transaction(async (tx) => {
     const taskOutcome = task && { id: task.id, outcome: storedOutcome({ ok: false, error }) };
     const row = await checkpointFailure(tx, { ...base, state: undefined, task: taskOutcome });
-    if (row.status === 'paused' && !wasPaused) await syncRegistry(tx, core, hosted.id, p.processId, row);
+    if (trippedPause(row)) await syncRegistry(tx, core, hosted.id, p.processId, row);
     return row;
   });
   p.row = row;
@@ -225,11 +224,24 @@ export async function recordFailure(
     durationMs,
     taskId: task?.id,
   });
-  if (row.status === 'paused' && !wasPaused) {
-    core.emit('agent.paused', { agentId: hosted.id, reason: row.pauseReason ?? 'consecutive_errors' });
+  if (trippedPause(row)) {
+    hosted.paused = true;
+    core.emit('agent.paused', { agentId: hosted.id, reason: 'consecutive_errors' });
     pauseConsumer(hosted, core);
   }
   return { ok: false, error };
+}
+
+/**
+ * True when the failure just recorded paused the agent: its streak is exactly at the limit and the
+ * pause is the streak's (a pause by hand keeps its own reason; failures while paused go past the limit).
+ */
+function trippedPause(row: AgentRow): boolean {
+  return (
+    row.status === 'paused' &&
+    row.pauseReason === 'consecutive_errors' &&
+    row.consecutiveErrors === row.maxConsecutiveErrors
+  );
 }
 
 /**
