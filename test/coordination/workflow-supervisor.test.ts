@@ -279,14 +279,17 @@ describe.each(adapters)('WorkflowSupervisor on $name', (adapter) => {
     await full.engine.start(wf, 3, { workflowId: 'f-3' });
     // PostgreSQL wakes the other node at once; a SQLite file shared by two stores is found by its scan.
     await scene.clock.advance(30_000);
-    await until(async () => (await serverIds(roomy)).length === 2, 'the other node takes both');
+    const owner = async (id: string) => (await full.engine.get(id))?.owner;
+    await until(
+      async () => (await owner('f-2')) === 'node-roomy' && (await owner('f-3')) === 'node-roomy',
+      'the other node takes both over',
+    );
+    expect(await serverIds(roomy)).toEqual(['f-2', 'f-3']);
     for (const id of ['f-1', 'f-2', 'f-3']) gate(id).resolve();
     expect(await full.engine.result('f-1')).toBe(20);
     expect(await roomy.engine.result('f-2')).toBe(30);
     expect(await roomy.engine.result('f-3')).toBe(40);
-    const owners = await Promise.all(
-      ['f-1', 'f-2', 'f-3'].map(async (id) => (await full.engine.get(id))?.owner),
-    );
+    const owners = await Promise.all(['f-1', 'f-2', 'f-3'].map(owner));
     expect(owners).toEqual(['node-full', 'node-roomy', 'node-roomy']);
   });
 
