@@ -15,7 +15,6 @@ import { createRegistry, type AgentRegistry } from '../registry/index.js';
 import { BreakerRegistry } from '../resilience/index.js';
 import {
   createRuntime,
-  describeTree,
   Supervisor,
   systemClock,
   type Clock,
@@ -39,7 +38,7 @@ import {
 } from '../work/index.js';
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
-import { ServiceTable, type Service } from './service.js';
+import { ServiceTable } from './service.js';
 import { nodeTree, type NodeParts } from './tree.js';
 
 export interface StartNodeOptions {
@@ -101,7 +100,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     clock,
     events: (event) => {
       // A service process ended by `kill` skips `terminate`: stop its component here.
-      if (event.type === 'exit' && event.reason === 'killed') void table.reap(event.pid);
+      if (event.type === 'exit' && event.reason === 'killed') table.reap(event.pid).catch(() => undefined);
     },
   });
   const registry = createRegistry({ store, clock });
@@ -126,8 +125,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     },
     membership: async (host) => {
       await joinCluster(store, nodeId, clock.now(), { pid: process.pid });
-      const beat = clock.setTimer; // replaced by the scheduler's process timer below
-      void beat;
       return {
         handleInfo: (msg) => (msg === 'heartbeat' ? heartbeat(store, nodeId, clock.now()) : undefined),
         stop: () => Promise.resolve(),
