@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isGarrisonError } from '../errors.js';
 import { agentsCommand } from './commands/agents.js';
 import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const command of [
+    demoCommand(),
     statusCommand(),
     agentsCommand(),
     workflowsCommand(),

@@ -54,6 +54,8 @@ export interface StartNodeOptions {
   readonly workflows?: ReadonlyArray<WorkflowDefinition<unknown, unknown>>;
   /** Agent types this node runs (agents recorded as running here are resumed at start-up). */
   readonly agents?: readonly AgentDefinition[];
+  /** The circuit breakers of the node's external calls (listed and reset through the API). Default: new. */
+  readonly breakers?: BreakerRegistry;
 }
 
 export interface GarrisonNode {
@@ -106,7 +108,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const registry = createRegistry({ store, clock });
   const queues = createQueueClient({ store, clock });
   const timers = new DurableTimers({ store, clock, nodeId });
-  const breakers = new BreakerRegistry({ clock });
+  const breakers = options.breakers ?? new BreakerRegistry({ clock });
   const workflowSupervisor = createWorkflowSupervisor({
     runtime,
     store,

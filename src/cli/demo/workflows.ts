@@ -25,13 +25,19 @@ export interface OrderResult {
 export const orderWorkflow = defineWorkflow(
   'demo.order',
   async (ctx, input: OrderInput): Promise<OrderResult> => {
-    const checked = await ctx.dispatch<{ valid: boolean; amountCents: number }>('validate', 'check', input);
+    // Each effect carries its step's key, so the ledger can tell a redelivery from a second effect.
+    const key = (step: string) => `${ctx.workflowId}:${step}`;
+    const checked = await ctx.dispatch<{ valid: boolean; amountCents: number }>('validate', 'check', {
+      key: key('validate'),
+      amountCents: input.amountCents,
+    });
     const charged = await ctx.dispatch<{ receipt: string }>('process', 'charge', {
-      n: input.n,
+      key: key('charge'),
       amountCents: checked.amountCents,
       flaky: input.flaky,
     });
     const report = await ctx.dispatch<{ line: string }>('report', 'publish', {
+      key: key('report'),
       n: input.n,
       receipt: charged.receipt,
     });

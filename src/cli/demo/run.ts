@@ -1,0 +1,111 @@
+/**
+ * `garrison demo`: the original system's main job. A node with a team of agents (validators,
+ * processors, reporters) runs N order workflows whose steps are dispatched by capability; some orders
+ * hit a flaky payment service behind a circuit breaker and retries. Everything is in the store: a run
+ * killed at any moment is finished by `--resume`.
+ */
+import { startNode } from '../../node/index.js';
+import { BreakerRegistry } from '../../resilience/index.js';
+import { systemClock } from '../../runtime/index.js';
+import { sleep } from '../../resilience/index.js';
+import { openStore, type Store } from '../../store/index.js';
+import { demoAgents, FlakyGateway } from './agents.js';
+import { ensureLedger } from './ledger.js';
+import { renderProgress, type ProgressView, type ProgressWriter } from './progress.js';
+import { readSummary, type DemoSummary } from './summary.js';
+import { orderWorkflow } from './workflows.js';
+
+export interface DemoSettings {
+  readonly store: string;
+  readonly workflows: number;
+  /** Agents per capability. */
+  readonly agents: number;
+  readonly resume: boolean;
+}
+
+/** The node name of the demo: a restarted demo takes its own runs, agents and leases back at once. */
+export const DEMO_NODE = 'demo-node';
+const TICK_MS = 250;
+
+async function runningCount(store: Store): Promise<number> {
+  const rows = await store.query<{ n: number | string }>(
+    "SELECT COUNT(*) AS n FROM garrison_workflow_runs WHERE name = $1 AND status IN ('running', 'waiting', 'sleeping')",
+    [orderWorkflow.name],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Watches the store until every demo workflow in it has finished. */
+export async function watchUntilDone(
+  store: Store,
+  agents: number,
+  started: number,
+  progress: ProgressWriter,
+  extra: () => Partial<Pick<ProgressView, 'breaker' | 'note'>> = () => ({}),
+  shouldStop: (summary: DemoSummary) => boolean = () => false,
+): Promise<DemoSummary> {
+  for (;;) {
+    const summary = await readSummary(store, orderWorkflow.name, agents, systemClock.now() - started);
+    progress.frame(renderProgress({ summary, running: await runningCount(store), ...extra() }));
+    if (summary.workflows.unfinished === 0 || shouldStop(summary)) return summary;
+    await sleep(systemClock, TICK_MS);
+  }
+}
+
+/** Runs the demo in this process and answers the summary of every demo workflow in the store. */
+export async function runDemo(settings: DemoSettings, progress: ProgressWriter): Promise<DemoSummary> {
+  const started = systemClock.now();
+  const store = await openStore(settings.store);
+  try {
+    await ensureLedger(store);
+    const breakers = new BreakerRegistry({ clock: systemClock });
+    const gateway = new FlakyGateway(2);
+    const team = demoAgents({ store, clock: systemClock, breakers, gateway });
+    const node = await startNode({
+      store,
+      nodeName: DEMO_NODE,
+      config: { store: settings.store },
+      workflows: [orderWorkflow],
+      agents: [team.validator, team.processor, team.reporter],
+      breakers,
+    });
+    try {
+      for (const def of [team.validator, team.processor, team.reporter]) {
+        for (let i = 1; i <= settings.agents; i++) {
+          const id = `${def.type.replace('demo.', '')}-${i}`;
+          if (node.agents.resumed.includes(id)) continue;
+          await node.agents.start(def, { id }).catch((error: unknown) => {
+            if ((error as { code?: string }).code !== 'agent_running') throw error;
+          });
+        }
+      }
+      if (!settings.resume) {
+        const batch = started.toString(36);
+        for (let i = 0; i < settings.workflows; i++) {
+          await node.workflows.start(
+            orderWorkflow,
+            { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
+            { workflowId: `order-${batch}-${String(i).padStart(4, '0')}` },
+          );
+        }
+      }
+      const total = settings.agents * 3;
+      return await watchUntilDone(store, total, started, progress, () => {
+        const status = breakers.find('payments')?.status();
+        return status === undefined
+          ? {}
+          : {
+              breaker: {
+                state: status.state,
+                rejected: status.totals.rejections,
+                failures: status.totals.failures,
+              },
+            };
+      });
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    await store.close();
+  }
+}
