@@ -33,3 +33,20 @@ export { createAgentHost, type AgentHost } from './host.js';
 export type { AgentCounters, AgentInfo } from './info.js';
 export { agentQueueName } from './queue-name.js';
 export { AgentLifecycle, AgentStatus } from './rows.js';
+export {
+  defineTaskAgent,
+  TaskType,
+  type TaskAgentOptions,
+  type TaskAgentState,
+  type TaskTypeHandler,
+} from './task-agent.js';
+export {
+  collectSystemMetrics,
+  defineMonitorAgent,
+  type Alert,
+  type MetricCollector,
+  type MetricSample,
+  type MonitorAgentOptions,
+  type MonitorState,
+  type Threshold,
+} from './monitor-agent.js';

@@ -25,15 +25,19 @@ export interface Recorded {
 /** An event sink that keeps everything. */
 export function recorder() {
   const all: Recorded[] = [];
-  return {
+  const self = {
     all,
+    /** Called with every event as it is emitted (to act at a precise moment). */
+    hook: undefined as ((name: keyof AgentEvents, payload: unknown) => void) | undefined,
     emit<K extends keyof AgentEvents>(name: K, payload: AgentEvents[K]) {
       all.push({ name, payload });
+      self.hook?.(name, payload);
     },
     of<K extends keyof AgentEvents>(name: K): AgentEvents[K][] {
       return all.filter((e) => e.name === name).map((e) => e.payload as AgentEvents[K]);
     },
   };
+  return self;
 }
 
 export interface Fixture {
