@@ -7,9 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { describeIssues, GarrisonError, ValidationError } from '../errors.js';
+import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
 import { parseJson, toJson, type Store, type Tx, type Unsubscribe } from '../store/index.js';
+import { SchedulerErrorCode, TimerError } from './errors.js';
+
+export { TimerError } from './errors.js';
 
 /** What a timer does when it comes due long after its time (the node was down). */
 export const MissedPolicy = {
@@ -98,8 +101,6 @@ export interface DurableTimersOptions {
   readonly onError?: (firing: TimerFiring, error: unknown) => void;
 }
 
-export class TimerError extends GarrisonError {}
-
 interface TimerRow {
   id: string;
   kind: 'once' | 'cron' | 'interval';
@@ -174,7 +175,7 @@ export class DurableTimers {
   /** Registers the handler for a topic. Only topics with a handler are fired by this node. */
   on(topic: string, handler: TimerHandler): void {
     if (this.handlers.has(topic))
-      throw new TimerError('timer_topic_taken', `topic "${topic}" already has a handler`);
+      throw new TimerError(SchedulerErrorCode.topicTaken, `topic "${topic}" already has a handler`);
     this.handlers.set(topic, handler);
     if (this.running) this.poke();
   }
@@ -248,7 +249,8 @@ export class DurableTimers {
       );
       t.afterCommit(() => this.onScheduled(dueAt));
       const row = rows[0];
-      if (row === undefined) throw new TimerError('timer_failed', `timer ${timerId} was not written`);
+      if (row === undefined)
+        throw new TimerError(SchedulerErrorCode.timerFailed, `timer ${timerId} was not written`);
       return toInfo(row);
     };
     return tx === undefined ? this.store.transaction(write) : write(tx);

@@ -1,0 +1,19 @@
+/** The one scheduler: process timers that die with their owner, and durable timers kept in the store. */
+export { SchedulerManager, SchedulerStatus, createScheduler, type SchedulerOptions } from './manager.js';
+export {
+  ProcessTimerKind,
+  ProcessTimerRef,
+  type EveryOptions,
+  type ProcessTimerInfo,
+} from './process-timers.js';
+export {
+  DurableTimers,
+  MissedPolicy,
+  nextCronTime,
+  type DurableTimerInfo,
+  type DurableTimerSpec,
+  type DurableTimersOptions,
+  type TimerFiring,
+  type TimerHandler,
+} from './durable-timers.js';
+export { SchedulerErrorCode, SchedulerStoppedError, TimerError, TimerNotFoundError } from './errors.js';
