@@ -14,6 +14,8 @@ export interface ActionTaskInfo {
   readonly id: number;
   /** This attempt's number, from 1: above 1 the task was interrupted before (a crash, a lost lease). */
   readonly attempt: number;
+  /** Attempts it may have: a retryable failure before the last one is retried by the queue. */
+  readonly maxAttempts: number;
   readonly priority: number;
 }
 

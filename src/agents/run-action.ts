@@ -65,7 +65,10 @@ async function execute(
     state: p.state as Readonly<unknown>,
     now,
     signal,
-    task: task === undefined ? undefined : { id: task.id, attempt: task.attempt, priority: task.priority },
+    task:
+      task === undefined
+        ? undefined
+        : { id: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, priority: task.priority },
     idempotencyKey: task === undefined ? `call:${randomUUID()}` : `task:${task.id}`,
     registry: p.core.registry,
   };
@@ -76,7 +79,12 @@ async function execute(
     throw new AgentError(
       AgentErrorCode.actionFailed,
       `action "${action.name}" of agent ${hosted.id} failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, details: { agentId: hosted.id, action: action.name } },
+      {
+        cause: error,
+        // A transient failure (an open breaker, a rate limit) stays one: a queued task is retried.
+        retryable: isGarrisonError(error) && error.retryable,
+        details: { agentId: hosted.id, action: action.name },
+      },
     );
   }
   const result = returned instanceof ActionResult ? returned : new ActionResult(returned, []);
@@ -209,8 +217,10 @@ export async function recordFailure(
 ): Promise<RunOutcome> {
   const { core, hosted } = p;
   const base = { id: hosted.id, incarnation: p.row.incarnation, durationMs, now: core.clock.now() };
+  // A task that will be retried has no outcome yet: its next attempt must run, not be answered.
+  const recorded = task !== undefined && !willRetry(task, error) ? task : undefined;
   const row = await core.store.transaction(async (tx) => {
-    const taskOutcome = task && { id: task.id, outcome: storedOutcome({ ok: false, error }) };
+    const taskOutcome = recorded && { id: recorded.id, outcome: storedOutcome({ ok: false, error }) };
     const row = await checkpointFailure(tx, { ...base, state: undefined, task: taskOutcome });
     if (trippedPause(row)) await syncRegistry(tx, core, hosted.id, p.processId, row);
     return row;
@@ -230,6 +240,14 @@ export async function recordFailure(
     pauseConsumer(hosted, core);
   }
   return { ok: false, error };
+}
+
+/**
+ * True when a queued task's failure is retried by its queue (with backoff) rather than final: the error
+ * is retryable (its own `retryable`, or the one the action threw) and attempts remain.
+ */
+export function willRetry(task: ClaimedTask, error: unknown): boolean {
+  return isGarrisonError(error) && error.retryable && task.attempt < task.maxAttempts;
 }
 
 /**

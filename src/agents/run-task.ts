@@ -1,8 +1,9 @@
 /**
  * One task from the agent's queue, inside the agent's process. The action's outcome — success or
  * failure — is the task's outcome: it is checkpointed with the id of the task, and the queue then
- * completes the task. A task is run again only when its run did not finish: the process or the node
- * died, or its lease was lost. The checkpoint recognizes a task it has already recorded (the crash came
+ * completes the task. A task is run again only when its run did not finish — the process or the node
+ * died, its lease was lost — or when the action failed with a retryable error (an open breaker, a full
+ * queue downstream) and attempts remain: the queue retries it after its backoff. The checkpoint recognizes a task it has already recorded (the crash came
  * between the checkpoint and the queue's completion) and answers its recorded outcome instead of
  * running it twice.
  */
@@ -14,6 +15,7 @@ import {
   recordFailure,
   runAction,
   storedOutcome,
+  willRetry,
   type AgentProcState,
   type RunOutcome,
 } from './run-action.js';
@@ -39,7 +41,9 @@ export async function runTask(
     stored = p.row.lastOutcome;
   } else {
     await markProcessing(task.id);
-    stored = storedOutcome(await runOne(p, task, signal));
+    const outcome = await runOne(p, task, signal);
+    if (!outcome.ok && willRetry(task, outcome.error)) return { ok: false, error: outcome.error };
+    stored = storedOutcome(outcome);
   }
   if (p.core.settle !== undefined) {
     try {

@@ -189,4 +189,21 @@ describe.each(adapters)('work on an agent queue on $name', (adapter) => {
     expect(info.status).toBe('error');
     expect(info.counters.consecutiveErrors).toBe(2);
   });
+
+  it('a retryable failure is retried by the queue after its backoff; a final one is the outcome', async () => {
+    f = await openFixture(adapter);
+    const journal = newJournal();
+    await f.host.start(counterAgent(journal), { id: 'w1' });
+    const retried = await f.host.enqueue('w1', 'flaky', { failures: 1, retryable: true });
+    await eventually(async () => (await f!.host.get('w1')).counters.failed === 1, 'the first attempt failed');
+    expect((await f.queues.getTask(retried.id))?.state).toBe('queued'); // waiting for its retry
+    await f.clock.advance(60_000);
+    await eventually(async () => (await f!.host.get('w1')).counters.processed === 1, 'the retry succeeded');
+    expect(journal.ran).toEqual(['flaky:1', 'flaky:2']);
+
+    const final = await f.host.enqueue('w1', 'flaky', { failures: 1, retryable: false });
+    await eventually(async () => (await f!.queues.getTask(final.id)) === undefined, 'the task finished');
+    expect(journal.ran).toEqual(['flaky:1', 'flaky:2', 'flaky:1']);
+    expect((await f.host.get('w1')).counters).toMatchObject({ processed: 1, failed: 2 });
+  });
 });

@@ -11,6 +11,7 @@ import {
   type AgentHost,
   type AgentHostOptions,
 } from '../../src/agents/index.js';
+import { GarrisonError } from '../../src/errors.js';
 import { createRegistry, type AgentRegistry } from '../../src/registry/index.js';
 import { createRuntime, VirtualClock, type Runtime } from '../../src/runtime/index.js';
 import type { Store } from '../../src/store/index.js';
@@ -193,12 +194,24 @@ export function counterAgent(journal: Journal = newJournal(), type = 'counter') 
         directive.emit('counter.followed_up', { labels }),
       ),
   });
+  const flaky = defineAction({
+    name: 'flaky',
+    input: z.object({ failures: z.number().int(), retryable: z.boolean() }),
+    output: z.object({ attempt: z.number().int() }),
+    run: (ctx, { failures, retryable }) => {
+      const attempt = ctx.task?.attempt ?? 0;
+      journal.ran.push(`flaky:${attempt}`);
+      if (attempt <= failures)
+        throw new GarrisonError('service_unavailable', `attempt ${attempt} failed`, { retryable });
+      return { attempt };
+    },
+  });
   return defineAgent({
     type,
     capabilities: ['counting', 'work'],
     state: counterState,
     initialState: { count: 0, log: [] },
-    actions: [increment, work, fail, badOutput, badState, read, followUp],
+    actions: [increment, work, fail, badOutput, badState, read, followUp, flaky],
   });
 }
 
