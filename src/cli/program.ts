@@ -9,6 +9,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
 import { tasksCommand } from './commands/tasks.js';
 import { timersCommand } from './commands/timers.js';
+import { workerCommand } from './commands/worker.js';
 import { workflowsCommand } from './commands/workflows.js';
 import { version } from './version.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const command of [
     demoCommand(),
+    workerCommand(),
     statusCommand(),
     agentsCommand(),
     workflowsCommand(),

@@ -21,7 +21,7 @@ import {
   type Runtime,
   type SupervisorDescription,
 } from '../runtime/index.js';
-import { DurableTimers } from '../scheduler/durable-timers.js';
+import { createScheduler, type DurableTimers, type SchedulerManager } from '../scheduler/index.js';
 import { openStore, type Store } from '../store/index.js';
 import {
   createEventBus,
@@ -40,6 +40,8 @@ import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
 import { ServiceTable } from './service.js';
 import { nodeTree, type NodeParts } from './tree.js';
+
+const HEARTBEAT = 'garrison.node.heartbeat';
 
 export interface StartNodeOptions {
   /** Settings (validated): the store URL, limits, leases. Default: all defaults. */
@@ -68,6 +70,8 @@ export interface GarrisonNode {
   readonly metrics: Metrics;
   readonly registry: AgentRegistry;
   readonly queues: QueueClient;
+  /** The one scheduler: process timers and durable timers. */
+  readonly scheduler: SchedulerManager;
   readonly timers: DurableTimers;
   readonly breakers: BreakerRegistry;
   /** Start, list, cancel, signal workflow runs; the workflow supervisor executes them. */
@@ -107,7 +111,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   });
   const registry = createRegistry({ store, clock });
   const queues = createQueueClient({ store, clock });
-  const timers = new DurableTimers({ store, clock, nodeId });
+  const scheduler = createScheduler({ store, clock, runtime, nodeId });
+  const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
   const workflowSupervisor = createWorkflowSupervisor({
     runtime,
@@ -122,13 +127,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
 
   const parts: NodeParts = {
     scheduler: async () => {
-      await timers.start();
-      return { stop: () => timers.stop() };
+      await scheduler.start();
+      return { stop: () => scheduler.shutdown() };
     },
     membership: async (host) => {
       await joinCluster(store, nodeId, clock.now(), { pid: process.pid });
+      scheduler.every(host.self, config.heartbeatMs, HEARTBEAT);
       return {
-        handleInfo: (msg) => (msg === 'heartbeat' ? heartbeat(store, nodeId, clock.now()) : undefined),
+        handleInfo: (msg) => (msg === HEARTBEAT ? heartbeat(store, nodeId, clock.now()) : undefined),
         stop: () => Promise.resolve(),
         describe: () => ({ pid: host.self.toString() }),
       };
@@ -168,6 +174,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     metrics,
     registry,
     queues,
+    scheduler,
     timers,
     breakers,
     workflows: workflowSupervisor.engine,

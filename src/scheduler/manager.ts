@@ -116,9 +116,10 @@ export class SchedulerManager {
     };
   }
 
-  /** Starts firing durable timers on this node. */
+  /** Starts firing durable timers on this node; after `shutdown`, starts again (a restarted scheduler process). */
   async start(): Promise<void> {
-    if (this.state !== SchedulerStatus.idle) return;
+    if (this.state === SchedulerStatus.running) return;
+    this.timers.reopen();
     this.state = SchedulerStatus.running;
     await this.durable.start();
   }

@@ -222,6 +222,11 @@ export class ProcessTimers {
   }
 
   /** Cancels every timer, releases every monitor and the clock timer; later calls fail. */
+  /** Accepts timers again after `shutdown` (a restarted scheduler process). */
+  reopen(): void {
+    this.stopped = false;
+  }
+
   shutdown(): void {
     this.stopped = true;
     for (const [, o] of this.owners) this.runtime.demonitor(o.monitor);

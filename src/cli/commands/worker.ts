@@ -1,0 +1,24 @@
+/** `garrison worker`: a node without HTTP that runs workflows and agents from the store until SIGTERM. */
+import { Command } from 'commander';
+import { startCatalogNode, untilSignal, type NodeCommandOptions } from '../node-runner.js';
+import { parsePositiveInt } from '../parse.js';
+import { storeOption } from '../store-option.js';
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('run a node (no HTTP): executes workflows and agents from the store until SIGTERM')
+    .addOption(storeOption())
+    .option('--name <name>', "this node's id in the cluster (default <hostname>-<pid>)")
+    .option('--config <file>', 'a JSON node configuration file')
+    .option('--agents <n>', 'agents of each built-in capability on this node', parsePositiveInt, 2)
+    .action(async (o: NodeCommandOptions) => {
+      const running = await startCatalogNode(o);
+      const node = running.node;
+      process.stderr.write(
+        `garrison worker ${node.id} running on ${node.store.dialect}; SIGTERM drains and stops\n`,
+      );
+      const signal = await untilSignal();
+      process.stderr.write(`garrison worker ${node.id}: ${signal}, draining\n`);
+      await running.stop();
+    });
+}
