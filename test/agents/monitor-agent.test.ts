@@ -3,36 +3,26 @@
  * (durably), a bounded history — all on the virtual clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  defineMonitorAgent,
-  type Alert,
-  type AgentScheduler,
-  type MetricSample,
-} from '../../src/agents/index.js';
-import type { Pid, Runtime, VirtualClock } from '../../src/runtime/index.js';
+import { defineMonitorAgent, type Alert, type MetricSample } from '../../src/agents/index.js';
+import { createScheduler, type SchedulerManager } from '../../src/scheduler/index.js';
 import { adapters } from '../support/stores.js';
 import { eventually, openFixture, type Fixture } from './support.js';
 
-/** Process timers on the virtual clock: `every` sends `msg` to `owner` until it dies. */
-function virtualScheduler(runtime: Runtime, clock: VirtualClock): AgentScheduler {
-  return {
-    every(owner: Pid, intervalMs: number, msg: unknown) {
-      let timer = clock.setTimer(intervalMs, function tick() {
-        if (!runtime.isAlive(owner)) return;
-        runtime.send(owner, msg).catch(() => undefined);
-        timer = clock.setTimer(intervalMs, tick);
-      });
-      runtime.monitor(owner, () => timer.cancel());
-    },
-  };
-}
-
 describe.each(adapters)('monitor agent on $name', (adapter) => {
   let f: Fixture | undefined;
+  let scheduler: SchedulerManager | undefined;
   afterEach(async () => {
     await f?.close();
+    await scheduler?.shutdown();
     f = undefined;
+    scheduler = undefined;
   });
+
+  /** The node's scheduler: its process timers run on the fixture's virtual clock. */
+  const schedulerOf = (fixture: Fixture) => {
+    scheduler ??= createScheduler({ store: fixture.store, runtime: fixture.runtime, nodeId: 'node-a' });
+    return scheduler;
+  };
 
   /** A monitor whose collector reports `load` from a variable the test sets. */
   async function monitor(options: { historyLimit?: number } = {}) {
@@ -49,7 +39,7 @@ describe.each(adapters)('monitor agent on $name', (adapter) => {
       ],
       collect: async () => ({ load: reading.load }),
     });
-    const host = await fixture.reopen({ scheduler: virtualScheduler(fixture.runtime, fixture.clock) });
+    const host = await fixture.reopen({ scheduler: schedulerOf(fixture) });
     await host.start(definition, { id: 'mon' });
     /** Advances one interval and waits for that collection's checkpoint. */
     const tick = async () => {
@@ -101,7 +91,7 @@ describe.each(adapters)('monitor agent on $name', (adapter) => {
     await host.shutdown();
     const next = await f!.reopen({
       definitions: [definition],
-      scheduler: virtualScheduler(f!.runtime, f!.clock),
+      scheduler: schedulerOf(f!),
     });
     expect(next.resumed).toEqual(['mon']);
     const all = (await next.call<{ alerts: Alert[] }>('mon', 'alerts', {})).alerts;
@@ -130,7 +120,9 @@ describe.each(adapters)('monitor agent on $name', (adapter) => {
     await tick();
     const { alerts } = await host.call<{ alerts: Alert[] }>('mon', 'alerts', {});
     expect(alerts.map((a) => a.message)).toEqual(['load is 0 (lt 1)']);
+    expect(scheduler!.list().map((t) => t.intervalMs)).toEqual([1000]);
     await host.stop('mon');
+    expect(scheduler!.list()).toEqual([]); // the timer died with its owner
     const processed = (await host.get('mon')).counters.processed;
     await f!.clock.advance(5000);
     expect((await host.get('mon')).counters.processed).toBe(processed);
