@@ -309,6 +309,18 @@ export class DurableTimers {
     await Promise.all([...this.inFlight]);
   }
 
+  /**
+   * Resolves once no poll and no firing is in flight (a firing that starts another poll is waited for
+   * too). The virtual clock fires a wake-up and returns before the store round trips it started are
+   * done; tests await this before moving time on.
+   */
+  async idle(): Promise<void> {
+    while (this.ticking !== undefined || this.inFlight.size > 0) {
+      await this.ticking;
+      await Promise.allSettled([...this.inFlight]);
+    }
+  }
+
   /** Whether the wake-up timer is armed (for shutdown checks). */
   get armed(): boolean {
     return this.wake !== undefined;
@@ -362,15 +374,24 @@ export class DurableTimers {
     if (topics.length === 0) return;
     for (;;) {
       const claimed = await this.claim(topics);
-      for (const row of claimed) this.track(this.fire(row));
+      for (const row of claimed) this.track(row, this.fire(row));
       if (claimed.length < this.batchSize) break;
     }
     await this.armForNext(topics);
   }
 
-  private track(p: Promise<void>): void {
+  private track(row: TimerRow, firing: Promise<void>): void {
+    // A store failure while settling leaves the claim in place: the firing is retried when it lapses.
+    const p = firing
+      .catch((error: unknown) => {
+        this.options.onError?.(
+          { id: row.id, topic: row.topic, payload: null, dueAt: Number(row.due_at), attempt: 0 },
+          error,
+        );
+        this.arm(this.clock.now() + this.leaseMs);
+      })
+      .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
   }
 
   private inList(topics: string[], from: number): string {
