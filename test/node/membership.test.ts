@@ -1,0 +1,43 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { listNodes, startNode, type GarrisonNode } from '../../src/node/index.js';
+import { VirtualClock } from '../../src/runtime/index.js';
+import type { Store } from '../../src/store/index.js';
+import { adapters } from '../support/stores.js';
+
+const timing = { heartbeatMs: 2000, downAfterMs: 15_000 };
+
+describe.each(adapters)('node membership on $name', (adapter) => {
+  let store: Store | undefined;
+  let node: GarrisonNode | undefined;
+  afterEach(async () => {
+    await node?.stop();
+    await store?.close();
+    node = undefined;
+    store = undefined;
+  });
+
+  async function until(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setImmediate(r));
+    expect(await check()).toBe(true);
+  }
+
+  it('a node heartbeats on its scheduler while it runs, is suspect when silent, and down once stopped', async () => {
+    store = await adapter.open();
+    const clock = new VirtualClock(1_000_000);
+    node = await startNode({ store, clock, nodeName: 'n1' });
+    const first = (await listNodes(store, clock.now(), timing))[0];
+    expect(first).toMatchObject({ id: 'n1', state: 'up', heartbeatAt: 1_000_000 });
+
+    await clock.advance(timing.heartbeatMs);
+    await until(async () => (await listNodes(store!, clock.now(), timing))[0]?.heartbeatAt === 1_002_000);
+
+    // Seen from later, without the node beating in between: suspect, then down.
+    expect((await listNodes(store, clock.now() + 5 * timing.heartbeatMs, timing))[0]?.state).toBe('suspect');
+    expect((await listNodes(store, clock.now() + timing.downAfterMs + 1, timing))[0]?.state).toBe('down');
+
+    await node.stop();
+    node = undefined;
+    expect((await listNodes(store, clock.now(), timing))[0]?.state).toBe('down');
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
