@@ -8,3 +8,4 @@ export * from './resilience/index.js';
 export * from './messaging/index.js';
 export * from './work/index.js';
 export * from './coordination/index.js';
+export * from './agents/index.js';
