@@ -35,15 +35,8 @@ import { toInfo, type AgentInfo } from './info.js';
 import { endAgent, watchProcess, type LinkContext } from './linking.js';
 import { agentQueueName } from './queue-name.js';
 import { removeEntry, syncRegistry } from './registry-sync.js';
-import {
-  insertRow,
-  reviveRow,
-  selectByNode,
-  selectRow,
-  setLifecycle,
-  setPaused,
-  type AgentRow,
-} from './rows.js';
+import { selectByNode, selectRow, setLifecycle, setPaused, type AgentRow } from './rows.js';
+import { openRow } from './start-row.js';
 import { pauseConsumer, type RunOutcome } from './run-action.js';
 
 export interface AgentHost {
@@ -95,9 +88,6 @@ export interface AgentHost {
    */
   shutdown(): Promise<void>;
 }
-
-const DEFAULT_QUEUE_LIMIT = 1000;
-const DEFAULT_MAX_CONSECUTIVE_ERRORS = 5;
 
 /** Creates a host, starts its supervisor, and resumes this node's agents. */
 export async function createAgentHost(options: AgentHostOptions): Promise<AgentHost> {
@@ -242,49 +232,9 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
         so.initialState === undefined
           ? undefined
           : definition.parseState(so.initialState, 'the initial state');
-      const row = await store.transaction(async (tx) => {
-        const now = clock.now();
-        const existing = await selectRow(tx, id, true);
-        if (existing === undefined) {
-          return insertRow(
-            tx,
-            {
-              id,
-              type: definition.type,
-              node: nodeId,
-              restart: so.restart ?? 'permanent',
-              state: initial ?? definition.initialState,
-              queueLimit: so.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-              maxConsecutiveErrors: so.maxConsecutiveErrors ?? DEFAULT_MAX_CONSECUTIVE_ERRORS,
-            },
-            now,
-          );
-        }
-        if (existing.type !== definition.type)
-          throw new AgentError(
-            AgentErrorCode.invalidState,
-            `agent ${id} is of type ${existing.type}, not ${definition.type}`,
-            { details: { agentId: id, type: existing.type } },
-          );
-        if (existing.lifecycle === 'running' && existing.node !== nodeId)
-          throw new AgentError(
-            AgentErrorCode.agentRunningElsewhere,
-            `agent ${id} is recorded as running on node ${existing.node}`,
-            { details: { agentId: id, node: existing.node } },
-          );
-        return reviveRow(
-          tx,
-          id,
-          {
-            node: nodeId,
-            restart: so.restart ?? existing.restart,
-            queueLimit: so.queueLimit ?? existing.queueLimit,
-            maxConsecutiveErrors: so.maxConsecutiveErrors ?? existing.maxConsecutiveErrors,
-            state: undefined,
-          },
-          now,
-        );
-      });
+      const row = await store.transaction((tx) =>
+        openRow(tx, { id, definition, nodeId, options: so, initial }, clock.now()),
+      );
       const hosted = new Hosted(id, definition, row.restart);
       hosts.set(id, hosted);
       const args = {
