@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ValidationError, describeIssues } from '../../errors.js';
 import { systemClock, type Clock } from '../../runtime/index.js';
+import type { SchedulerManager } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import type { ResourceManager } from '../resources/resource-manager.js';
 import type { HealthCheckSpec } from './types.js';
@@ -66,11 +67,22 @@ export interface SchedulerProbe {
   isRunning(): boolean | Promise<boolean>;
 }
 
-/** The scheduler is running (timers fire). */
-export function schedulerRunningCheck(scheduler: SchedulerProbe, o?: CheckOverrides): HealthCheckSpec {
+/**
+ * The scheduler is running: the node's `SchedulerManager` (its `status` is `running`: durable timers fire
+ * on this node), or any probe.
+ */
+export function schedulerRunningCheck(
+  scheduler: SchedulerProbe | Pick<SchedulerManager, 'status'>,
+  o?: CheckOverrides,
+): HealthCheckSpec {
   return spec('scheduler', o, async () => {
-    if (!(await scheduler.isRunning()))
-      return { status: 'unhealthy', reason: 'the scheduler is not running' };
+    if ('isRunning' in scheduler) {
+      if (!(await scheduler.isRunning()))
+        return { status: 'unhealthy', reason: 'the scheduler is not running' };
+      return;
+    }
+    if (scheduler.status !== 'running')
+      return { status: 'unhealthy', reason: `the scheduler is not running (${scheduler.status})` };
   });
 }
 
