@@ -5,6 +5,7 @@ export * from './runtime/index.js';
 export * from './telemetry/index.js';
 export * from './registry/index.js';
 export * from './resilience/index.js';
+export * from './governance/index.js';
 export * from './messaging/index.js';
 export * from './work/index.js';
 export * from './coordination/index.js';

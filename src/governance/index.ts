@@ -40,7 +40,7 @@ export {
   type HealthCheckFn,
   type HealthCheckResult,
   type HealthCheckSpec,
-  type HealthSummary,
+  type SystemHealthSummary,
 } from './health/types.js';
 export {
   createHealthChecks,
@@ -73,7 +73,7 @@ export type {
   Sensor,
   SensorSignal,
   SensorSnapshot,
-  Threshold,
+  SensorThreshold,
 } from './sensors/types.js';
 export {
   SENSOR_TICK,

@@ -16,7 +16,7 @@ import {
   type HealthCheckFn,
   type HealthCheckResult,
   type HealthCheckSpec,
-  type HealthSummary,
+  type SystemHealthSummary,
 } from './types.js';
 
 export interface HealthChecksOptions {
@@ -36,11 +36,11 @@ export interface HealthChecks {
   /** The registered checks' names, in registration order. */
   names(): string[];
   /** Runs every check at once and summarises them. Never throws: a failing check is a report. */
-  run(): Promise<HealthSummary>;
+  run(): Promise<SystemHealthSummary>;
   /** Runs one check. Throws `invalid_input` when no check has that name. */
   runOne(name: string): Promise<CheckReport>;
   /** The summary of the last `run`, if any. */
-  last(): HealthSummary | undefined;
+  last(): SystemHealthSummary | undefined;
 }
 
 interface Entry {
@@ -79,7 +79,7 @@ export function createHealthChecks(options: HealthChecksOptions = {}): HealthChe
   const clock = options.clock ?? systemClock;
   const events = options.events;
   const entries = new Map<string, Entry>();
-  let lastSummary: HealthSummary | undefined;
+  let lastSummary: SystemHealthSummary | undefined;
 
   const report = (
     e: Entry,
@@ -202,7 +202,7 @@ function normalise(result: HealthCheckResult | void): HealthCheckResult {
 }
 
 /** The system's status: the worst check, where a non-critical check counts as degraded at most. */
-export function summarise(checkedAt: number, checks: readonly CheckReport[]): HealthSummary {
+export function summarise(checkedAt: number, checks: readonly CheckReport[]): SystemHealthSummary {
   let rank = 0;
   const reasons: string[] = [];
   for (const c of checks) {

@@ -53,7 +53,7 @@ export interface CheckReport {
 }
 
 /** The system's health: the worst of its checks (a failing non-critical check counts as degraded). */
-export interface HealthSummary {
+export interface SystemHealthSummary {
   readonly status: HealthStatus;
   /** UNIX epoch ms. */
   readonly checkedAt: number;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, describeIssues } from '../../errors.js';
-import type { Sensor, Threshold } from './types.js';
+import type { Sensor, SensorThreshold } from './types.js';
 
 /** One finished action: the fields of an `agent.action` event the sensor uses. */
 export interface AgentActionSample {
@@ -130,7 +130,7 @@ export function createAgentPerformanceSensor(
  * intervals is a warning; a p95 latency above 25 s is a warning (the default task lease is 30 s, so such
  * an agent is close to losing its leases).
  */
-export const AGENT_THRESHOLDS: readonly Threshold[] = [
+export const AGENT_THRESHOLDS: readonly SensorThreshold[] = [
   { name: 'agent failing', metric: 'agent.*.error_rate', above: 0.5, forSamples: 2 },
   { name: 'agent slow', metric: 'agent.*.latency_p95_ms', above: 25_000 },
 ];

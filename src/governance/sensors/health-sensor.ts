@@ -4,7 +4,7 @@
  * observed at a steady pace. Its readings rank health 0 (healthy), 1 (degraded), 2 (unhealthy).
  */
 import type { HealthChecks } from '../health/health-checks.js';
-import type { Sensor, Threshold } from './types.js';
+import type { Sensor, SensorThreshold } from './types.js';
 
 const RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
 
@@ -33,7 +33,7 @@ export function createHealthSensor(health: HealthChecks, options: HealthSensorOp
 }
 
 /** Default thresholds of the health sensor: degraded is a warning, unhealthy critical. */
-export const HEALTH_THRESHOLDS: readonly Threshold[] = [
+export const HEALTH_THRESHOLDS: readonly SensorThreshold[] = [
   { name: 'system degraded', metric: 'health.status', above: 0 },
   { name: 'system unhealthy', metric: 'health.status', above: 1, level: 'critical' },
 ];

@@ -11,7 +11,14 @@ import { alwaysSample, describeError, emitTo, type Sampler } from '../../telemet
 import type { GovernanceEventSink } from '../events.js';
 import { Ring } from './ring.js';
 import { ThresholdState, compileThresholds } from './thresholds.js';
-import type { HistoryEntry, Readings, Sensor, SensorSignal, SensorSnapshot, Threshold } from './types.js';
+import type {
+  HistoryEntry,
+  Readings,
+  Sensor,
+  SensorSignal,
+  SensorSnapshot,
+  SensorThreshold,
+} from './types.js';
 
 /** The scheduler's process timers: `every(owner, intervalMs, msg)` sends `msg` to `owner` every `intervalMs`. */
 export interface SensorScheduler {
@@ -25,7 +32,7 @@ export interface SensorProcessOptions {
   /** Time between readings, ms (≥ 10). Default 10 000. */
   readonly intervalMs?: number;
   /** Thresholds on the readings. Default none. */
-  readonly thresholds?: readonly Threshold[];
+  readonly thresholds?: readonly SensorThreshold[];
   /** Readings kept (≥ 1). Default 360: an hour at the default interval. */
   readonly historySize?: number;
   /** Raise and clear signals kept (≥ 1). Default 100. */

@@ -6,7 +6,7 @@
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import type { Sensor, Threshold } from './types.js';
+import type { Sensor, SensorThreshold } from './types.js';
 
 /** An event-loop delay histogram, in nanoseconds (the shape of `perf_hooks`' `IntervalHistogram`). */
 export interface EventLoopDelayProbe {
@@ -121,7 +121,7 @@ export function createSystemSensor(options: SystemSensorOptions = {}): Sensor {
  * for three readings is a warning; 85% of V8's heap limit a warning, 95% critical; under 10% of the
  * host's memory free a warning.
  */
-export const SYSTEM_THRESHOLDS: readonly Threshold[] = [
+export const SYSTEM_THRESHOLDS: readonly SensorThreshold[] = [
   { name: 'event loop delayed', metric: 'event_loop.delay_p99_ms', above: 100, forSamples: 2 },
   { name: 'event loop blocked', metric: 'event_loop.delay_p99_ms', above: 500, level: 'critical' },
   { name: 'cpu overloaded', metric: 'cpu.load_per_core', above: 1.5, forSamples: 3 },

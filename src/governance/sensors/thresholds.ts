@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ValidationError, describeIssues } from '../../errors.js';
 import type { SignalLevel } from '../events.js';
-import type { Readings, SensorSignal, Threshold } from './types.js';
+import type { Readings, SensorSignal, SensorThreshold } from './types.js';
 
 const thresholdSchema = z
   .strictObject({
@@ -47,7 +47,7 @@ function matcher(pattern: string): (metric: string) => boolean {
   return (metric) => re.test(metric);
 }
 
-export function compileThresholds(thresholds: readonly Threshold[]): Compiled[] {
+export function compileThresholds(thresholds: readonly SensorThreshold[]): Compiled[] {
   const names = new Set<string>();
   return thresholds.map((t, i) => {
     const p = thresholdSchema.safeParse(t);

@@ -20,7 +20,7 @@ export interface Sensor {
 }
 
 /** A limit on a metric that raises a signal while crossed. Exactly one of `above` and `below`. */
-export interface Threshold {
+export interface SensorThreshold {
   /** Names the threshold in its signals. Default: `<metric> > <above>` or `<metric> < <below>`. */
   readonly name?: string;
   /** The metric: an exact name, or a pattern where `*` matches any characters (`agent.*.error_rate`). */
