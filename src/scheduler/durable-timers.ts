@@ -11,6 +11,7 @@ import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
 import { parseJson, toJson, type Store, type Tx, type Unsubscribe } from '../store/index.js';
 import { SchedulerErrorCode, TimerError } from './errors.js';
+import { Leadership } from './leadership.js';
 
 export { TimerError } from './errors.js';
 
@@ -97,9 +98,19 @@ export interface DurableTimersOptions {
   readonly graceMs?: number;
   /** Delay before retrying a failed firing: `min(maxRetryDelayMs, 1000 * 2^(attempt-1))` ms. */
   readonly maxRetryDelayMs?: number;
-  /** Called when a handler fails; the firing is retried later. */
+  /**
+   * How often a node that is not the cron leader tries to become it, in ms. Default 5000. Only the
+   * leader fires cron timers; see `isCronLeader`.
+   */
+  readonly leaderRetryMs?: number;
+  /** Called with true when this node becomes the cron leader, false when it stops being it. */
+  readonly onLeadershipChange?: (leader: boolean) => void;
+  /** Called when a handler fails (the firing is retried later) or the store fails (`attempt` 0). */
   readonly onError?: (firing: TimerFiring, error: unknown) => void;
 }
+
+/** The store lock whose holder fires cron timers. */
+export const CRON_LEADER_LOCK = 'garrison.timers.cron-leader';
 
 interface TimerRow {
   id: string;
@@ -161,6 +172,7 @@ export class DurableTimers {
   private again = false;
   private unlisten: Unsubscribe | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly leadership: Leadership;
 
   constructor(private readonly options: DurableTimersOptions) {
     this.store = options.store;
@@ -170,6 +182,27 @@ export class DurableTimers {
     this.batchSize = options.batchSize ?? 100;
     this.graceMs = options.graceMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 300_000;
+    this.leadership = new Leadership({
+      store: this.store,
+      clock: this.clock,
+      name: CRON_LEADER_LOCK,
+      retryMs: options.leaderRetryMs ?? 5000,
+      onChange: (leader) => {
+        options.onLeadershipChange?.(leader);
+        // A new leader looks at once for cron times that came due while nobody led.
+        if (leader) this.poke();
+      },
+      onError: (error) => this.reportStoreError(error),
+    });
+  }
+
+  /**
+   * Whether this node leads cron: of all nodes sharing the store, only the holder of the cron leader
+   * lock (a PostgreSQL advisory lock; on SQLite, the first of this process's stores on the file) fires
+   * cron timers. Every node fires once and interval timers.
+   */
+  get isCronLeader(): boolean {
+    return this.leadership.isLeader;
   }
 
   /** Registers the handler for a topic. Only topics with a handler are fired by this node. */
@@ -294,12 +327,14 @@ export class DurableTimers {
     if (this.running) return;
     this.running = true;
     this.unlisten = await this.store.listen(CHANNEL, () => this.poke());
+    await this.leadership.start();
     this.poke();
   }
 
   /** Stops firing: cancels the wake-up and waits for firings in progress. */
   async stop(): Promise<void> {
     this.running = false;
+    await this.leadership.stop();
     this.wake?.cancel();
     this.wake = undefined;
     this.wakeAt = Infinity;
@@ -315,15 +350,16 @@ export class DurableTimers {
    * done; tests await this before moving time on.
    */
   async idle(): Promise<void> {
-    while (this.ticking !== undefined || this.inFlight.size > 0) {
+    while (this.ticking !== undefined || this.inFlight.size > 0 || this.leadership.busy) {
       await this.ticking;
       await Promise.allSettled([...this.inFlight]);
+      await this.leadership.idle();
     }
   }
 
   /** Whether the wake-up timer is armed (for shutdown checks). */
   get armed(): boolean {
-    return this.wake !== undefined;
+    return this.wake !== undefined || this.leadership.armed;
   }
 
   /** Checks for due timers now. */
@@ -336,7 +372,7 @@ export class DurableTimers {
     this.ticking = this.tick()
       .catch((error: unknown) => {
         // A store failure while claiming: try again after a short pause rather than stop firing.
-        this.options.onError?.({ id: '', topic: '', payload: null, dueAt: 0, attempt: 0 }, error);
+        this.reportStoreError(error);
         this.arm(this.clock.now() + 1000);
       })
       .finally(() => {
@@ -346,6 +382,15 @@ export class DurableTimers {
           this.poke();
         }
       });
+  }
+
+  private reportStoreError(error: unknown): void {
+    this.options.onError?.({ id: '', topic: '', payload: null, dueAt: 0, attempt: 0 }, error);
+  }
+
+  /** Cron timers are the leader's; other nodes leave them alone. */
+  private kindFilter(): string {
+    return this.leadership.isLeader ? '' : "AND kind <> 'cron'";
   }
 
   private onScheduled(dueAt: number): void {
@@ -408,7 +453,7 @@ export class DurableTimers {
          WHERE id IN (
            SELECT id FROM garrison_timers
            WHERE due_at <= $3 AND (claimed_by IS NULL OR claim_until < $3)
-             AND topic IN (${this.inList(topics, 5)})
+             AND topic IN (${this.inList(topics, 5)}) ${this.kindFilter()}
            ORDER BY due_at LIMIT $4 ${lock})
          RETURNING *`,
         [this.nodeId, now + this.leaseMs, now, this.batchSize, ...topics],
@@ -419,7 +464,7 @@ export class DurableTimers {
   private async armForNext(topics: string[]): Promise<void> {
     const rows = await this.store.query<{ next: number | null }>(
       `SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at ELSE claim_until END) AS next
-       FROM garrison_timers WHERE topic IN (${this.inList(topics, 1)})`,
+       FROM garrison_timers WHERE topic IN (${this.inList(topics, 1)}) ${this.kindFilter()}`,
       topics,
     );
     const next = rows[0]?.next;

@@ -8,6 +8,7 @@ export type {
   SqlValue,
   Store,
   StoreCapabilities,
+  StoreLock,
   StoreStatus,
   TransactionOptions,
   Tx,

@@ -81,6 +81,23 @@ export interface StoreCapabilities {
 export type Unsubscribe = () => Promise<void>;
 
 /**
+ * A named lock held by one store instance across transactions (see `Store.tryLock`). Leadership — one
+ * node doing a job for all — is built on it.
+ */
+export interface StoreLock {
+  readonly name: string;
+  /** True until it is released or lost. */
+  readonly held: boolean;
+  /**
+   * Calls `fn` once when the lock is lost without `release`: its connection to the database closed or
+   * the store was closed. At once (asynchronously) when it is already lost.
+   */
+  onLost(fn: () => void): void;
+  /** Gives the lock up; a no-op once it is not held. */
+  release(): Promise<void>;
+}
+
+/**
  * The single source of truth. Every layer above uses this interface and nothing else of the database.
  */
 export interface Store extends Executor {
@@ -107,6 +124,13 @@ export interface Store extends Executor {
   notify(channel: string, payload?: string): Promise<void>;
   /** Listens for wake-ups on `channel`, from this process and (where supported) from others. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<Unsubscribe>;
-  /** Closes every connection. Further use fails with `store_closed`. */
+  /**
+   * Takes the lock `name` if nobody holds it; undefined when someone does. PostgreSQL: a session advisory
+   * lock (keyed by schema and name) on one dedicated connection of this store, released by the server
+   * when that connection ends — a node that dies loses it. SQLite: held within this process per
+   * database file (SQLite has one writer per file; separate processes each hold their own).
+   */
+  tryLock(name: string): Promise<StoreLock | undefined>;
+  /** Closes every connection (held locks are lost). Further use fails with `store_closed`. */
   close(): Promise<void>;
 }

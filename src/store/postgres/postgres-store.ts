@@ -25,6 +25,7 @@ import type {
   SqlValue,
   Store,
   StoreCapabilities,
+  StoreLock,
   StoreStatus,
   TransactionOptions,
   Tx,
@@ -32,6 +33,7 @@ import type {
 } from '../types.js';
 import { clientConfig, createPool, PgConnection } from './connection.js';
 import { endpointOf, mapPostgresError, type PgEndpoint } from './errors.js';
+import { PgAdvisoryLocks } from './advisory-locks.js';
 import { PgListener, type StoreTimers } from './listener.js';
 
 export type { StoreTimers } from './listener.js';
@@ -96,6 +98,7 @@ export class PostgresStore implements Store {
   private readonly committer: GroupCommitter;
   private readonly channels = new LocalChannels();
   private readonly listener: PgListener;
+  private readonly locks: PgAdvisoryLocks;
   /** Backend process ids of this store's pool connections: their notifications were delivered locally. */
   private readonly ownPids = new Set<number>();
   /** NOTIFY channel name → the caller's channel name, for channels listened to. */
@@ -139,6 +142,12 @@ export class PostgresStore implements Store {
         const local = this.channelNames.get(channel);
         if (local !== undefined && !this.ownPids.has(pid)) this.channels.emit(local, payload);
       },
+    });
+    this.locks = new PgAdvisoryLocks({
+      config: clientConfig(settings),
+      endpoint: this.endpoint,
+      schema: this.schema,
+      onError: this.reportError,
     });
     this.committer = new GroupCommitter({
       maxBatch: options.maxBatch,
@@ -279,12 +288,22 @@ export class PostgresStore implements Store {
     };
   }
 
+  /**
+   * Takes a session advisory lock keyed by this schema and `name` on the store's dedicated lock
+   * connection (opened on first use, kept until `close`); undefined when another session holds it.
+   */
+  async tryLock(name: string): Promise<StoreLock | undefined> {
+    this.assertOpen();
+    return this.track(this.locks.tryLock(name));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // Work already accepted finishes (commits or fails) before the connections go.
     await this.committer.idle();
     await Promise.allSettled([...this.inflight]);
+    await this.locks.close();
     await this.listener.close();
     await this.pool.end();
   }

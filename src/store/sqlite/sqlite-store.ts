@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { GroupCommitter } from '../group-commit.js';
+import { HeldLock } from '../held-lock.js';
 import { LocalChannels } from '../local-channels.js';
 import {
   appliedVersion,
@@ -30,6 +31,7 @@ import type {
   SqlValue,
   Store,
   StoreCapabilities,
+  StoreLock,
   StoreStatus,
   TransactionOptions,
   Tx,
@@ -83,6 +85,9 @@ function releaseQueue(location: string): void {
   const entry = fileQueues.get(location);
   if (entry !== undefined && --entry.users === 0) fileQueues.delete(location);
 }
+
+/** Locks taken by `tryLock`, per database file for the whole process (see `Store.tryLock`). */
+const fileLocks = new Map<string, Map<string, HeldLock>>();
 
 function bindParams(params: readonly SqlValue[] | undefined): Params {
   const bound: Params = {};
@@ -164,6 +169,10 @@ export class SqliteStore implements Store {
   private readonly committer: GroupCommitter;
   private readonly channels = new LocalChannels();
   private readonly now: () => number;
+  /** This store's held locks, lost when it closes. */
+  private readonly locks = new Set<HeldLock>();
+  /** The lock table of a private in-memory database (a file's table is shared by the process). */
+  private memoryLocks: Map<string, HeldLock> | undefined;
   private closed = false;
 
   private constructor(
@@ -323,15 +332,46 @@ export class SqliteStore implements Store {
     return async () => remove();
   }
 
+  async tryLock(name: string): Promise<StoreLock | undefined> {
+    this.assertOpen();
+    const table = this.lockTable();
+    if (table.has(name)) return undefined;
+    const lock = new HeldLock(name, async (l) => this.forgetLock(l));
+    table.set(name, lock);
+    this.locks.add(lock);
+    return lock;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const lock of [...this.locks]) {
+      this.forgetLock(lock);
+      lock.lose();
+    }
     // Writes already accepted are committed (or fail) before the connections go.
     await this.committer.idle();
     await this.queue.run(async () => undefined);
     if (this.reader !== this.writer) this.reader.db.close();
     this.writer.db.close();
     releaseQueue(this.location);
+  }
+
+  private lockTable(): Map<string, HeldLock> {
+    if (this.location === ':memory:') return (this.memoryLocks ??= new Map<string, HeldLock>());
+    let table = fileLocks.get(this.location);
+    if (table === undefined) {
+      table = new Map();
+      fileLocks.set(this.location, table);
+    }
+    return table;
+  }
+
+  private forgetLock(lock: HeldLock): void {
+    this.locks.delete(lock);
+    const table = this.location === ':memory:' ? this.memoryLocks : fileLocks.get(this.location);
+    if (table?.get(lock.name) === lock) table.delete(lock.name);
+    if (table?.size === 0 && this.location !== ':memory:') fileLocks.delete(this.location);
   }
 
   /** Runs a synchronous `PRAGMA integrity_check`; "ok" when the file is sound. */
