@@ -157,7 +157,8 @@ export function nextCronTime(pattern: string, after: number, timezone?: string |
 }
 
 export class DurableTimers {
-  private readonly store: Store;
+  /** Where the timers live. */
+  readonly store: Store;
   private readonly clock: Clock;
   private readonly nodeId: string;
   private readonly leaseMs: number;
@@ -303,8 +304,10 @@ export class DurableTimers {
     return result.rowCount;
   }
 
-  async get(timerId: string): Promise<DurableTimerInfo | undefined> {
-    const rows = await this.store.query<TimerRow>('SELECT * FROM garrison_timers WHERE id = $1', [timerId]);
+  async get(timerId: string, tx?: Tx): Promise<DurableTimerInfo | undefined> {
+    const rows = await (tx ?? this.store).query<TimerRow>('SELECT * FROM garrison_timers WHERE id = $1', [
+      timerId,
+    ]);
     return rows[0] === undefined ? undefined : toInfo(rows[0]);
   }
 

@@ -1,5 +1,12 @@
 /** The one scheduler: process timers that die with their owner, and durable timers kept in the store. */
-export { SchedulerManager, SchedulerStatus, createScheduler, type SchedulerOptions } from './manager.js';
+export {
+  SchedulerManager,
+  SchedulerStatus,
+  createScheduler,
+  maintenanceTimerId,
+  type MaintenanceJob,
+  type SchedulerOptions,
+} from './manager.js';
 export {
   ProcessTimerKind,
   ProcessTimerRef,
@@ -7,6 +14,7 @@ export {
   type ProcessTimerInfo,
 } from './process-timers.js';
 export {
+  CRON_LEADER_LOCK,
   DurableTimers,
   MissedPolicy,
   nextCronTime,

@@ -7,7 +7,13 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, ProcessRef, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
-import { DurableTimers, type DurableTimersOptions } from './durable-timers.js';
+import { SchedulerStoppedError } from './errors.js';
+import {
+  DurableTimers,
+  type DurableTimerInfo,
+  type DurableTimersOptions,
+  type TimerFiring,
+} from './durable-timers.js';
 import {
   ProcessTimers,
   type EveryOptions,
@@ -38,6 +44,22 @@ const optionsSchema = z.looseObject({
   graceMs: z.number().int().min(0).optional(),
   maxRetryDelayMs: z.number().int().min(1).optional(),
 });
+
+const maintainSchema = z.object({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be 1–100 of a-z, 0-9, ".", "_", "-", starting alphanumeric'),
+  intervalMs: z.number().int().min(1),
+  fn: z.custom<MaintenanceJob>((v) => typeof v === 'function', { message: 'must be a function' }),
+});
+
+/** A periodic maintenance job (pruning old rows, compacting…). A throw is retried with backoff. */
+export type MaintenanceJob = (firing: TimerFiring) => void | Promise<void>;
+
+/** The durable timer id (and topic) of the maintenance job `name`. */
+export function maintenanceTimerId(name: string): string {
+  return `garrison.maintenance.${name}`;
+}
 
 /** Lifecycle of a scheduler. */
 export const SchedulerStatus = {
@@ -114,6 +136,33 @@ export class SchedulerManager {
       ownerMonitors: this.timers.monitorCount,
       armed: this.timers.armed || this.durable.armed,
     };
+  }
+
+  /**
+   * Runs `fn` every `intervalMs` ms, once per interval across every node sharing the store: the job is a
+   * durable interval timer (id and topic `garrison.maintenance.<name>`), so it survives restarts and each
+   * run is claimed by one node. Every node that calls `maintain` with the same name can run it; the
+   * schedule is written once and kept (only a changed interval rewrites it). The layer that owns the
+   * data passes the function in — the scheduler knows nothing of what it prunes.
+   */
+  async maintain(name: string, intervalMs: number, fn: MaintenanceJob): Promise<DurableTimerInfo> {
+    const parsed = maintainSchema.safeParse({ name, intervalMs, fn });
+    if (!parsed.success) {
+      throw new ValidationError(`invalid maintenance job: ${describeIssues(parsed.error.issues)}`);
+    }
+    if (this.state === SchedulerStatus.stopped) throw new SchedulerStoppedError();
+    const id = maintenanceTimerId(name);
+    this.durable.on(id, fn);
+    return this.durable.store.transaction(async (tx) => {
+      const current = await this.durable.get(id, tx);
+      if (current?.kind === 'interval' && current.intervalMs === intervalMs) return current;
+      return this.durable.schedule({ id, topic: id, intervalMs }, tx);
+    });
+  }
+
+  /** Resolves once no durable poll or firing is in flight (tests await it between clock steps). */
+  idle(): Promise<void> {
+    return this.durable.idle();
   }
 
   /** Starts firing durable timers on this node; after `shutdown`, starts again (a restarted scheduler process). */

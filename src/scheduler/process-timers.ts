@@ -221,12 +221,12 @@ export class ProcessTimers {
     return n;
   }
 
-  /** Cancels every timer, releases every monitor and the clock timer; later calls fail. */
   /** Accepts timers again after `shutdown` (a restarted scheduler process). */
   reopen(): void {
     this.stopped = false;
   }
 
+  /** Cancels every timer, releases every monitor and the clock timer; later calls fail until `reopen`. */
   shutdown(): void {
     this.stopped = true;
     for (const [, o] of this.owners) this.runtime.demonitor(o.monitor);
