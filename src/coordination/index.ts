@@ -19,3 +19,4 @@ export {
   type StepFigures,
   type WorkflowFigures,
 } from './metrics/snapshot.js';
+export * from './distributor/index.js';

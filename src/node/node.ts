@@ -4,9 +4,11 @@
  * else about the tree can differ (seed flaw 6).
  */
 import type { AgentDefinition, AgentHost } from '../agents/index.js';
-import { createAgentHost } from '../agents/index.js';
+import { agentQueueName, createAgentHost } from '../agents/index.js';
 import {
   createMetricsCollector,
+  createTaskDistributor,
+  type TaskDistributor,
   createWorkflowSupervisor,
   type MetricsCollector,
   type WorkflowSupervisor,
@@ -42,6 +44,9 @@ import { ServiceTable } from './service.js';
 import { nodeTree, type NodeParts } from './tree.js';
 
 const HEARTBEAT = 'garrison.node.heartbeat';
+const SWEEP = 'garrison.distributor.sweep';
+/** How often parked steps and the work of vanished agents are looked for, besides registry changes. */
+const DISTRIBUTOR_SWEEP_MS = 1000;
 
 export interface StartNodeOptions {
   /** Settings (validated): the store URL, limits, leases. Default: all defaults. */
@@ -77,6 +82,7 @@ export interface GarrisonNode {
   /** Start, list, cancel, signal workflow runs; the workflow supervisor executes them. */
   readonly workflows: WorkflowEngine;
   readonly workflowSupervisor: WorkflowSupervisor;
+  readonly distributor: TaskDistributor;
   readonly agents: AgentHost;
   readonly metricsCollector: MetricsCollector;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
@@ -114,14 +120,29 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const scheduler = createScheduler({ store, clock, runtime, nodeId });
   const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
+  let engine: WorkflowEngine | undefined;
+  const distributor = createTaskDistributor({
+    store,
+    registry,
+    queues,
+    clock,
+    queueOf: agentQueueName,
+    agentQueuePrefix: agentQueueName(''),
+    results: () => {
+      if (engine === undefined) throw new Error('the workflow engine is not built yet');
+      return engine;
+    },
+  });
   const workflowSupervisor = createWorkflowSupervisor({
     runtime,
     store,
     nodeId,
+    dispatcher: distributor,
     workflows: options.workflows ?? [],
     maxRunning: config.workflows.maxConcurrent,
     leaseMs: config.workflows.leaseMs,
   });
+  engine = workflowSupervisor.engine;
   let agents: AgentHost | undefined;
   let metricsCollector: MetricsCollector | undefined;
 
@@ -140,7 +161,20 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       };
     },
     workflows: workflowSupervisor.childSpec(),
-    taskDistributor: () => Promise.resolve({ stop: () => Promise.resolve() }),
+    taskDistributor: (host) => {
+      distributor.reopen();
+      const unwatch = registry.watch(() => distributor.nudge());
+      scheduler.every(host.self, DISTRIBUTOR_SWEEP_MS, SWEEP);
+      distributor.nudge();
+      return Promise.resolve({
+        handleInfo: (msg) => (msg === SWEEP ? distributor.sweep() : undefined),
+        stop: () => {
+          unwatch();
+          return distributor.close();
+        },
+        describe: () => ({ ...distributor.stats() }),
+      });
+    },
     healthMonitor: () => Promise.resolve({ stop: () => Promise.resolve() }),
     metricsCollector: async () => {
       metricsCollector = createMetricsCollector({ runtime, store, name: 'coordination.metrics', metrics });
@@ -155,6 +189,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
           queues,
           clock,
           nodeId,
+          scheduler,
+          distributor,
+          leaseMs: config.tasks.leaseMs,
           definitions: options.agents ?? [],
         }),
       );
@@ -179,6 +216,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     breakers,
     workflows: workflowSupervisor.engine,
     workflowSupervisor,
+    distributor,
     get agents(): AgentHost {
       if (agents === undefined) throw new Error('the agent host is not running');
       return agents;

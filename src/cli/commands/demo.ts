@@ -4,9 +4,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { GarrisonError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
 import { systemClock } from '../../runtime/index.js';
+import { ensureLedger } from '../demo/ledger.js';
 import { ProgressWriter } from '../demo/progress.js';
 import { runDemo, watchUntilDone, type DemoSettings } from '../demo/run.js';
-import type { DemoSummary } from '../demo/summary.js';
+import { readSummary, type DemoSummary } from '../demo/summary.js';
+import { orderWorkflow } from '../demo/workflows.js';
 import { parsePositiveInt } from '../parse.js';
 
 export const DEMO_STORE = 'sqlite:.garrison/demo.db';
@@ -83,6 +85,9 @@ async function crashDemo(o: DemoOptions, progress: ProgressWriter, percent: numb
   const started = systemClock.now();
   const store = await openStore(o.store);
   try {
+    await ensureLedger(store);
+    const before = await readSummary(store, orderWorkflow.name, 0, 0);
+    const expectTotal = before.workflows.total + (o.resume === true ? 0 : o.workflows);
     let note = 'worker 1 running';
     let victim: ChildProcess | undefined = spawnWorker(o, o.resume === true);
     let killedAt: DemoSummary | undefined;
@@ -94,7 +99,12 @@ async function crashDemo(o: DemoOptions, progress: ProgressWriter, percent: numb
       progress,
       () => ({ note }),
       (s) => {
-        if (killedAt === undefined && s.workflows.completed >= killAt && victim !== undefined) {
+        if (
+          killedAt === undefined &&
+          s.workflows.total >= expectTotal &&
+          s.workflows.completed - before.workflows.completed >= killAt &&
+          victim !== undefined
+        ) {
           victim.kill('SIGKILL');
           killedAt = s;
           note = `worker 1 killed with SIGKILL at ${s.workflows.completed}/${s.workflows.total} completed; worker 2 resumes from the store`;
@@ -102,12 +112,21 @@ async function crashDemo(o: DemoOptions, progress: ProgressWriter, percent: numb
         }
         return false;
       },
+      expectTotal,
     );
     if (victim !== undefined) await exited(victim);
     let summary = seen;
     if (killedAt !== undefined) {
       victim = spawnWorker(o, true);
-      summary = await watchUntilDone(store, o.agents * 3, started, progress, () => ({ note }));
+      summary = await watchUntilDone(
+        store,
+        o.agents * 3,
+        started,
+        progress,
+        () => ({ note }),
+        () => false,
+        expectTotal,
+      );
       const code = await exited(victim);
       if (code !== 0) throw new GarrisonError('demo_failed', `the resuming worker exited with code ${code}`);
     } else {

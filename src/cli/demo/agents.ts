@@ -12,7 +12,7 @@ import {
   withDirectives,
   type ActionContext,
 } from '../../agents/index.js';
-import { exponentialBackoff, retry, type BreakerRegistry } from '../../resilience/index.js';
+import { exponentialBackoff, retry, sleep, type BreakerRegistry } from '../../resilience/index.js';
 import type { Clock } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { recordEffect } from './ledger.js';
@@ -47,11 +47,14 @@ export interface DemoAgentDeps {
   readonly clock: Clock;
   readonly breakers: BreakerRegistry;
   readonly gateway: FlakyGateway;
+  /** Simulated work per action, in ms. Default 0. */
+  readonly stepMs?: number;
 }
 
 const keyed = { key: z.string().min(1).max(300) };
 
 async function effect(deps: DemoAgentDeps, ctx: ActionContext<Handled>, key: string, action: string) {
+  if ((deps.stepMs ?? 0) > 0) await sleep(deps.clock, deps.stepMs ?? 0, ctx.signal);
   await deps.store.transaction((tx) => recordEffect(tx, key, ctx.agentId, action, ctx.now));
 }
 

@@ -25,7 +25,9 @@ export interface DemoSettings {
 
 /** The node name of the demo: a restarted demo takes its own runs, agents and leases back at once. */
 export const DEMO_NODE = 'demo-node';
-const TICK_MS = 250;
+const TICK_MS = 100;
+/** Simulated work per agent action: enough for the progress to be watched, and for a crash to land mid-run. */
+const DEMO_STEP_MS = 15;
 
 async function runningCount(store: Store): Promise<number> {
   const rows = await store.query<{ n: number | string }>(
@@ -43,11 +45,14 @@ export async function watchUntilDone(
   progress: ProgressWriter,
   extra: () => Partial<Pick<ProgressView, 'breaker' | 'note'>> = () => ({}),
   shouldStop: (summary: DemoSummary) => boolean = () => false,
+  /** Workflows expected in the store before "done" counts (another process may still be submitting). */
+  expectTotal = 0,
 ): Promise<DemoSummary> {
   for (;;) {
     const summary = await readSummary(store, orderWorkflow.name, agents, systemClock.now() - started);
     progress.frame(renderProgress({ summary, running: await runningCount(store), ...extra() }));
-    if (summary.workflows.unfinished === 0 || shouldStop(summary)) return summary;
+    if (shouldStop(summary)) return summary;
+    if (summary.workflows.unfinished === 0 && summary.workflows.total >= expectTotal) return summary;
     await sleep(systemClock, TICK_MS);
   }
 }
@@ -60,25 +65,18 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
     await ensureLedger(store);
     const breakers = new BreakerRegistry({ clock: systemClock });
     const gateway = new FlakyGateway(2);
-    const team = demoAgents({ store, clock: systemClock, breakers, gateway });
+    const team = demoAgents({ store, clock: systemClock, breakers, gateway, stepMs: DEMO_STEP_MS });
     const node = await startNode({
       store,
       nodeName: DEMO_NODE,
-      config: { store: settings.store },
+      // Short task leases: after a crash, the work of the dead process is taken back within seconds.
+      config: { store: settings.store, tasks: { leaseMs: 2000 } },
       workflows: [orderWorkflow],
       agents: [team.validator, team.processor, team.reporter],
       breakers,
     });
     try {
-      for (const def of [team.validator, team.processor, team.reporter]) {
-        for (let i = 1; i <= settings.agents; i++) {
-          const id = `${def.type.replace('demo.', '')}-${i}`;
-          if (node.agents.resumed.includes(id)) continue;
-          await node.agents.start(def, { id }).catch((error: unknown) => {
-            if ((error as { code?: string }).code !== 'agent_running') throw error;
-          });
-        }
-      }
+      // Submitted before the team starts: every run is durable before any step runs.
       if (!settings.resume) {
         const batch = started.toString(36);
         for (let i = 0; i < settings.workflows; i++) {
@@ -87,6 +85,15 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
             { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
             { workflowId: `order-${batch}-${String(i).padStart(4, '0')}` },
           );
+        }
+      }
+      for (const def of [team.validator, team.processor, team.reporter]) {
+        for (let i = 1; i <= settings.agents; i++) {
+          const id = `${def.type.replace('demo.', '')}-${i}`;
+          if (node.agents.resumed.includes(id)) continue;
+          await node.agents.start(def, { id }).catch((error: unknown) => {
+            if ((error as { code?: string }).code !== 'agent_running') throw error;
+          });
         }
       }
       const total = settings.agents * 3;
