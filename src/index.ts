@@ -3,6 +3,7 @@ export { GarrisonError, ValidationError, isGarrisonError } from './errors.js';
 export * from './store/index.js';
 export * from './runtime/index.js';
 export * from './telemetry/index.js';
+export * from './scheduler/index.js';
 export * from './registry/index.js';
 export * from './resilience/index.js';
 export * from './governance/index.js';
