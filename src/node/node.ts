@@ -120,7 +120,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const scheduler = createScheduler({ store, clock, runtime, nodeId });
   const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
-  let engine: WorkflowEngine | undefined;
   const distributor = createTaskDistributor({
     store,
     registry,
@@ -128,10 +127,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     clock,
     queueOf: agentQueueName,
     agentQueuePrefix: agentQueueName(''),
-    results: () => {
-      if (engine === undefined) throw new Error('the workflow engine is not built yet');
-      return engine;
-    },
+    // Called only when an agent settles a step, long after the supervisor below exists.
+    results: () => workflowSupervisor.engine,
   });
   const workflowSupervisor = createWorkflowSupervisor({
     runtime,
@@ -142,7 +139,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     maxRunning: config.workflows.maxConcurrent,
     leaseMs: config.workflows.leaseMs,
   });
-  engine = workflowSupervisor.engine;
   let agents: AgentHost | undefined;
   let metricsCollector: MetricsCollector | undefined;
 
