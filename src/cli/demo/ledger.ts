@@ -39,9 +39,11 @@ export interface LedgerSummary {
   readonly perAgent: Record<string, number>;
 }
 
-export async function summarizeLedger(store: Store): Promise<LedgerSummary> {
+export async function summarizeLedger(store: Store, keyLike = '%'): Promise<LedgerSummary> {
   const rows = await store.query<{ agent: string; n: number | string; extra: number | string | null }>(
-    `SELECT agent, COUNT(*) AS n, SUM(attempts - 1) AS extra FROM ${TABLE} GROUP BY agent ORDER BY agent`,
+    `SELECT agent, COUNT(*) AS n, SUM(attempts - 1) AS extra FROM ${TABLE} WHERE key LIKE $1 ` +
+      'GROUP BY agent ORDER BY agent',
+    [keyLike],
   );
   let effects = 0;
   let repeats = 0;

@@ -47,9 +47,17 @@ export async function watchUntilDone(
   shouldStop: (summary: DemoSummary) => boolean = () => false,
   /** Workflows expected in the store before "done" counts (another process may still be submitting). */
   expectTotal = 0,
+  /** Only runs whose id starts with this (one batch). */
+  idPrefix = '',
 ): Promise<DemoSummary> {
   for (;;) {
-    const summary = await readSummary(store, orderWorkflow.name, agents, systemClock.now() - started);
+    const summary = await readSummary(
+      store,
+      orderWorkflow.name,
+      agents,
+      systemClock.now() - started,
+      idPrefix,
+    );
     progress.frame(renderProgress({ summary, running: await runningCount(store), ...extra() }));
     if (shouldStop(summary)) return summary;
     if (summary.workflows.unfinished === 0 && summary.workflows.total >= expectTotal) return summary;
@@ -60,6 +68,8 @@ export async function watchUntilDone(
 /** Runs the demo in this process and answers the summary of every demo workflow in the store. */
 export async function runDemo(settings: DemoSettings, progress: ProgressWriter): Promise<DemoSummary> {
   const started = systemClock.now();
+  // A fresh run reports on its own batch; a resumed one on every demo workflow in the store.
+  const batch = settings.resume ? '' : `order-${started.toString(36)}-`;
   const store = await openStore(settings.store);
   try {
     await ensureLedger(store);
@@ -78,12 +88,11 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
     try {
       // Submitted before the team starts: every run is durable before any step runs.
       if (!settings.resume) {
-        const batch = started.toString(36);
         for (let i = 0; i < settings.workflows; i++) {
           await node.workflows.start(
             orderWorkflow,
             { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
-            { workflowId: `order-${batch}-${String(i).padStart(4, '0')}` },
+            { workflowId: `${batch}${String(i).padStart(4, '0')}` },
           );
         }
       }
@@ -97,18 +106,27 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
         }
       }
       const total = settings.agents * 3;
-      return await watchUntilDone(store, total, started, progress, () => {
-        const status = breakers.find('payments')?.status();
-        return status === undefined
-          ? {}
-          : {
-              breaker: {
-                state: status.state,
-                rejected: status.totals.rejections,
-                failures: status.totals.failures,
-              },
-            };
-      });
+      return await watchUntilDone(
+        store,
+        total,
+        started,
+        progress,
+        () => {
+          const status = breakers.find('payments')?.status();
+          return status === undefined
+            ? {}
+            : {
+                breaker: {
+                  state: status.state,
+                  rejected: status.totals.rejections,
+                  failures: status.totals.failures,
+                },
+              };
+        },
+        () => false,
+        0,
+        batch,
+      );
     } finally {
       await node.stop();
     }

@@ -28,19 +28,22 @@ export async function readSummary(
   workflowName: string,
   agents: number,
   elapsedMs: number,
+  /** Only runs whose id starts with this (one batch); default every run of the workflow. */
+  idPrefix = '',
 ): Promise<DemoSummary> {
+  const like = `${idPrefix}%`;
   const byStatus = await store.query<{ status: string; n: number | string }>(
-    'SELECT status, COUNT(*) AS n FROM garrison_workflow_runs WHERE name = $1 GROUP BY status',
-    [workflowName],
+    'SELECT status, COUNT(*) AS n FROM garrison_workflow_runs WHERE name = $1 AND id LIKE $2 GROUP BY status',
+    [workflowName, like],
   );
   const count = (s: string) => Number(byStatus.find((r) => r.status === s)?.n ?? 0);
   const total = byStatus.reduce((sum, r) => sum + Number(r.n), 0);
   const steps = await store.query<{ n: number | string }>(
     'SELECT COUNT(*) AS n FROM garrison_workflow_steps s JOIN garrison_workflow_runs r ON r.id = s.run_id ' +
-      "WHERE r.name = $1 AND s.kind = 'dispatch' AND s.status = 'completed'",
-    [workflowName],
+      "WHERE r.name = $1 AND r.id LIKE $2 AND s.kind = 'dispatch' AND s.status = 'completed'",
+    [workflowName, like],
   );
-  const ledger: LedgerSummary = await summarizeLedger(store);
+  const ledger: LedgerSummary = await summarizeLedger(store, like);
   const completed = count('completed');
   const failed = count('failed');
   const cancelled = count('cancelled');
