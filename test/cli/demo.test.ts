@@ -1,0 +1,116 @@
+/**
+ * The main job, run as users run it: the real command in a child process, killed with SIGKILL partway
+ * and resumed on the same store. Every workflow completes and every step takes effect exactly once.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
+import { cli, lastJson } from './support.js';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+interface Summary {
+  workflows: { total: number; completed: number; failed: number; cancelled: number; unfinished: number };
+  steps: { completed: number; effects: number; repeats: number };
+  agents: number;
+  elapsedMs: number;
+}
+
+function run(args: string[]): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return {
+    done: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout }))),
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+async function completedIn(url: string): Promise<number> {
+  const store = await openStore(url);
+  try {
+    const rows = await store.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM garrison_workflow_runs WHERE status = 'completed'",
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('garrison demo', () => {
+  it('runs N workflows through the agents and prints the JSON summary last', async () => {
+    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
+    const { code, stdout } = await run([
+      'demo',
+      '--store',
+      url,
+      '--workflows',
+      '30',
+      '--agents',
+      '2',
+      '--json',
+    ]).done;
+    expect(code).toBe(0);
+    const summary = lastJson<Summary>(stdout);
+    expect(summary.workflows).toEqual({ total: 30, completed: 30, failed: 0, cancelled: 0, unfinished: 0 });
+    expect(summary.steps.completed).toBe(90);
+    expect(summary.steps.effects).toBe(90);
+    expect(summary.agents).toBe(6);
+  });
+
+  it('killed with SIGKILL mid-run, --resume on the same store finishes every workflow, each step once', async () => {
+    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
+    const first = run(['demo', '--store', url, '--workflows', '120', '--json']);
+    // Kill once some, but not all, workflows are done.
+    for (let i = 0; i < 1200; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const done = await completedIn(url).catch(() => 0);
+      if (done >= 10) break;
+    }
+    first.kill();
+    const killed = await first.done;
+    expect(killed.code).toBeNull(); // ended by the signal, not by finishing
+    const before = await completedIn(url);
+    expect(before).toBeLessThan(120);
+
+    const resumed = await run(['demo', '--store', url, '--resume', '--json']).done;
+    expect(resumed.code).toBe(0);
+    const summary = lastJson<Summary>(resumed.stdout);
+    expect(summary.workflows).toEqual({ total: 120, completed: 120, failed: 0, cancelled: 0, unfinished: 0 });
+    expect(summary.steps.completed).toBe(360);
+    expect(summary.steps.effects).toBe(360);
+  });
+
+  it('--crash-at kills its own worker with SIGKILL and a second worker finishes the job', async () => {
+    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
+    const { code, stdout } = await run([
+      'demo',
+      '--store',
+      url,
+      '--workflows',
+      '60',
+      '--crash-at',
+      '30%',
+      '--json',
+    ]).done;
+    expect(code).toBe(0);
+    const summary = lastJson<Summary>(stdout);
+    expect(summary.workflows.completed).toBe(60);
+    expect(summary.steps.effects).toBe(summary.steps.completed);
+    expect(summary.steps.completed).toBe(180);
+  });
+
+  it('bad options are one line with the usage, and nothing runs', async () => {
+    const result = await cli('demo', '--workflows', '0');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("option '--workflows <n>' argument '0' is invalid");
+    const crash = await cli('demo', '--crash-at', '150%');
+    expect(crash.stderr).toContain('must be a percentage from 1% to 99%');
+  });
+});
