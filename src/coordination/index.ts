@@ -20,3 +20,10 @@ export {
   type WorkflowFigures,
 } from './metrics/snapshot.js';
 export * from './distributor/index.js';
+export {
+  createHealthMonitor,
+  HealthMonitor,
+  type HealthMonitorOptions,
+  type HealthTransition,
+} from './health-monitor/health-monitor.js';
+export type { CoordinationEvents } from './health-monitor/events.js';

@@ -7,6 +7,7 @@ import type { AgentDefinition, AgentHost } from '../agents/index.js';
 import { agentQueueName, createAgentHost } from '../agents/index.js';
 import {
   createMetricsCollector,
+  createHealthMonitor,
   createTaskDistributor,
   type TaskDistributor,
   createWorkflowSupervisor,
@@ -45,6 +46,7 @@ import { nodeTree, type NodeParts } from './tree.js';
 
 const HEARTBEAT = 'garrison.node.heartbeat';
 const SWEEP = 'garrison.distributor.sweep';
+const HEALTH_CHECK = 'garrison.health.check';
 /** How often parked steps and the work of vanished agents are looked for, besides registry changes. */
 const DISTRIBUTOR_SWEEP_MS = 1000;
 
@@ -171,7 +173,28 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
         describe: () => ({ ...distributor.stats() }),
       });
     },
-    healthMonitor: () => Promise.resolve({ stop: () => Promise.resolve() }),
+    healthMonitor: (host) => {
+      const monitor = createHealthMonitor({
+        store,
+        registry,
+        clock,
+        nodeId,
+        isAlive: (agentId) => {
+          const pid = agents?.pidOf(agentId);
+          return pid !== undefined && runtime.isAlive(pid);
+        },
+        heartbeatMs: config.heartbeatMs,
+        downAfterMs: config.downAfterMs,
+        onTransition: (t) => events.emit('agent.health_changed', t),
+      });
+      scheduler.every(host.self, config.heartbeatMs, HEALTH_CHECK);
+      return Promise.resolve({
+        handleInfo: async (msg) => {
+          if (msg === HEALTH_CHECK) await monitor.check();
+        },
+        stop: () => Promise.resolve(),
+      });
+    },
     metricsCollector: async () => {
       metricsCollector = createMetricsCollector({ runtime, store, name: 'coordination.metrics', metrics });
       return { stop: () => Promise.resolve() };
