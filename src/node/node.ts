@@ -142,7 +142,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     leaseMs: config.workflows.leaseMs,
   });
   let agents: AgentHost | undefined;
-  let metricsCollector: MetricsCollector | undefined;
+  const metricsCollector = createMetricsCollector({ runtime, store, name: 'metrics_collector', metrics });
 
   const parts: NodeParts = {
     scheduler: async () => {
@@ -195,10 +195,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
         stop: () => Promise.resolve(),
       });
     },
-    metricsCollector: async () => {
-      metricsCollector = createMetricsCollector({ runtime, store, name: 'coordination.metrics', metrics });
-      return { stop: () => Promise.resolve() };
-    },
+    metricsCollector: metricsCollector.childSpec(),
     agents: async () => {
       const host = await Promise.resolve(
         createAgentHost({
@@ -240,10 +237,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       if (agents === undefined) throw new Error('the agent host is not running');
       return agents;
     },
-    get metricsCollector(): MetricsCollector {
-      if (metricsCollector === undefined) throw new Error('the metrics collector is not running');
-      return metricsCollector;
-    },
+    metricsCollector,
     describe: () => root.describe(),
     async stop() {
       if (stopped) return;

@@ -33,7 +33,8 @@ export interface NodeParts {
   readonly workflows: ChildSpec;
   readonly taskDistributor: ServiceFactory;
   readonly healthMonitor: ServiceFactory;
-  readonly metricsCollector: ServiceFactory;
+  /** The metrics collector, as a child spec (its own process, named `metrics_collector`). */
+  readonly metricsCollector: ChildSpec;
   readonly agents: ServiceFactory;
 }
 
@@ -60,7 +61,7 @@ export function nodeTree(runtime: Runtime, table: ServiceTable, parts: NodeParts
       parts.workflows,
       service(runtime, table, 'task_distributor', parts.taskDistributor),
       service(runtime, table, 'health_monitor', parts.healthMonitor),
-      service(runtime, table, 'metrics_collector', parts.metricsCollector),
+      parts.metricsCollector,
     ],
   };
   return {

@@ -69,14 +69,14 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
   }
 
   it('routes to healthy agents with the capability, least loaded first, and never to unhealthy ones', async () => {
-    const { queues, distributor, results } = await setup([
+    const { queues, distributor } = await setup([
       ['v1', 'validate', 'healthy'],
       ['v2', 'validate', 'healthy'],
       ['v3', 'validate', 'unhealthy'],
       ['p1', 'process', 'healthy'],
     ]);
     await queues.enqueue(queueOf('v1'), { action: 'own', input: null }); // v1 is busier
-    for (let n = 0; n < 5; n++) await distributor.dispatch(request(n), results);
+    for (let n = 0; n < 5; n++) await distributor.dispatch(request(n));
     const v1 = await queued(queues, 'v1');
     const v2 = await queued(queues, 'v2');
     expect(v1.length + v2.length).toBe(5);
@@ -94,7 +94,7 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
       distributor,
       results,
     } = await setup([['v1', 'validate', 'unhealthy']]);
-    await distributor.dispatch(request(1), results);
+    await distributor.dispatch(request(1));
     const parked = await queues.listTasks({ queue: 'dispatch:validate', states: ['queued'] });
     expect(parked).toHaveLength(1);
     await distributor.sweep();
@@ -123,11 +123,11 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
   });
 
   it('moves the work of an agent that is gone to another one; the step is journaled once', async () => {
-    const { registry, queues, distributor, results, answers } = await setup([
+    const { registry, queues, distributor, answers } = await setup([
       ['v1', 'validate', 'healthy'],
       ['v2', 'validate', 'unhealthy'],
     ]);
-    await distributor.dispatch(request(7), results);
+    await distributor.dispatch(request(7));
     const [first] = await queued(queues, 'v1');
     expect(first).toBeDefined();
     await registry.update('v2', { health: 'healthy' });
