@@ -11,3 +11,4 @@ export * from './messaging/index.js';
 export * from './work/index.js';
 export * from './coordination/index.js';
 export * from './agents/index.js';
+export * from './node/index.js';
