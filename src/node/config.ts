@@ -32,19 +32,11 @@ export const nodeConfigSchema = z.strictObject({
     .prefault({}),
   tasks: z
     .strictObject({
-      /** Lease on a task, in ms. Default 30000. */
+      /** Lease on an agent's task, in ms; renewed while it runs. Default 30000. */
       leaseMs: ms(1000, 3_600_000).default(30_000),
-      /** Tasks an agent runs at once. Default 4. */
-      agentConcurrency: z.number().int().min(1).max(1000).default(4),
     })
     .prefault({}),
-  health: z
-    .strictObject({
-      /** An agent silent for this long is degraded, twice as long unhealthy, in ms. Default 10000. */
-      heartbeatTimeoutMs: ms(100, 3_600_000).default(10_000),
-    })
-    .prefault({}),
-  /** How long a graceful stop waits for work in hand before handing it back, in ms. Default 10000. */
+  /** How long a graceful stop waits for the tree to stop before killing what is left, in ms. Default 10000. */
   drainTimeoutMs: ms(0, 600_000).default(10_000),
 });
 

@@ -243,7 +243,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       if (stopped) return;
       stopped = true;
       await setNodeState(store, nodeId, 'draining', clock.now());
-      await root.stop('shutdown');
+      await root.stop('shutdown', config.drainTimeoutMs);
       await workflowSupervisor.stop();
       await runtime.shutdown();
       await setNodeState(store, nodeId, 'down', clock.now());
