@@ -6,6 +6,7 @@ import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
 import { migrateCommand } from './commands/migrate.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { tasksCommand } from './commands/tasks.js';
 import { timersCommand } from './commands/timers.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const command of [
     demoCommand(),
+    serveCommand(),
     workerCommand(),
     statusCommand(),
     agentsCommand(),

@@ -14,6 +14,13 @@ import {
   type MetricsCollector,
   type WorkflowSupervisor,
 } from '../coordination/index.js';
+import {
+  createHealthChecks,
+  migrationsCurrentCheck,
+  schedulerRunningCheck,
+  storeReachableCheck,
+  type HealthChecks,
+} from '../governance/index.js';
 import { createRegistry, type AgentRegistry } from '../registry/index.js';
 import { BreakerRegistry } from '../resilience/index.js';
 import {
@@ -87,6 +94,8 @@ export interface GarrisonNode {
   readonly distributor: TaskDistributor;
   readonly agents: AgentHost;
   readonly metricsCollector: MetricsCollector;
+  /** The node's health checks (store reachable, migrations current, scheduler running) and summary. */
+  readonly health: HealthChecks;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
   describe(): Promise<SupervisorDescription>;
   /** Graceful stop: marks the node draining, stops the tree in reverse order, marks it down. */
@@ -215,6 +224,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return { stop: () => host.shutdown() };
     },
   };
+  const health = createHealthChecks({ clock, events });
+  health.register(storeReachableCheck(store));
+  health.register(migrationsCurrentCheck(store));
+  health.register(schedulerRunningCheck(scheduler));
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
   let stopped = false;
   const node: GarrisonNode = {
@@ -238,6 +251,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return agents;
     },
     metricsCollector,
+    health,
     describe: () => root.describe(),
     async stop() {
       if (stopped) return;

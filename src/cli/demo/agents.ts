@@ -5,6 +5,7 @@
  * records each effect once by its step key).
  */
 import { z } from 'zod';
+import { GarrisonError } from '../../errors.js';
 import {
   defineAction,
   defineAgent,
@@ -76,11 +77,20 @@ export function demoAgents(deps: DemoAgentDeps) {
     output: z.object({ receipt: z.string() }),
     run: async (ctx: ActionContext<Handled>, input) => {
       const breaker = deps.breakers.get('payments');
-      const receipt = await retry(
-        () => breaker.call(() => deps.gateway.charge(input.key, input.flaky)),
-        exponentialBackoff({ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 200 }),
-        { clock: deps.clock, signal: ctx.signal, operation: 'payments.charge' },
-      );
+      let receipt: string;
+      try {
+        receipt = await retry(
+          () => breaker.call(() => deps.gateway.charge(input.key, input.flaky)),
+          exponentialBackoff({ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 200 }),
+          { clock: deps.clock, signal: ctx.signal, operation: 'payments.charge' },
+        );
+      } catch (error) {
+        // Retryable: the agent's queue tries the task again after its backoff (the breaker may be open).
+        throw new GarrisonError('payment_unavailable', 'the payment service is unavailable', {
+          cause: error,
+          retryable: true,
+        });
+      }
       await effect(deps, ctx, input.key, 'charge');
       return withDirectives({ receipt }, bump(ctx));
     },

@@ -1,0 +1,48 @@
+/** `garrison serve`: a node with the HTTP API and the dashboard, until SIGTERM. */
+import { Command, InvalidArgumentError } from 'commander';
+import { startApiServer } from '../../api/index.js';
+import { startCatalogNode, untilSignal, type NodeCommandOptions } from '../node-runner.js';
+import { parsePositiveInt } from '../parse.js';
+import { storeOption } from '../store-option.js';
+import { version } from '../version.js';
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535)
+    throw new InvalidArgumentError(`must be 0 to 65535, not "${value}"`);
+  return n;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description(
+      'run a node with the HTTP API (/v1, /metrics, /healthz, /readyz, /openapi.json) and the dashboard',
+    )
+    .addOption(storeOption())
+    .option('--port <port>', 'port to listen on', parsePort, 7070)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--name <name>', "this node's id in the cluster (default <hostname>-<pid>)")
+    .option('--config <file>', 'a JSON node configuration file')
+    .option('--agents <n>', 'agents of each built-in capability on this node', parsePositiveInt, 2)
+    .option('--token <token>', 'require Authorization: Bearer <token> (or GARRISON_TOKEN)')
+    .action(async (o: NodeCommandOptions & { port: number; host: string; token?: string }) => {
+      const running = await startCatalogNode(o);
+      const token = o.token ?? process.env.GARRISON_TOKEN;
+      let api;
+      try {
+        api = await startApiServer(running.node, {
+          port: o.port,
+          host: o.host,
+          version,
+          ...(token === undefined ? {} : { token }),
+        });
+      } catch (error) {
+        await running.stop();
+        throw error;
+      }
+      process.stderr.write(`garrison serve: node ${running.node.id}, API and dashboard at ${api.url}\n`);
+      await untilSignal();
+      await api.close();
+      await running.stop();
+    });
+}

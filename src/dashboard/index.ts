@@ -1,0 +1,1 @@
+export { dashboardPage } from './page.js';
