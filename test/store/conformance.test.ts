@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { latestMigration, parseJson, toJson, type Store, type Tx } from '../../src/store/index.js';
-import { adapters } from '../support/stores.js';
+import { adapters, itOnPostgres } from '../support/stores.js';
 import { createItems, deferred, labels, OpenStores, rejectionOf } from './helpers.js';
 
 describe.each(adapters)('store contract on $name', (adapter) => {
@@ -444,7 +444,7 @@ describe.each(adapters)('store contract on $name', (adapter) => {
       expect(b).toEqual(['1', '2']);
     });
 
-    it.runIf(adapter.name === 'postgres')(
+    itOnPostgres(adapter)(
       'notifications reach listeners of another store on the same database, and only them',
       async () => {
         const { store: sender, url } = await stores.fresh(adapter);
