@@ -243,6 +243,12 @@ export function apiRoutes(node: GarrisonNode): Route[] {
     }),
     route({
       method: 'GET',
+      path: '/v1/resources',
+      summary: "This node's resource usage against its limits",
+      handle: () => ok({ resources: node.resources.usageAll(), alerts: node.resources.alerts() }),
+    }),
+    route({
+      method: 'GET',
       path: '/v1/health',
       summary: 'The system health summary',
       handle: async () => ok({ health: await node.health.run() }),

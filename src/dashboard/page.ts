@@ -21,9 +21,11 @@ const rows = (list, cols) => list.length === 0 ? '<tr><td>none</td></tr>' :
 async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ' ' + r.status); return r.json(); }
 async function refresh() {
   try {
-    const [health, nodes, wf, agents, breakers, dead, timers] = await Promise.all([
+    const [health, nodes, wf, agents, breakers, dead, timers, res] = await Promise.all([
       get('/v1/health'), get('/v1/nodes'), get('/v1/workflows?limit=200'), get('/v1/agents'),
-      get('/v1/breakers'), get('/v1/dead-letters?limit=50'), get('/v1/timers')]);
+      get('/v1/breakers'), get('/v1/dead-letters?limit=50'), get('/v1/timers'), get('/v1/resources')]);
+    $('resources').innerHTML = rows(res.resources, ['kind', 'current', 'limit', (u) => Math.round(u.ratio * 100) + '%']);
+    $('checks').innerHTML = rows(health.health.checks, ['name', 'status', (c) => c.reason]);
     $('health').textContent = health.health.status; $('health').className = health.health.status;
     $('nodes').innerHTML = rows(nodes.nodes, ['id', 'state', (n) => new Date(n.heartbeatAt).toLocaleTimeString()]);
     const by = {}; for (const w of wf.workflows) by[w.status] = (by[w.status] || 0) + 1;
@@ -49,6 +51,8 @@ export function dashboardPage(): string {
 <header><h1>Garrison</h1><span>health: <b id="health">…</b></span><span>workflows: <b id="wfcounts">…</b></span><small id="updated"></small></header>
 <main>
 <section><h2>Nodes</h2><table id="nodes"></table></section>
+<section><h2>Health checks</h2><table id="checks"></table></section>
+<section><h2>Resources</h2><table id="resources"></table></section>
 <section><h2>Agents</h2><table id="agents"></table></section>
 <section><h2>Workflows</h2><table id="workflows"></table></section>
 <section><h2>Circuit breakers</h2><table id="breakers"></table></section>

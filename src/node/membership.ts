@@ -55,14 +55,25 @@ export async function joinCluster(
   );
 }
 
-/** A heartbeat; a node marked down by others that beats again is up again. */
-export async function heartbeat(store: Store, id: string, now: number): Promise<void> {
+/**
+ * A heartbeat; a node marked down by others that beats again is up again. `info` (health, resource
+ * usage) replaces what the row showed, so `garrison status` can report it without asking the node.
+ */
+export async function heartbeat(
+  store: Store,
+  id: string,
+  now: number,
+  info?: Record<string, unknown>,
+): Promise<void> {
+  const state = "state = CASE WHEN state = 'down' THEN 'up' ELSE state END";
   await store.write((tx) =>
-    tx.execute(
-      "UPDATE garrison_nodes SET heartbeat_at = $2, state = CASE WHEN state = 'down' THEN 'up' ELSE state END " +
-        'WHERE id = $1',
-      [id, now],
-    ),
+    info === undefined
+      ? tx.execute(`UPDATE garrison_nodes SET heartbeat_at = $2, ${state} WHERE id = $1`, [id, now])
+      : tx.execute(`UPDATE garrison_nodes SET heartbeat_at = $2, info = $3, ${state} WHERE id = $1`, [
+          id,
+          now,
+          toJson(info),
+        ]),
   );
 }
 

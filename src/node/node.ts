@@ -16,6 +16,9 @@ import {
 } from '../coordination/index.js';
 import {
   createHealthChecks,
+  createResourceManager,
+  resourcesCheck,
+  type ResourceManager,
   migrationsCurrentCheck,
   schedulerRunningCheck,
   storeReachableCheck,
@@ -94,8 +97,10 @@ export interface GarrisonNode {
   readonly distributor: TaskDistributor;
   readonly agents: AgentHost;
   readonly metricsCollector: MetricsCollector;
-  /** The node's health checks (store reachable, migrations current, scheduler running) and summary. */
+  /** The node's health checks (store reachable, migrations current, scheduler running, resources). */
   readonly health: HealthChecks;
+  /** The node's resource limits, tokens and usage. */
+  readonly resources: ResourceManager;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
   describe(): Promise<SupervisorDescription>;
   /** Graceful stop: marks the node draining, stops the tree in reverse order, marks it down. */
@@ -151,6 +156,24 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     leaseMs: config.workflows.leaseMs,
   });
   let agents: AgentHost | undefined;
+  const resources = createResourceManager({ runtime, clock, events });
+  const health = createHealthChecks({ clock, events });
+  health.register(storeReachableCheck(store));
+  health.register(migrationsCurrentCheck(store));
+  health.register(schedulerRunningCheck(scheduler));
+  health.register(resourcesCheck(resources));
+  /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
+  const beatInfo = async () => {
+    const summary = await health.run();
+    return {
+      pid: process.pid,
+      health: summary.status,
+      reasons: summary.reasons,
+      resources: Object.fromEntries(
+        resources.usageAll().map((u) => [u.kind, { current: u.current, limit: u.limit }]),
+      ),
+    };
+  };
   const metricsCollector = createMetricsCollector({ runtime, store, name: 'metrics_collector', metrics });
 
   const parts: NodeParts = {
@@ -162,7 +185,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       await joinCluster(store, nodeId, clock.now(), { pid: process.pid });
       scheduler.every(host.self, config.heartbeatMs, HEARTBEAT);
       return {
-        handleInfo: (msg) => (msg === HEARTBEAT ? heartbeat(store, nodeId, clock.now()) : undefined),
+        handleInfo: async (msg) => {
+          if (msg === HEARTBEAT) await heartbeat(store, nodeId, clock.now(), await beatInfo());
+        },
         stop: () => Promise.resolve(),
         describe: () => ({ pid: host.self.toString() }),
       };
@@ -224,10 +249,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return { stop: () => host.shutdown() };
     },
   };
-  const health = createHealthChecks({ clock, events });
-  health.register(storeReachableCheck(store));
-  health.register(migrationsCurrentCheck(store));
-  health.register(schedulerRunningCheck(scheduler));
+
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
   let stopped = false;
   const node: GarrisonNode = {
@@ -252,12 +274,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     },
     metricsCollector,
     health,
+    resources,
     describe: () => root.describe(),
     async stop() {
       if (stopped) return;
       stopped = true;
       await setNodeState(store, nodeId, 'draining', clock.now());
       await root.stop('shutdown', config.drainTimeoutMs);
+      resources.close();
       await workflowSupervisor.stop();
       await runtime.shutdown();
       await setNodeState(store, nodeId, 'down', clock.now());

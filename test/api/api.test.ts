@@ -127,6 +127,8 @@ describe.each(adapters)('HTTP API on $name', (adapter) => {
     });
     expect((await call(url, 'GET', '/v1/metrics/summary')).json.coordination).toBeDefined();
     expect((await call(url, 'GET', '/readyz')).json.health.status).toBe('healthy');
+    const resources = await call(url, 'GET', '/v1/resources');
+    expect(resources.json.resources.map((u: { kind: string }) => u.kind)).toContain('processes');
     expect((await call(url, 'GET', '/healthz')).status).toBe(200);
     const metrics = await call(url, 'GET', '/metrics');
     expect(String(metrics.json)).toContain('garrison_');

@@ -30,6 +30,13 @@ describe.each(adapters)('node membership on $name', (adapter) => {
 
     await clock.advance(timing.heartbeatMs);
     await until(async () => (await listNodes(store!, clock.now(), timing))[0]?.heartbeatAt === 1_002_000);
+    // Each beat publishes the node's health and resource usage for `garrison status` on any machine.
+    const published = (await listNodes(store, clock.now(), timing))[0]?.info as {
+      health: string;
+      resources: Record<string, { current: number; limit: number }>;
+    };
+    expect(published.health).toBe('healthy');
+    expect(published.resources.processes?.current).toBeGreaterThan(0);
 
     // Seen from later, without the node beating in between: suspect, then down.
     expect((await listNodes(store, clock.now() + 5 * timing.heartbeatMs, timing))[0]?.state).toBe('suspect');

@@ -54,8 +54,21 @@ export function statusCommand(): Command {
             `agents: ${line(agents)}`,
             '',
             table(
-              ['node', 'state', 'heartbeat', 'started'],
-              nodes.map((n) => [n.id, n.state, when(n.heartbeatAt), when(n.startedAt)]),
+              ['node', 'state', 'heartbeat', 'health', 'processes', 'heap MiB', 'started'],
+              nodes.map((n) => {
+                const r = (n.info.resources ?? {}) as Record<string, { current: number; limit: number }>;
+                const mib = (v: number | undefined) =>
+                  v === undefined ? undefined : Math.round(v / 2 ** 20);
+                return [
+                  n.id,
+                  n.state,
+                  when(n.heartbeatAt),
+                  n.info.health,
+                  r.processes ? `${r.processes.current}/${r.processes.limit}` : undefined,
+                  r.heap ? `${mib(r.heap.current)}/${mib(r.heap.limit)}` : undefined,
+                  when(n.startedAt),
+                ];
+              }),
             ),
           ].join('\n'),
         );
