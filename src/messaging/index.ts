@@ -55,3 +55,4 @@ export {
 } from './signals/subscriber.js';
 export { signalSchema, type Signal, type SignalInput } from './signals/signal.js';
 export { parsePattern, type Pattern } from './signals/pattern.js';
+export * from './supervised/index.js';
