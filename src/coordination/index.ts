@@ -27,3 +27,4 @@ export {
   type HealthTransition,
 } from './health-monitor/health-monitor.js';
 export type { CoordinationEvents } from './health-monitor/events.js';
+export * from './primitives/index.js';
