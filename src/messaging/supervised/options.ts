@@ -126,7 +126,9 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 export const nameSchema = z.string().min(1).max(190);
 const refSchema = z.union([z.instanceof(Pid), nameSchema]);
-const timeoutSchema = z.number().min(0).optional();
+const timeoutSchema = z
+  .custom<number>((v) => typeof v === 'number' && v >= 0, 'must be a number of ms ≥ 0 (or Infinity)')
+  .optional();
 const policySchema = z.custom<RetryPolicy>(
   (v) =>
     typeof v === 'object' &&

@@ -269,7 +269,7 @@ export function createSupervisedSender(options: SupervisedSenderOptions): Superv
   return {
     send,
     broadcast: broadcast as SupervisedSender['broadcast'],
-    startRelay(name, relayOptions) {
+    async startRelay(name, relayOptions) {
       return startRelay(runtime, needDelivery('a relay'), name, relayOptions);
     },
   };
