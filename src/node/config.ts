@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../governance/index.js';
 import { DEFAULT_STORE_URL } from '../store/index.js';
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -36,6 +37,14 @@ export const nodeConfigSchema = z.strictObject({
       leaseMs: ms(1000, 3_600_000).default(30_000),
     })
     .prefault({}),
+  /**
+   * Resource limits of this node (heap and rss in bytes, the others in counts); the rest keep the
+   * defaults of the resource manager (docs/governance.md). Past a limit, new agents and new workflow runs
+   * are refused with `resource_exhausted`.
+   */
+  limits: z
+    .partialRecord(z.enum(RESOURCE_KINDS as [ResourceKind, ...ResourceKind[]]), z.number().int().min(1))
+    .optional(),
   /** How long a graceful stop waits for the tree to stop before killing what is left, in ms. Default 10000. */
   drainTimeoutMs: ms(0, 600_000).default(10_000),
 });

@@ -156,7 +156,40 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     leaseMs: config.workflows.leaseMs,
   });
   let agents: AgentHost | undefined;
-  const resources = createResourceManager({ runtime, clock, events });
+  /** Agents started through this node whose process is alive: the `agents` resource. */
+  const startedAgents = new Set<string>();
+  const liveAgents = () =>
+    [...startedAgents].filter((id) => {
+      const pid = agents?.pidOf(id);
+      return pid !== undefined && runtime.isAlive(pid);
+    }).length;
+  const resources = createResourceManager({
+    runtime,
+    clock,
+    events,
+    gauges: { agents: liveAgents },
+    // Admission reads the current figure: the agents count changes with every start.
+    gaugeTtlMs: 0,
+    ...(config.limits === undefined ? {} : { limits: config.limits }),
+  });
+  const engine = workflowSupervisor.engine;
+  /** Past a memory or process limit, new runs are refused with `resource_exhausted`, nothing written. */
+  const admitRun = () => {
+    resources.guard('heap_bytes', 0);
+    resources.guard('rss_bytes', 0);
+    resources.guard('processes');
+  };
+  const workflows = new Proxy(engine, {
+    get(target, property) {
+      if (property === 'start')
+        return async (...args: Parameters<WorkflowEngine['start']>) => {
+          admitRun();
+          return target.start(...args);
+        };
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
   const health = createHealthChecks({ clock, events });
   health.register(storeReachableCheck(store));
   health.register(migrationsCurrentCheck(store));
@@ -245,7 +278,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
           definitions: options.agents ?? [],
         }),
       );
-      agents = host;
+      for (const id of host.resumed) startedAgents.add(id);
+      agents = new Proxy(host, {
+        get(target, property) {
+          if (property === 'start')
+            return async (...args: Parameters<AgentHost['start']>) => {
+              resources.guard('agents');
+              const info = await target.start(...args);
+              startedAgents.add(info.id);
+              return info;
+            };
+          return Reflect.get(target, property, target) as unknown;
+        },
+      });
       return { stop: () => host.shutdown() };
     },
   };
@@ -265,7 +310,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     scheduler,
     timers,
     breakers,
-    workflows: workflowSupervisor.engine,
+    workflows,
     workflowSupervisor,
     distributor,
     get agents(): AgentHost {

@@ -65,7 +65,7 @@ export function statusCommand(): Command {
                   when(n.heartbeatAt),
                   n.info.health,
                   r.processes ? `${r.processes.current}/${r.processes.limit}` : undefined,
-                  r.heap ? `${mib(r.heap.current)}/${mib(r.heap.limit)}` : undefined,
+                  r.heap_bytes ? `${mib(r.heap_bytes.current)}/${mib(r.heap_bytes.limit)}` : undefined,
                   when(n.startedAt),
                 ];
               }),
