@@ -50,3 +50,11 @@ export {
   type Sampler,
 } from './sampling.js';
 export { createDeduper, type DedupeDecision, type Deduper, type DeduperOptions } from './dedupe.js';
+export {
+  bindRuntimeMetrics,
+  emitMailboxDepths,
+  exitKind,
+  runtimeEventsToBus,
+  type RuntimeBusEvents,
+  type RuntimeTelemetryEvents,
+} from './runtime-events.js';
