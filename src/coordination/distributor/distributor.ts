@@ -2,27 +2,30 @@
  * The task distributor: routes each step a workflow dispatches to a healthy agent with the capability,
  * least loaded first (load = tasks queued or running on the agent's own queue, read from the store, so
  * every node agrees). Nothing waits in memory: a step with no capable healthy agent is parked as a task
- * on `dispatch:<capability>` and routed by the next sweep; a step whose agent is gone (unregistered) is
- * moved to another agent. Every hand-off is an idempotent enqueue, so a crash between two writes repeats
- * a hand-off instead of losing it, and the workflow journal accepts one answer per step.
+ * on `dispatch:<capability>` and routed by the next sweep; a step on the queue of an agent that is gone
+ * (unregistered) or unhealthy is moved to another agent. Every change of hands is one transaction (see
+ * `handoff.ts`), so a step has exactly one live task at every commit, and the workflow journal accepts
+ * one answer per step.
  */
 import { z } from 'zod';
-import { describeIssues, GarrisonError, ValidationError } from '../../errors.js';
+import { describeIssues, ValidationError } from '../../errors.js';
 import type { AgentRegistry } from '../../registry/index.js';
 import type { Clock } from '../../runtime/index.js';
-import { parseJson, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import type { DispatchRequest, DispatchResults, Dispatcher, QueueClient } from '../../work/index.js';
 import {
   dispatchedTaskSchema,
+  dispatchOutcomeSchema,
+  dispatchRequestSchema,
   isDispatchedTask,
+  PARKED,
+  parkingQueue,
   type DispatchedTask,
-  type DispatchInfo,
   type DispatchOutcome,
 } from './dispatched-task.js';
-import { inJsonList, queueLoads } from './load.js';
-
-/** Where parked steps wait for a capable agent. */
-export const PARKING_PREFIX = 'dispatch:';
+import { moveStep, type Destination } from './handoff.js';
+import { queueLoads } from './load.js';
+import { parkedSteps, parkingQueues, strandedSteps, type FoundTask } from './sweep-reads.js';
 
 export interface TaskDistributorOptions {
   readonly store: Store;
@@ -31,13 +34,13 @@ export interface TaskDistributorOptions {
   readonly clock: Clock;
   /** Where an agent's work goes: the name of its own queue. */
   readonly queueOf: (agentId: string) => string;
-  /** What every agent queue name starts with (to find the work of agents that are gone). */
+  /** What every agent queue name starts with (`queueOf('')`), to find the work of agents that are gone. */
   readonly agentQueuePrefix: string;
   /** Where outcomes are journaled (the workflow engine). A function: the engine may be built later. */
   readonly results: () => DispatchResults;
   /** Attempts of a routed task before it is dead-lettered. Default 5. */
   readonly maxAttempts?: number;
-  /** Most parked or orphaned tasks moved per sweep. Default 500. */
+  /** Most parked steps routed per parking queue, and stranded steps moved, per sweep. Default 500. */
   readonly sweepBatch?: number;
   /** Receives routing errors no caller waits for. Default: a process warning. */
   readonly onError?: (error: unknown) => void;
@@ -49,11 +52,16 @@ const optionsSchema = z.object({
   sweepBatch: z.number().int().min(1).max(10_000).default(500),
 });
 
-/** Figures of this distributor since it started (the durable ones are in the store). */
+/** Figures of this distributor since it started (the durable ones are in the store and the journal). */
 export interface DistributorStats {
+  /** Hand-offs to an agent: first routes, parked steps routed, stranded steps moved to an agent. */
   readonly routed: number;
+  /** Steps parked for want of a capable healthy agent (at dispatch or when moved off a dead agent). */
   readonly parked: number;
+  /** Steps moved off the queue of an agent that is gone or unhealthy. */
   readonly rerouted: number;
+  /** Hand-offs of a step handed off before (a workflow resumed after a restart): nothing added. */
+  readonly repeated: number;
   readonly settled: number;
   /** Answers for steps that had been answered already (a re-routed step answered twice). */
   readonly lateAnswers: number;
@@ -70,7 +78,7 @@ export class TaskDistributor implements Dispatcher {
   private turn = 0;
   private closed = false;
   private again = false;
-  private readonly counts = { routed: 0, parked: 0, rerouted: 0, settled: 0, lateAnswers: 0 };
+  private readonly counts = { routed: 0, parked: 0, rerouted: 0, repeated: 0, settled: 0, lateAnswers: 0 };
 
   constructor(options: TaskDistributorOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -88,16 +96,46 @@ export class TaskDistributor implements Dispatcher {
     return { ...this.counts };
   }
 
-  /** Hands a dispatched step to an agent (or parks it). Resolves once the hand-off is committed. */
+  /**
+   * Hands a dispatched step to an agent, or parks it. Resolves once the hand-off is committed. A step
+   * handed off before (the engine hands pending steps off again after a restart) is left where it is.
+   * Rejects with `invalid_input` for a malformed request (the engine journals it as the step's failure).
+   */
   async dispatch(request: DispatchRequest): Promise<void> {
-    const info: Omit<DispatchInfo, 'agentId'> = {
-      workflowId: request.workflowId,
-      stepIndex: request.stepIndex,
-      capability: request.capability,
-      idempotencyKey: request.idempotencyKey,
-      route: 1,
-    };
-    await this.route({ action: request.action, input: request.input }, info);
+    const parsed = dispatchRequestSchema.safeParse(request);
+    if (!parsed.success)
+      throw new ValidationError(`invalid dispatch request: ${describeIssues(parsed.error.issues)}`);
+    const r = parsed.data;
+    const task = (agentId: string): DispatchedTask => ({
+      action: r.action,
+      input: r.input,
+      dispatch: {
+        workflowId: r.workflowId,
+        stepIndex: r.stepIndex,
+        capability: r.capability,
+        idempotencyKey: r.idempotencyKey,
+        agentId,
+        route: 1,
+      },
+    });
+    const agentId = await this.pick(r.capability);
+    try {
+      const done = await this.o.store.transaction(async (tx) => {
+        const anchor = await this.o.queues.enqueue(parkingQueue(r.capability), task(PARKED), {
+          tx,
+          idempotencyKey: r.idempotencyKey,
+          maxAttempts: this.maxAttempts,
+        });
+        if (!anchor.created) return 'repeated' as const;
+        if (agentId === undefined) return 'parked' as const;
+        const to = { queue: this.o.queueOf(agentId), key: `${r.idempotencyKey}#1`, payload: task(agentId) };
+        await moveStep(tx, this.o.queues, anchor.id, to, this.maxAttempts);
+        return 'routed' as const;
+      });
+      this.counts[done] += 1;
+    } finally {
+      this.release(agentId);
+    }
   }
 
   /** True when a task payload is a dispatched step (agents ask before settling). */
@@ -107,24 +145,28 @@ export class TaskDistributor implements Dispatcher {
 
   /**
    * Journals an agent's outcome for a dispatched step. Idempotent: a step answered already (by an
-   * earlier route of it, or an earlier try of this task) is left as it is.
+   * earlier route of it, or an earlier try of this task) is left as it is. Rejects with `invalid_input`
+   * for a payload that is not a dispatched step or a malformed outcome; nothing is journaled then.
    */
   async settle(payload: unknown, outcome: DispatchOutcome): Promise<void> {
     const task = dispatchedTaskSchema.safeParse(payload);
     if (!task.success)
       throw new ValidationError(`not a dispatched task: ${describeIssues(task.error.issues)}`);
+    const result = dispatchOutcomeSchema.safeParse(outcome);
+    if (!result.success)
+      throw new ValidationError(`invalid dispatch outcome: ${describeIssues(result.error.issues)}`);
     const d = task.data.dispatch;
     const results = this.o.results();
-    const applied = outcome.ok
-      ? await results.completeDispatched(d.workflowId, d.stepIndex, outcome.output)
-      : await results.failDispatched(d.workflowId, d.stepIndex, outcome.error);
+    const applied = result.data.ok
+      ? await results.completeDispatched(d.workflowId, d.stepIndex, result.data.output)
+      : await results.failDispatched(d.workflowId, d.stepIndex, result.data.error);
     if (applied) this.counts.settled += 1;
     else this.counts.lateAnswers += 1;
   }
 
   /**
-   * Routes parked steps to agents that can now take them, and moves the work of agents that are gone.
-   * Concurrent calls share one sweep (and ask for one more after it).
+   * Routes parked steps to agents that can now take them, and moves the steps of agents that are gone
+   * or unhealthy. Concurrent calls share one sweep (and ask for one more after it).
    */
   sweep(): Promise<void> {
     if (this.sweeping !== undefined) {
@@ -135,7 +177,7 @@ export class TaskDistributor implements Dispatcher {
       do {
         this.again = false;
         await this.routeParked();
-        await this.moveOrphans();
+        await this.moveStranded();
       } while (this.again);
     })().finally(() => {
       this.sweeping = undefined;
@@ -165,13 +207,15 @@ export class TaskDistributor implements Dispatcher {
 
   /**
    * The healthy agent with the capability and the fewest tasks in hand, or undefined. The choice is
-   * counted in `inFlight` until its enqueue has committed (the caller releases it).
+   * counted in `inFlight` until its hand-off has committed (the caller releases it).
    */
   private async pick(capability: string): Promise<string | undefined> {
     const agents = await this.o.registry.findCapableHealthy(capability);
     if (agents.length === 0) return undefined;
-    const queues = agents.map((a) => this.o.queueOf(a.id));
-    const loads = await queueLoads(this.o.store, queues);
+    const loads = await queueLoads(
+      this.o.store,
+      agents.map((a) => this.o.queueOf(a.id)),
+    );
     let least = Infinity;
     let ties: string[] = [];
     for (const a of agents) {
@@ -188,78 +232,59 @@ export class TaskDistributor implements Dispatcher {
     return chosen;
   }
 
-  /** Enqueues the step on an agent's queue, or parks it. Answers the agent, or undefined when parked. */
-  private async route(
-    work: { action: string; input: unknown },
-    info: Omit<DispatchInfo, 'agentId'>,
-  ): Promise<string | undefined> {
+  private release(agentId: string | undefined): void {
+    if (agentId === undefined) return;
+    const left = (this.inFlight.get(agentId) ?? 1) - 1;
+    if (left <= 0) this.inFlight.delete(agentId);
+    else this.inFlight.set(agentId, left);
+  }
+
+  /** Moves a step found by a sweep to `route`; parks it when no agent can take it and `park` is set. */
+  private async handOn(
+    found: FoundTask,
+    route: number,
+    park: boolean,
+  ): Promise<'routed' | 'parked' | 'stay'> {
+    const { agentId: _previous, ...info } = found.task.dispatch;
     const agentId = await this.pick(info.capability);
-    if (agentId === undefined) {
-      await this.o.queues.enqueue(
-        `${PARKING_PREFIX}${info.capability}`,
-        { ...work, dispatch: { ...info, agentId: '-' } },
-        { idempotencyKey: `park:${info.idempotencyKey}#${info.route}`, maxAttempts: this.maxAttempts },
-      );
-      this.counts.parked += 1;
-      return undefined;
-    }
-    const payload: DispatchedTask = { ...work, dispatch: { ...info, agentId } };
+    if (agentId === undefined && !park) return 'stay';
+    const key = `${info.idempotencyKey}#${route}`;
+    const to: Destination = {
+      queue: agentId === undefined ? parkingQueue(info.capability) : this.o.queueOf(agentId),
+      key,
+      payload: { ...found.task, dispatch: { ...info, agentId: agentId ?? PARKED, route } },
+    };
     try {
-      await this.o.queues.enqueue(this.o.queueOf(agentId), payload, {
-        idempotencyKey: `${info.idempotencyKey}#${info.route}`,
-        maxAttempts: this.maxAttempts,
-      });
+      const moved = await this.o.store.transaction((tx) =>
+        moveStep(tx, this.o.queues, found.id, to, this.maxAttempts),
+      );
+      // Not moved: finished, or moved by another sweep meanwhile; either way it is not ours any more.
+      if (!moved) return 'stay';
     } finally {
-      const left = (this.inFlight.get(agentId) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(agentId);
-      else this.inFlight.set(agentId, left);
+      this.release(agentId);
     }
-    this.counts.routed += 1;
-    return agentId;
+    return agentId === undefined ? 'parked' : 'routed';
   }
 
   private async routeParked(): Promise<void> {
-    const rows = await this.o.store.query<{ id: number | string; payload: unknown }>(
-      "SELECT id, payload FROM garrison_tasks WHERE queue LIKE $1 AND state = 'queued' ORDER BY id LIMIT $2",
-      [`${PARKING_PREFIX}%`, this.sweepBatch],
-    );
-    for (const row of rows) {
-      const task = dispatchedTaskSchema.safeParse(parseJson(row.payload));
-      if (!task.success) continue;
-      const { agentId: _parked, ...info } = task.data.dispatch;
-      const routed = await this.route({ action: task.data.action, input: task.data.input }, info);
-      if (routed === undefined) continue; // still no agent: it stays parked (the new park is the same task)
-      await this.o.queues.cancel(Number(row.id));
+    for (const queue of await parkingQueues(this.o.store)) {
+      for (const found of await parkedSteps(this.o.store, queue, this.sweepBatch)) {
+        // A parked step keeps its route number: its key on the agent's queue is still unused.
+        const done = await this.handOn(found, found.task.dispatch.route, false);
+        if (done === 'routed') this.counts.routed += 1;
+        // No agent for this capability now (or another node is routing this queue): next sweep.
+        if (done === 'stay') break;
+      }
     }
   }
 
-  /** Work queued on or leased from the queue of an agent that is no longer registered moves on. */
-  private async moveOrphans(): Promise<void> {
-    const rows = await this.o.store.query<{ id: number | string; queue: string; payload: unknown }>(
-      'SELECT id, queue, payload FROM garrison_tasks WHERE queue LIKE $1 ' +
-        "AND state IN ('queued', 'running') ORDER BY id LIMIT $2",
-      [`${this.o.agentQueuePrefix}%`, this.sweepBatch],
-    );
-    if (rows.length === 0) return;
-    const agentIds = [...new Set(rows.map((r) => r.queue.slice(this.o.agentQueuePrefix.length)))];
-    const present = await this.o.store.query<{ id: string }>(
-      `SELECT id FROM garrison_agents WHERE id IN ${inJsonList(this.o.store.dialect, 1)}`,
-      [JSON.stringify(agentIds)],
-    );
-    const alive = new Set(present.map((p) => p.id));
-    for (const row of rows) {
-      if (alive.has(row.queue.slice(this.o.agentQueuePrefix.length))) continue;
-      const task = dispatchedTaskSchema.safeParse(parseJson(row.payload));
-      if (!task.success) continue; // not dispatched work: the agent's own, kept for its return
-      const { agentId: _gone, route, ...rest } = task.data.dispatch;
-      await this.route({ action: task.data.action, input: task.data.input }, { ...rest, route: route + 1 });
+  private async moveStranded(): Promise<void> {
+    const stranded = await strandedSteps(this.o.store, this.o.agentQueuePrefix, this.sweepBatch);
+    for (const found of stranded) {
+      const done = await this.handOn(found, found.task.dispatch.route + 1, true);
+      if (done === 'stay') continue;
       this.counts.rerouted += 1;
-      try {
-        await this.o.queues.cancel(Number(row.id));
-      } catch (error) {
-        // Finished meanwhile: its answer is journaled (or ignored as late); the new route is harmless.
-        if (!(error instanceof GarrisonError)) throw error;
-      }
+      this.counts[done] += 1;
     }
   }
 }

@@ -2,7 +2,7 @@
  * Inspection and repair: read tasks, cancel them, and handle dead letters and retained tasks. None of
  * this is on the hot path; it favours plain SQL over speed.
  */
-import type { Executor, SqlValue, Store } from '../../store/index.js';
+import type { Executor, SqlValue, Store, Tx } from '../../store/index.js';
 import { TASK_COLUMNS, toTask, type TaskRow } from './rows.js';
 import { bindIds, bindNames, inIds, inNames } from './store-io.js';
 import type { Task, TaskState } from './types.js';
@@ -66,8 +66,14 @@ export async function listTasks(
  * channel (or at its next renewal or completion at the latest) and aborts the handler's signal.
  * Answers the task's state afterwards, or undefined when there is no such task.
  */
-export async function cancelTask(store: Store, id: number, now: number): Promise<TaskState | undefined> {
-  return store.transaction(async (tx) => {
+export async function cancelTask(
+  store: Store,
+  id: number,
+  now: number,
+  within?: Tx,
+): Promise<TaskState | undefined> {
+  // With `within`, the cancellation commits (and its notice goes out) with the caller's transaction.
+  const run = async (tx: Executor): Promise<TaskState | undefined> => {
     const rows = await tx.query<{ state: TaskState }>(
       `UPDATE garrison_tasks SET state = 'cancelled', lease_until = NULL, finished_at = $2 ` +
         `WHERE id = $1 AND state IN ('queued', 'running') RETURNING state`,
@@ -81,7 +87,8 @@ export async function cancelTask(store: Store, id: number, now: number): Promise
       id,
     ]);
     return found[0]?.state;
-  });
+  };
+  return within === undefined ? store.transaction(run) : run(within);
 }
 
 /** Puts dead tasks back in their queue with their attempts reset; answers the queues touched and the count. */

@@ -74,9 +74,9 @@ export interface QueueClient {
   }): Promise<Task[]>;
   /**
    * Cancels a queued or running task (a running handler's signal is aborted). Answers the task's state
-   * afterwards; `task_not_found` when there is no such task.
+   * afterwards; `task_not_found` when there is no such task. With `tx`, inside the caller's transaction.
    */
-  cancel(id: number): Promise<TaskState>;
+  cancel(id: number, options?: { readonly tx?: Tx }): Promise<TaskState>;
   /** Dead letters by id; page with `afterId`. `limit` default 100. */
   listDead(filter?: {
     readonly queue?: string;
@@ -307,8 +307,8 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       return listTasks(store, { queue: filter.queue, states: filter.states }, page);
     },
 
-    async cancel(id) {
-      const state = await cancelTask(store, id, clock.now());
+    async cancel(id, opts) {
+      const state = await cancelTask(store, id, clock.now(), opts?.tx);
       if (state === undefined) throw new QueueError(QueueErrorCode.taskNotFound, `no task has id ${id}`);
       return state;
     },

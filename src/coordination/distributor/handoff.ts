@@ -1,0 +1,65 @@
+/**
+ * The one way a step changes hands: in a single transaction, the task that holds it now is cancelled
+ * (only if it is still queued or running — checked under a row lock) and its successor is enqueued. At
+ * every commit a step therefore has exactly one live task, whether the move crashed half-way (it rolled
+ * back), raced a sweep on another node (the loser finds the task cancelled) or raced the agent finishing
+ * it (the finished task is not moved).
+ */
+import { GarrisonError } from '../../errors.js';
+import type { Tx } from '../../store/index.js';
+import type { QueueClient } from '../../work/index.js';
+import type { DispatchedTask } from './dispatched-task.js';
+
+/** A hand-off would have replaced a step's live task by nothing (a task under its key existed already). */
+export class DispatchConflictError extends GarrisonError {
+  constructor(queue: string, key: string) {
+    super('dispatch_conflict', `queue "${queue}" already holds a task under key "${key}"; nothing moved`, {
+      details: { queue, key },
+    });
+  }
+}
+
+/** True when the task is still queued or running; locks its row until the transaction ends. */
+export async function lockLive(tx: Tx, taskId: number): Promise<boolean> {
+  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : ''; // SQLite transactions are serial already
+  const rows = await tx.query<{ state: string }>(`SELECT state FROM garrison_tasks WHERE id = $1${lock}`, [
+    taskId,
+  ]);
+  const state = rows[0]?.state;
+  return state === 'queued' || state === 'running';
+}
+
+/** Where a step goes next. */
+export interface Destination {
+  readonly queue: string;
+  readonly key: string;
+  readonly payload: DispatchedTask;
+}
+
+/**
+ * Moves a step from task `from` to `to` inside `tx`. False (and nothing written) when `from` is no longer
+ * live. Throws `dispatch_conflict` (rolling the transaction back) rather than cancel without a successor.
+ */
+export async function moveStep(
+  tx: Tx,
+  queues: QueueClient,
+  from: number,
+  to: Destination,
+  maxAttempts: number,
+): Promise<boolean> {
+  if (!(await lockLive(tx, from))) return false;
+  await queues.cancel(from, { tx });
+  await place(tx, queues, to, maxAttempts);
+  return true;
+}
+
+/** Enqueues a step's task inside `tx`; a task already under its key is a conflict. */
+export async function place(
+  tx: Tx,
+  queues: QueueClient,
+  to: Destination,
+  maxAttempts: number,
+): Promise<void> {
+  const task = await queues.enqueue(to.queue, to.payload, { tx, idempotencyKey: to.key, maxAttempts });
+  if (!task.created) throw new DispatchConflictError(to.queue, to.key);
+}
