@@ -1,43 +1,65 @@
--- Coordination primitives, durable and shared by every node on the store.
--- Locks (and leader election, a lock per group): `fence` grows by one on every acquisition, so a holder
--- whose lease expired and was taken over can no longer renew or release (its fence is stale).
-CREATE TABLE garrison_locks (
-  name TEXT PRIMARY KEY,
-  holder TEXT,
-  fence BIGINT NOT NULL,
-  -- UNIX epoch ms; the lock is free once it has passed.
-  expires_at BIGINT NOT NULL,
-  acquired_at BIGINT NOT NULL
-);
+-- Coordination primitives: leases (locks and leadership), barriers, and consensus proposals with their
+-- votes. Every row is the truth; the processes waiting on them hold nothing of value.
+-- Times are UNIX epoch ms, durations ms.
 
--- Barriers: `parties` participants must arrive; an arrival is recorded once.
-CREATE TABLE garrison_barriers (
-  name TEXT PRIMARY KEY,
-  parties INTEGER NOT NULL CHECK (parties >= 1),
-  created_at BIGINT NOT NULL
+-- One row per lock name or leadership group. The row stays when the lease is released (holder NULL) so
+-- that `fence` — the lock's fencing number, the group's term — only ever grows.
+--   kind: lock | leader.   holder: who holds it (NULL when free).   token: the current lease's secret;
+--   a renew or release must present it.   expires_at: the lease ends here unless renewed.
+--   owner_node / owner_pid / owner_boot: the runtime process holding it, when the holder is one: its
+--   node, its pid number and the boot of that node's coordination service (a lease of an earlier boot
+--   of the same node belongs to a process that cannot be alive any more).
+CREATE TABLE garrison_coord_leases (
+  kind TEXT NOT NULL CHECK (kind IN ('lock', 'leader')),
+  name TEXT NOT NULL,
+  holder TEXT,
+  token TEXT,
+  fence BIGINT NOT NULL DEFAULT 0 CHECK (fence >= 0),
+  acquired_at BIGINT,
+  expires_at BIGINT,
+  owner_node TEXT,
+  owner_pid BIGINT,
+  owner_boot TEXT,
+  PRIMARY KEY (kind, name),
+  CHECK ((holder IS NULL) = (token IS NULL) AND (holder IS NULL) = (expires_at IS NULL))
 );
-CREATE TABLE garrison_barrier_arrivals (
-  name TEXT NOT NULL REFERENCES garrison_barriers (name) ON DELETE CASCADE,
+CREATE INDEX garrison_coord_leases_owner ON garrison_coord_leases (owner_node) WHERE owner_node IS NOT NULL;
+
+-- A barrier opens once `parties` distinct participants have arrived; `released_at` records when.
+CREATE TABLE garrison_coord_barriers (
+  name TEXT PRIMARY KEY,
+  parties INTEGER NOT NULL CHECK (parties > 0),
+  arrived INTEGER NOT NULL DEFAULT 0 CHECK (arrived >= 0),
+  created_at BIGINT NOT NULL,
+  released_at BIGINT
+);
+CREATE TABLE garrison_coord_barrier_arrivals (
+  barrier TEXT NOT NULL REFERENCES garrison_coord_barriers (name) ON DELETE CASCADE,
   participant TEXT NOT NULL,
   arrived_at BIGINT NOT NULL,
-  PRIMARY KEY (name, participant)
+  PRIMARY KEY (barrier, participant)
 );
 
--- Consensus: a proposal with options is decided when `quorum` votes agree on one; past `deadline`
--- without that, it is timed out. One vote per voter.
-CREATE TABLE garrison_proposals (
+-- A proposal: a question (`topic`) with its `options`, decided when `quorum` votes agree on one option,
+-- closed with `timeout` when `deadline_at` passes first, or `no_quorum` when the known voters left can
+-- no longer make any option reach the quorum. `voters` NULL: anyone may vote.
+CREATE TABLE garrison_coord_proposals (
   id TEXT PRIMARY KEY,
   topic TEXT NOT NULL,
-  options TEXT NOT NULL,
-  quorum INTEGER NOT NULL CHECK (quorum >= 1),
-  deadline BIGINT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('open', 'decided', 'timeout')),
+  options JSONB NOT NULL,
+  voters JSONB,
+  quorum INTEGER NOT NULL CHECK (quorum > 0),
+  status TEXT NOT NULL CHECK (status IN ('open', 'decided', 'timeout', 'no_quorum')),
   decision TEXT,
+  deadline_at BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
-  decided_at BIGINT
+  closed_at BIGINT,
+  CHECK ((status = 'decided') = (decision IS NOT NULL))
 );
-CREATE TABLE garrison_votes (
-  proposal_id TEXT NOT NULL REFERENCES garrison_proposals (id) ON DELETE CASCADE,
+CREATE INDEX garrison_coord_proposals_topic ON garrison_coord_proposals (topic, created_at);
+-- One vote per voter per proposal: the primary key is what rejects a second one.
+CREATE TABLE garrison_coord_votes (
+  proposal_id TEXT NOT NULL REFERENCES garrison_coord_proposals (id) ON DELETE CASCADE,
   voter TEXT NOT NULL,
   choice TEXT NOT NULL,
   voted_at BIGINT NOT NULL,
