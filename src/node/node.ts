@@ -37,6 +37,11 @@ import {
 import { createScheduler, type DurableTimers, type SchedulerManager } from '../scheduler/index.js';
 import { openStore, type Store } from '../store/index.js';
 import {
+  bindMetricsToBus,
+  bindRuntimeMetrics,
+  emitMailboxDepths,
+  runtimeEventsToBus,
+  trackBreakers,
   createEventBus,
   createMetrics,
   type EventBus,
@@ -55,6 +60,17 @@ import { ServiceTable } from './service.js';
 import { nodeTree, type NodeParts } from './tree.js';
 
 const HEARTBEAT = 'garrison.node.heartbeat';
+
+declare module '../telemetry/events.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface GarrisonEvents extends NodeEvents {}
+}
+
+/** Events of the node itself. */
+export interface NodeEvents {
+  /** A killed service's component failed to stop (its resources may be held until the node stops). */
+  'node.service_stop_failed': { readonly error: unknown };
+}
 const SWEEP = 'garrison.distributor.sweep';
 const HEALTH_CHECK = 'garrison.health.check';
 /** How often parked steps and the work of vanished agents are looked for, besides registry changes. */
@@ -124,11 +140,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const events = createEventBus<GarrisonEvents>({ clock });
   const metrics = createMetrics({ defaultLabels: { node: nodeId } });
   const table = new ServiceTable();
+  const toBus = runtimeEventsToBus(events);
+  bindMetricsToBus(events, metrics);
+  bindRuntimeMetrics(events, metrics);
   const runtime = createRuntime({
     clock,
     events: (event) => {
+      toBus(event);
       // A service process ended by `kill` skips `terminate`: stop its component here.
-      if (event.type === 'exit' && event.reason === 'killed') table.reap(event.pid).catch(() => undefined);
+      if (event.type === 'exit' && event.reason === 'killed')
+        table.reap(event.pid).catch((error: unknown) => events.emit('node.service_stop_failed', { error }));
     },
   });
   const registry = createRegistry({ store, clock });
@@ -136,6 +157,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const scheduler = createScheduler({ store, clock, runtime, nodeId });
   const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
+  trackBreakers(metrics, breakers);
+  // Mailbox depths are sampled when metrics are scraped (the runtime reports nothing per message).
+  metrics.beforeRender(() => {
+    emitMailboxDepths(events, runtime);
+  });
   const distributor = createTaskDistributor({
     store,
     registry,
