@@ -85,7 +85,7 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
         agentQueuePrefix: 'agent:',
         results: () => j.results,
       });
-    return { store: s, registry, queues, distributor, ...j };
+    return { store: s, clock, registry, queues, distributor, ...j };
   }
 
   async function queued(queues: QueueClient, agent: string): Promise<DispatchedTask[]> {
@@ -217,9 +217,10 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     expect(d.stats()).toMatchObject({ settled: 1, lateAnswers: 1, rerouted: 1 });
   });
 
-  it("moves an unhealthy agent's queued and running steps, not its own tasks; its late completion is refused", async () => {
+  it("moves an unhealthy agent's queued steps at once, a running one when its lease expires, never its own tasks", async () => {
     const {
       store: s,
+      clock,
       registry,
       queues,
       distributor,
@@ -231,17 +232,50 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     await d.dispatch(request(1));
     await d.dispatch(request(2));
     await queues.enqueue(queueOf('v1'), { action: 'own', input: 'stays' });
-    const [running] = await queues.claim(queueOf('v1'), { limit: 1 });
-    expect(running).toBeDefined();
-    // Its node went down: the health monitor marked it unhealthy, but it is still registered.
+    const [running] = await queues.claim(queueOf('v1'), { limit: 1, leaseMs: 30_000 });
+    expect(running?.payload).toMatchObject({ dispatch: { workflowId: 'wf-1' } });
+    // Its node went down (or it was paused): unhealthy, still registered.
     await registry.update('v1', { health: 'unhealthy' });
     await registry.update('v2', { health: 'healthy' });
     await d.sweep();
-    const by = await copiesByStep(s);
-    expect([...by.values()]).toEqual([['agent:v2'], ['agent:v2']]);
+    // The queued step moved; the running one may still finish where it is.
+    expect([...(await copiesByStep(s))]).toEqual([
+      ['wf-1', ['agent:v1']],
+      ['wf-2', ['agent:v2']],
+    ]);
+    await clock.advance(30_001); // nobody renewed the lease: the agent is gone with it
+    await d.sweep();
+    expect(await copiesByStep(s)).toEqual(
+      new Map([
+        ['wf-1', ['agent:v2']],
+        ['wf-2', ['agent:v2']],
+      ]),
+    );
     expect(
       (await queues.listTasks({ queue: queueOf('v1'), states: ['queued'] })).map((t) => t.payload),
     ).toEqual([{ action: 'own', input: 'stays' }]);
+    await expect(queues.complete(running!)).rejects.toMatchObject({ code: 'task_cancelled' });
+    expect(d.stats()).toMatchObject({ rerouted: 2 });
+  });
+
+  it("an unregistered agent's running step moves at once: its process is gone", async () => {
+    const {
+      store: s,
+      registry,
+      queues,
+      distributor,
+    } = await setup([
+      ['v1', 'validate', 'healthy'],
+      ['v2', 'validate', 'unhealthy'],
+    ]);
+    const d = distributor();
+    await d.dispatch(request(1));
+    const [running] = await queues.claim(queueOf('v1'), { limit: 1, leaseMs: 30_000 });
+    expect(running).toBeDefined();
+    await registry.unregister('v1');
+    await registry.update('v2', { health: 'healthy' });
+    await d.sweep();
+    expect([...(await copiesByStep(s))]).toEqual([['wf-1', ['agent:v2']]]);
     await expect(queues.complete(running!)).rejects.toMatchObject({ code: 'task_cancelled' });
   });
 

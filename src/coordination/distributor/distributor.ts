@@ -3,7 +3,8 @@
  * least loaded first (load = tasks queued or running on the agent's own queue, read from the store, so
  * every node agrees). Nothing waits in memory: a step with no capable healthy agent is parked as a task
  * on `dispatch:<capability>` and routed by the next sweep; a step on the queue of an agent that is gone
- * (unregistered) or unhealthy is moved to another agent. Every change of hands is one transaction (see
+ * (unregistered) or unhealthy is moved to another agent (from an unhealthy one only once no live lease
+ * holds it: a paused agent finishes what it runs). Every change of hands is one transaction (see
  * `handoff.ts`), so a step has exactly one live task at every commit, and the workflow journal accepts
  * one answer per step.
  */
@@ -279,7 +280,12 @@ export class TaskDistributor implements Dispatcher {
   }
 
   private async moveStranded(): Promise<void> {
-    const stranded = await strandedSteps(this.o.store, this.o.agentQueuePrefix, this.sweepBatch);
+    const stranded = await strandedSteps(
+      this.o.store,
+      this.o.agentQueuePrefix,
+      this.o.clock.now(),
+      this.sweepBatch,
+    );
     for (const found of stranded) {
       const done = await this.handOn(found, found.task.dispatch.route + 1, true);
       if (done === 'stay') continue;

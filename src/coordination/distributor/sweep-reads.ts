@@ -41,11 +41,18 @@ export async function parkedSteps(store: Store, queue: string, limit: number): P
 }
 
 /**
- * Up to `limit` dispatched steps queued on or running from the queue of an agent that is not registered
- * or is unhealthy, oldest first. The agent's own (not dispatched) tasks are left out in the query, so
- * they cannot fill the batch.
+ * Up to `limit` dispatched steps stranded on an agent's queue, oldest first: queued or running on the
+ * queue of an agent that is not registered (its process is gone), or queued — or running under a lease
+ * that expired before `now` — on the queue of an unhealthy agent (its node is down, or it is paused: a
+ * task it is still running is left to finish). The agent's own (not dispatched) tasks are left out in the
+ * query, so they cannot fill the batch.
  */
-export async function strandedSteps(store: Store, agentPrefix: string, limit: number): Promise<FoundTask[]> {
+export async function strandedSteps(
+  store: Store,
+  agentPrefix: string,
+  now: number,
+  limit: number,
+): Promise<FoundTask[]> {
   const pg = store.dialect === 'postgres';
   // Agent ids compare in the "C" collation on PostgreSQL; the queue name is cast to it.
   const agentOfQueue = pg ? 'substr(t.queue, $2::int) COLLATE "C"' : 'substr(t.queue, $2)';
@@ -55,8 +62,9 @@ export async function strandedSteps(store: Store, agentPrefix: string, limit: nu
   const rows = await store.query<{ id: number | string; queue: string; payload: unknown }>(
     `SELECT t.id, t.queue, t.payload FROM garrison_tasks t LEFT JOIN garrison_agents a ON a.id = ${agentOfQueue} ` +
       `WHERE t.state IN ('queued', 'running') AND substr(t.queue, 1, $3) = $1 AND ${isDispatched} ` +
-      "AND (a.id IS NULL OR a.health = 'unhealthy') ORDER BY t.id LIMIT $4",
-    [agentPrefix, agentPrefix.length + 1, agentPrefix.length, limit],
+      "AND (a.id IS NULL OR (a.health = 'unhealthy' AND (t.state = 'queued' OR t.lease_until < $5))) " +
+      'ORDER BY t.id LIMIT $4',
+    [agentPrefix, agentPrefix.length + 1, agentPrefix.length, limit, now],
   );
   return found(rows);
 }
