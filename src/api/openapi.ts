@@ -1,4 +1,7 @@
-/** The OpenAPI document, generated from the same zod schemas that validate the requests. */
+/**
+ * The OpenAPI 3.1 document, generated from the routes themselves: their paths, access, and the very
+ * zod schemas that validate their params, query and body (zod 4's `z.toJSONSchema`, input side).
+ */
 import { z } from 'zod';
 import type { Route } from './route.js';
 
@@ -23,23 +26,42 @@ function parameters(r: Route): unknown[] {
   return out;
 }
 
-const errorResponse = {
-  description: 'An error: {"error":{"code","message","details"}}',
-  content: {
-    'application/json': {
-      schema: {
-        type: 'object',
-        properties: {
-          error: {
-            type: 'object',
-            properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
-            required: ['code', 'message'],
-          },
-        },
-      },
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+      required: ['code', 'message'],
     },
   },
+  required: ['error'],
 };
+const error = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+function responses(r: Route): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    [String(r.okStatus)]: { description: 'Success', content: { [r.produces]: {} } },
+  };
+  if (r.access !== 'public') {
+    out['401'] = error('No token, or a wrong one');
+    if (r.access === 'admin') out['403'] = error('The token may only read');
+    out['429'] = error('Too many wrong tokens from this address, or the node is out of a resource');
+  }
+  if (r.params !== undefined || r.query !== undefined || r.body !== undefined)
+    out['422'] = error('A parameter, the query or the body is invalid; details.issues names each field');
+  if (r.body !== undefined) {
+    out['400'] = error('The body is not JSON');
+    out['413'] = error('The body is larger than the limit');
+    out['415'] = error('The body is not application/json');
+  }
+  if (r.path.includes(':')) out['404'] = error('Nothing has that id');
+  out['503'] = error('Overloaded or not ready; retry after Retry-After seconds');
+  return out;
+}
 
 export function openApiDocument(routes: readonly Route[], version: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -48,16 +70,27 @@ export function openApiDocument(routes: readonly Route[], version: string): unkn
     paths[path] ??= {};
     paths[path][r.method.toLowerCase()] = {
       summary: r.summary,
+      'x-garrison-access': r.access,
+      security: r.access === 'public' ? [] : [{ bearer: [] }],
       parameters: parameters(r),
       ...(r.body === undefined
         ? {}
         : { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(r.body) } } } }),
-      responses: {
-        '200': { description: 'OK (201 when created)' },
-        '4XX': errorResponse,
-        '5XX': errorResponse,
-      },
+      responses: responses(r),
     };
   }
-  return { openapi: '3.1.0', info: { title: 'Garrison', version }, paths };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Garrison',
+      version,
+      description:
+        'Durable multi-agent runtime. Tokens: `read` may call GET routes and /v1/agents/query; `admin` all.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { Error: errorSchema },
+    },
+    paths,
+  };
 }

@@ -1,7 +1,11 @@
-/** A route: method, path with `:params`, zod schemas for params, query and body, and its handler. */
+/**
+ * A route: method, path with `:params`, who may call it, the zod schemas of its params, query and body
+ * (the same ones the OpenAPI document shows), and its handler.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { describeIssues } from '../errors.js';
+import type { RouteAccess } from './auth.js';
 import { ApiError } from './errors.js';
 
 export interface RouteInput<P, Q, B> {
@@ -12,13 +16,27 @@ export interface RouteInput<P, Q, B> {
   readonly res: ServerResponse;
 }
 
-/** A handler answers a JSON value (status 200, or `status`), or takes over the response (`undefined`). */
-export type RouteResult = { readonly status?: number; readonly json: unknown } | undefined;
+/**
+ * A handler answers JSON, or text of a content type, with status 200 unless it says otherwise — or
+ * `undefined` when it took over the response itself (the event stream).
+ */
+export type RouteResult =
+  | { readonly status?: number; readonly json: unknown }
+  | { readonly status?: number; readonly text: string; readonly contentType: string }
+  | undefined;
+
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: Method;
   readonly path: string;
   readonly summary: string;
+  /** Who may call it. Default: `read` for GET, `admin` for the rest. */
+  readonly access: RouteAccess;
+  /** The status of success, for the OpenAPI document. Default 200. */
+  readonly okStatus: number;
+  /** The content type of success, for the OpenAPI document. Default `application/json`. */
+  readonly produces: string;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
@@ -31,15 +49,24 @@ export function route<
   Q extends z.ZodType = z.ZodType<Record<string, never>>,
   B extends z.ZodType = z.ZodType<undefined>,
 >(spec: {
-  method: Route['method'];
+  method: Method;
   path: string;
   summary: string;
+  access?: RouteAccess;
+  okStatus?: number;
+  produces?: string;
   params?: P;
   query?: Q;
   body?: B;
   handle: (input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<RouteResult>;
 }): Route {
-  return spec;
+  return {
+    ...spec,
+    access: spec.access ?? (spec.method === 'GET' ? 'read' : 'admin'),
+    okStatus: spec.okStatus ?? 200,
+    produces: spec.produces ?? 'application/json',
+    handle: spec.handle,
+  };
 }
 
 /** Validates one part of a request; a failure is 422 naming every bad field. */
@@ -48,12 +75,12 @@ export function parsePart(schema: z.ZodType | undefined, value: unknown, part: s
   const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new ApiError(422, 'invalid_input', `invalid ${part}: ${describeIssues(parsed.error.issues)}`, {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
     });
   return parsed.data;
 }
 
-/** Matches `/v1/workflows/:id` against a path; answers the params or undefined. */
+/** Matches `/v1/workflows/:id` against a path; answers the params, or undefined when it does not match. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const a = pattern.split('/');
   const b = path.split('/');
@@ -67,7 +94,7 @@ export function matchPath(pattern: string, path: string): Record<string, string>
       try {
         params[p.slice(1)] = decodeURIComponent(v);
       } catch {
-        return undefined;
+        return undefined; // a malformed escape names nothing: 404
       }
     } else if (p !== v) return undefined;
   }

@@ -1,1 +1,2 @@
-export { dashboardPage } from './page.js';
+/** The live dashboard served by the API at `/`. */
+export { DASHBOARD_ENDPOINTS, dashboardPage } from './page.js';

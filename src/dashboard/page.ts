@@ -1,63 +1,219 @@
 /**
- * The live dashboard: one self-contained page (no build step, no CDN) served at `/`. It reads the `/v1`
- * endpoints every two seconds and shows the telemetry stream from `/v1/events` as it comes.
+ * The live dashboard: one self-contained page (no build step, no CDN) served at `/`. Its script reads
+ * the `/v1` endpoints every two seconds, and at once when an event arrives on `/v1/events` (read with
+ * fetch, so the bearer token goes in a header and never in a URL). When the API needs a token, the page
+ * asks for it once and keeps it in session storage. The script runs in the browser, so its timers are
+ * the browser's own.
  */
-const STYLE = `
-body{font:14px system-ui,sans-serif;margin:0;background:#0f1419;color:#e6e6e6}
-header{padding:12px 20px;background:#1a2029;display:flex;gap:16px;align-items:baseline}
-h1{font-size:18px;margin:0}h2{font-size:14px;margin:0 0 8px;color:#9fb3c8;text-transform:uppercase;letter-spacing:.05em}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:12px;padding:12px}
-section{background:#1a2029;border-radius:6px;padding:12px;overflow:auto;max-height:340px}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:2px 6px;border-bottom:1px solid #2a323d}
-.healthy,.up,.completed,.closed{color:#6fcf97}.degraded,.suspect,.half_open,.waiting,.running{color:#f2c94c}
-.unhealthy,.down,.failed,.open{color:#eb5757}#events{font:12px monospace;white-space:pre-wrap}`;
+import { STYLE } from './style.js';
 
-const SCRIPT = `
+/** The endpoints the page reads or calls (a test checks each is a route of the API). */
+export const DASHBOARD_ENDPOINTS = [
+  'GET /v1/health',
+  'GET /v1/nodes',
+  'GET /v1/metrics/summary',
+  'GET /v1/workflows',
+  'GET /v1/workflows/:id',
+  'GET /v1/agents',
+  'GET /v1/breakers',
+  'POST /v1/breakers/:service/reset',
+  'GET /v1/dead-letters',
+  'POST /v1/dead-letters/retry',
+  'GET /v1/timers',
+  'GET /v1/events',
+] as const;
+
+const SCRIPT = String.raw`
 const $ = (id) => document.getElementById(id);
-const esc = (v) => String(v ?? '-').replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
-const cell = (v) => '<td class="' + esc(v) + '">' + esc(v) + '</td>';
-const rows = (list, cols) => list.length === 0 ? '<tr><td>none</td></tr>' :
-  list.map((x) => '<tr>' + cols.map((c) => cell(typeof c === 'function' ? c(x) : x[c])).join('') + '</tr>').join('');
-async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ' ' + r.status); return r.json(); }
-async function refresh() {
-  try {
-    const [health, nodes, wf, agents, breakers, dead, timers, res] = await Promise.all([
-      get('/v1/health'), get('/v1/nodes'), get('/v1/workflows?limit=200'), get('/v1/agents'),
-      get('/v1/breakers'), get('/v1/dead-letters?limit=50'), get('/v1/timers'), get('/v1/resources')]);
-    $('resources').innerHTML = rows(res.resources, ['kind', 'current', 'limit', (u) => Math.round(u.ratio * 100) + '%']);
-    $('checks').innerHTML = rows(health.health.checks, ['name', 'status', (c) => c.reason]);
-    $('health').textContent = health.health.status; $('health').className = health.health.status;
-    $('nodes').innerHTML = rows(nodes.nodes, ['id', 'state', (n) => new Date(n.heartbeatAt).toLocaleTimeString()]);
-    const by = {}; for (const w of wf.workflows) by[w.status] = (by[w.status] || 0) + 1;
-    $('wfcounts').textContent = Object.entries(by).map(([k, n]) => k + ' ' + n).join('  ') || 'none';
-    $('workflows').innerHTML = rows(wf.workflows.slice(0, 30), ['id', 'name', 'status']);
-    $('agents').innerHTML = rows(agents.agents, ['id', (a) => a.capabilities.join(','), 'health', 'node']);
-    $('breakers').innerHTML = rows(breakers.breakers, ['service', 'state', (b) => b.totals.failures]);
-    $('dead').innerHTML = rows(dead.deadLetters, ['id', 'queue', 'lastError']);
-    $('timers').innerHTML = rows(timers.timers, ['id', 'kind', 'topic', (t) => new Date(t.dueAt).toLocaleTimeString()]);
-    $('updated').textContent = new Date().toLocaleTimeString();
-  } catch (e) { $('updated').textContent = 'error: ' + e.message; }
+const esc = (v) => String(v ?? '-').replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '-');
+const enc = encodeURIComponent;
+let token = sessionStorage.getItem('garrison.token') || '';
+let shownRun = '';
+const history = [];
+
+async function api(path, init) {
+  const headers = token ? { authorization: 'Bearer ' + token } : {};
+  if (init && init.body) headers['content-type'] = 'application/json';
+  const r = await fetch(path, { ...init, headers });
+  if (r.status === 401) { $('login').hidden = false; throw new Error('a token is needed'); }
+  if (r.status === 404 && (!init || !init.method)) return undefined;
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error ? body.error.code + ': ' + body.error.message : path + ' ' + r.status);
+  return body;
 }
+
+/** Rows of a table: columns are [heading, value of a row, optional class of a row]. */
+function table(id, list, columns, pick) {
+  const head = '<tr>' + columns.map((c) => '<th>' + esc(c[0]) + '</th>').join('') + '</tr>';
+  const rows = list.map((x) => '<tr' + (pick ? ' class="pick" data-pick="' + esc(pick(x)) + '"' : '') + '>' +
+    columns.map((c) => { const v = c[1](x); return '<td class="' + esc(c[2] ? c[2](x) : v) + '">' + (c[3] ? v : esc(v)) + '</td>'; }).join('') + '</tr>');
+  $(id).innerHTML = head + (rows.length ? rows.join('') : '<tr><td>none</td></tr>');
+}
+const button = (label, action, arg) => '<button data-action="' + action + '" data-arg="' + esc(arg) + '">' + label + '</button>';
+
+function spark(points) {
+  const max = Math.max(1, ...points);
+  const xy = points.map((v, i) => (i * 300 / Math.max(1, points.length - 1)).toFixed(1) + ',' + (58 - v * 56 / max).toFixed(1));
+  return '<svg viewBox="0 0 300 60" preserveAspectRatio="none"><polyline fill="none" stroke="#6fcf97" points="' + xy.join(' ') + '"/></svg>';
+}
+
+function showSummary(s) {
+  const w = s.workflows;
+  $('wfcounts').innerHTML = ['running', 'pending', 'paused', 'completed', 'failed', 'cancelled']
+    .map((k) => '<span class="' + k + '">' + k + ' <b>' + w[k] + '</b></span>').join('');
+  $('wfbar').textContent = 'done ' + w.completed + ' · running ' + w.running + ' · failed ' + w.failed;
+  const queues = Object.entries(s.byQueue).map(([name, q]) => ({ name, ...q }));
+  table('queues', queues, [['queue', (q) => q.name], ['queued', (q) => q.queued], ['running', (q) => q.running], ['dead', (q) => q.dead, (q) => (q.dead ? 'dead' : '')]]);
+  history.push({ at: s.at, done: s.steps.completed + s.tasksDistributed.completed, depth: s.tasks.queued + s.tasks.running });
+  if (history.length > 150) history.shift();
+  const rates = history.slice(1).map((h, i) => Math.max(0, h.done - history[i].done) * 60000 / Math.max(1, h.at - history[i].at));
+  $('throughput').innerHTML = 'steps and dispatched tasks done per minute, last ' + history.length + ' readings' + spark(rates) +
+    'queue depth' + spark(history.map((h) => h.depth));
+  return s;
+}
+
+async function refresh() {
+  const [health, nodes, summary, agents, breakers, dead, timers] = await Promise.allSettled([
+    api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents'),
+    api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers'), searchRuns(), shownRun ? showRun(shownRun) : null]);
+  const ok = (p, show) => { if (p.status === 'fulfilled' && p.value) show(p.value); };
+  ok(health, (h) => {
+    $('health').textContent = h.health.status; $('health').className = h.health.status;
+    table('checks', h.health.checks || [], [['check', (c) => c.name], ['status', (c) => c.status], ['reason', (c) => c.reason || '']]);
+  });
+  ok(nodes, (n) => table('nodes', n.nodes, [['node', (x) => x.id], ['state', (x) => x.state], ['heartbeat', (x) => time(x.heartbeatAt), () => '']]));
+  const s = summary.status === 'fulfilled' ? showSummary(summary.value) : { byQueue: {} };
+  ok(agents, (a) => table('agents', a.agents, [['agent', (x) => x.id], ['capabilities', (x) => x.capabilities.join(', '), () => ''],
+    ['health', (x) => x.health], ['status', (x) => x.metadata.status || ''], ['node', (x) => x.node, () => ''],
+    ['tasks', (x) => { const q = s.byQueue['agent:' + x.id]; return q ? q.queued + q.running : 0; }, () => '']]));
+  ok(breakers, (b) => table('breakers', b.breakers, [['service', (x) => x.service, () => ''], ['state', (x) => x.state],
+    ['failures', (x) => x.totals.failures, () => ''], ['rejected', (x) => x.totals.rejections, () => ''],
+    ['', (x) => (x.state === 'closed' ? '' : button('reset', 'reset', x.service)), () => '', true]]));
+  ok(dead, (d) => table('dead', d.deadLetters, [['task', (x) => x.id, () => ''], ['queue', (x) => x.queue, () => ''],
+    ['attempts', (x) => x.attempts, () => ''], ['error', (x) => x.lastError, () => 'error'], ['', (x) => button('retry', 'retry', x.id), () => '', true]]));
+  ok(timers, (t) => table('timers', t.timers, [['timer', (x) => x.id, () => ''], ['kind', (x) => x.kind, () => ''],
+    ['topic', (x) => x.topic, () => ''], ['due', (x) => time(x.dueAt), () => ''], ['fired', (x) => x.firedCount, () => '']]));
+  const failed = [health, nodes, summary, agents, breakers, dead, timers].find((p) => p.status === 'rejected');
+  $('updated').textContent = failed ? 'error: ' + failed.reason.message : 'updated ' + new Date().toLocaleTimeString();
+  $('updated').className = failed ? 'error' : '';
+}
+
+async function searchRuns() {
+  const name = $('wfname').value.trim(), status = $('wfstatus').value;
+  const q = 'limit=50' + (name ? '&name=' + enc(name) : '') + (status ? '&status=' + enc(status) : '');
+  const { workflows } = await api('/v1/workflows?' + q);
+  table('workflows', workflows, [['run', (w) => w.id, () => ''], ['workflow', (w) => w.name, () => ''],
+    ['status', (w) => w.status], ['started', (w) => time(w.createdAt), () => ''], ['updated', (w) => time(w.updatedAt), () => '']], (w) => w.id);
+}
+
+async function showRun(id) {
+  shownRun = id;
+  const r = await api('/v1/workflows/' + enc(id));
+  if (!r) return;
+  $('runtitle').textContent = r.workflow.name + ' ' + id + ': ' + r.workflow.status +
+    ' (' + Math.round((r.workflow.updatedAt - r.workflow.createdAt) / 10) / 100 + ' s)';
+  table('steps', r.steps, [['#', (x) => x.index, () => ''], ['step', (x) => x.name, () => ''], ['kind', (x) => x.kind, () => ''],
+    ['status', (x) => x.status], ['retries', (x) => Math.max(0, x.attempts - 1), () => ''], ['due', (x) => time(x.dueAt), () => ''],
+    ['error', (x) => (x.error ? x.error.message : ''), () => 'error']]);
+}
+
+async function act(action, arg) {
+  try {
+    if (action === 'retry') await api('/v1/dead-letters/retry', { method: 'POST', body: JSON.stringify({ ids: [Number(arg)] }) });
+    if (action === 'reset') await api('/v1/breakers/' + enc(arg) + '/reset', { method: 'POST' });
+    await refresh();
+  } catch (e) { $('updated').textContent = 'error: ' + e.message; $('updated').className = 'error'; }
+}
+
+document.addEventListener('click', (e) => {
+  const b = e.target.closest('[data-action]');
+  if (b) return act(b.dataset.action, b.dataset.arg);
+  const row = e.target.closest('#workflows [data-pick]');
+  if (row) showRun(row.dataset.pick).catch(() => undefined);
+});
+$('wfsearch').addEventListener('submit', (e) => { e.preventDefault(); searchRuns().catch(() => undefined); });
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  token = $('token').value.trim();
+  sessionStorage.setItem('garrison.token', token);
+  $('login').hidden = true;
+  refresh(); connect();
+});
+
 const lines = [];
-const events = new EventSource('/v1/events');
-const show = (e) => { lines.unshift(e.type + ' ' + e.data.slice(0, 160)); lines.length = Math.min(lines.length, 60); $('events').textContent = lines.join('\\n'); };
-for (const type of ['process.restarted', 'process.exited', 'agent.health_changed', 'breaker.transition', 'health.changed', 'delivery.dead_lettered', 'workflow.finished', 'task.finished'])
-  events.addEventListener(type, show);
-refresh(); setInterval(refresh, 2000);`;
+let soon;
+function onMessage(block) {
+  let type = 'message', data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event: ')) type = line.slice(7);
+    else if (line.startsWith('data: ')) data += line.slice(6);
+  }
+  if (!data) return; // a heartbeat comment
+  lines.unshift(time(Date.now()) + ' ' + type + ' ' + data.slice(0, 200));
+  lines.length = Math.min(lines.length, 100);
+  $('events').textContent = lines.join('\n');
+  soon ??= setTimeout(() => { soon = undefined; refresh(); }, 300);
+}
+
+let streaming = false;
+async function connect() {
+  if (streaming) return;
+  streaming = true;
+  try {
+    const r = await fetch('/v1/events', { headers: token ? { authorization: 'Bearer ' + token } : {} });
+    if (r.status === 401) { streaming = false; $('login').hidden = false; return; }
+    if (!r.ok || !r.body) throw new Error('events: ' + r.status);
+    $('live').textContent = 'live'; $('live').className = 'live';
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (let i; (i = buffer.indexOf('\n\n')) >= 0; buffer = buffer.slice(i + 2)) onMessage(buffer.slice(0, i));
+    }
+  } catch (e) { /* reconnect below */ }
+  streaming = false;
+  $('live').textContent = 'reconnecting'; $('live').className = 'error';
+  setTimeout(connect, 3000);
+}
+
+refresh(); connect(); setInterval(refresh, 2000);`;
+
+const STATUSES = [
+  '',
+  'pending',
+  'running',
+  'sleeping',
+  'waiting',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+];
 
 export function dashboardPage(): string {
+  const options = STATUSES.map((s) => `<option value="${s}">${s || 'any status'}</option>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Garrison</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head><body>
-<header><h1>Garrison</h1><span>health: <b id="health">…</b></span><span>workflows: <b id="wfcounts">…</b></span><small id="updated"></small></header>
+<header><h1>Garrison</h1><span>health <b id="health">…</b></span><span id="wfbar"></span>
+<span id="live">connecting</span><small id="updated"></small></header>
 <main>
+<section class="wide"><h2>Workflows</h2><div class="figures" id="wfcounts"></div>
+<form id="wfsearch"><input id="wfname" placeholder="workflow name"><select id="wfstatus">${options}</select><button>search</button></form>
+<table id="workflows"></table></section>
+<section class="wide"><h2>Step timeline</h2><div id="runtitle">pick a run above</div><table id="steps"></table></section>
+<section><h2>Agents</h2><table id="agents"></table></section>
+<section><h2>Queues</h2><table id="queues"></table><div id="throughput"></div></section>
 <section><h2>Nodes</h2><table id="nodes"></table></section>
 <section><h2>Health checks</h2><table id="checks"></table></section>
-<section><h2>Resources</h2><table id="resources"></table></section>
-<section><h2>Agents</h2><table id="agents"></table></section>
-<section><h2>Workflows</h2><table id="workflows"></table></section>
 <section><h2>Circuit breakers</h2><table id="breakers"></table></section>
 <section><h2>Dead letters</h2><table id="dead"></table></section>
 <section><h2>Timers</h2><table id="timers"></table></section>
 <section><h2>Events</h2><div id="events"></div></section>
-</main><script>${SCRIPT}</script></body></html>`;
+</main>
+<div id="login" hidden><form><b>This API needs a token</b><input id="token" type="password" autocomplete="off" placeholder="bearer token"><button>use it</button>
+<small>Kept in this tab's session storage only.</small></form></div>
+<script>${SCRIPT}</script></body></html>`;
 }

@@ -1,0 +1,134 @@
+/**
+ * Bearer-token authentication. Tokens are kept only as SHA-256 digests, compared in constant time, and
+ * scoped: `read` may call every GET route, `admin` every route. A client address that presents wrong
+ * tokens too often is refused with 429 for a while, whatever it sends. Tokens are never logged.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { createRateLimiter, type RateLimiter } from '../resilience/index.js';
+import type { Clock } from '../runtime/index.js';
+import { ApiError } from './errors.js';
+
+/** What a token may do. */
+export const ApiScope = {
+  /** Every GET route: listings, the event stream, metrics, the OpenAPI document. */
+  read: 'read',
+  /** Every route, changes included. */
+  admin: 'admin',
+} as const;
+export type ApiScope = (typeof ApiScope)[keyof typeof ApiScope];
+
+/** What a route asks of a request. */
+export type RouteAccess = 'public' | ApiScope;
+
+/** One accepted token: the token itself (hashed at start-up, then forgotten) or its SHA-256 digest. */
+export type ApiTokenConfig = { readonly scope: ApiScope; readonly name?: string } & (
+  { readonly token: string } | { readonly sha256: string }
+);
+
+export interface ApiAuthOptions {
+  readonly tokens: readonly ApiTokenConfig[];
+  /** Wrong tokens a client address may present at once before it is refused with 429. Default 10. */
+  readonly failedAttemptBurst?: number;
+  /** Wrong tokens allowed back per minute and address after that. Default 10. */
+  readonly failedAttemptsPerMinute?: number;
+}
+
+/** A token has at least 128 bits when random: 22 base64url characters. */
+export const MIN_TOKEN_LENGTH = 22;
+
+export const authOptionsSchema = z.strictObject({
+  tokens: z
+    .array(
+      z.union([
+        z.strictObject({
+          scope: z.enum(ApiScope),
+          name: z.string().min(1).max(100).optional(),
+          token: z
+            .string()
+            .min(MIN_TOKEN_LENGTH, `a token of at least ${MIN_TOKEN_LENGTH} characters (128 random bits)`)
+            .max(512),
+        }),
+        z.strictObject({
+          scope: z.enum(ApiScope),
+          name: z.string().min(1).max(100).optional(),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the hex SHA-256 digest of the token'),
+        }),
+      ]),
+    )
+    .min(1)
+    .max(1000),
+  failedAttemptBurst: z.number().int().min(1).max(1_000_000).default(10),
+  failedAttemptsPerMinute: z.number().positive().max(1_000_000).default(10),
+});
+
+/** The hex SHA-256 digest under which a token is kept. */
+export function hashApiToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new random token (256 bits, base64url) and its digest; give the token out, keep the digest. */
+export function createApiToken(): { readonly token: string; readonly sha256: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, sha256: hashApiToken(token) };
+}
+
+export interface Authenticator {
+  /** Throws 401, 403 or 429 unless the request may use a route of this access. */
+  check(req: IncomingMessage, access: RouteAccess): void;
+}
+
+const unauthorized = (message: string) =>
+  new ApiError(401, 'unauthorized', message, undefined, { 'www-authenticate': 'Bearer' });
+
+export function createAuthenticator(
+  options: z.output<typeof authOptionsSchema> | undefined,
+  clock: Clock,
+): Authenticator {
+  if (options === undefined) return { check: () => undefined };
+  const digests = options.tokens.map((t) => ({
+    scope: t.scope,
+    digest: Buffer.from('token' in t ? hashApiToken(t.token) : t.sha256, 'hex'),
+  }));
+  const limiter: RateLimiter = createRateLimiter({
+    name: 'api_failed_auth',
+    clock,
+    capacity: options.failedAttemptBurst,
+    refillPerSecond: options.failedAttemptsPerMinute / 60,
+  });
+  const oneTokenMs = Math.ceil(60_000 / options.failedAttemptsPerMinute);
+  const tooMany = (retryAfterMs: number) =>
+    new ApiError(429, 'too_many_failed_attempts', 'too many wrong tokens from this address', undefined, {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    });
+
+  /** The scope of a presented token; every digest is compared, so timing tells nothing. */
+  const scopeOf = (token: string): ApiScope | undefined => {
+    const presented = Buffer.from(hashApiToken(token), 'hex');
+    let found: ApiScope | undefined;
+    for (const d of digests) if (timingSafeEqual(presented, d.digest)) found ??= d.scope;
+    return found;
+  };
+
+  return {
+    check(req, access) {
+      if (access === 'public') return;
+      const address = req.socket.remoteAddress ?? 'unknown';
+      if (limiter.status(address).remaining < 1) throw tooMany(oneTokenMs);
+      const header = req.headers.authorization;
+      if (header === undefined) throw unauthorized('send Authorization: Bearer <token>');
+      const match = /^Bearer +(\S+)\s*$/i.exec(header);
+      const scope = match?.[1] === undefined ? undefined : scopeOf(match[1]);
+      if (scope === undefined) {
+        // Keep the table of addresses small: full buckets change no decision.
+        if (limiter.stats().keys > 10_000) limiter.cleanup(60_000);
+        const decision = limiter.tryAcquire(address);
+        if (!decision.allowed) throw tooMany(decision.retryAfterMs);
+        throw unauthorized('the token is not valid');
+      }
+      if (access === 'admin' && scope !== 'admin')
+        throw new ApiError(403, 'forbidden', 'this token may only read; the route needs an admin token');
+    },
+  };
+}
