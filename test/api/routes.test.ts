@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument -- JSON replies are checked field by field */
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- JSON replies are checked field by field */
 /** Every route with valid input, over real HTTP, on both stores. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../src/registry/index.js';
