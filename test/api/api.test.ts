@@ -125,8 +125,10 @@ describe.each(adapters)('HTTP API on $name', (adapter) => {
       id: 'api-node',
       state: 'up',
     });
-    expect((await call(url, 'GET', '/v1/metrics/summary')).json.coordination).toBeDefined();
-    expect((await call(url, 'GET', '/readyz')).json.health.status).toBe('healthy');
+    expect((await call(url, 'GET', '/v1/metrics/summary')).json.telemetry).toBeDefined();
+    const ready = await call(url, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(JSON.stringify(ready.json)).toContain('healthy');
     const resources = await call(url, 'GET', '/v1/resources');
     expect(resources.json.resources.map((u: { kind: string }) => u.kind)).toContain('processes');
     expect((await call(url, 'GET', '/healthz')).status).toBe(200);
