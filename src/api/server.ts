@@ -169,9 +169,10 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
     const params = parsePart(r.params, found.params, 'path parameters');
     const query = parsePart(r.query, Object.fromEntries(url.searchParams), 'query');
     let body: unknown;
-    if (r.body !== undefined)
-      body = parsePart(r.body, (await readJsonBody(req, o.bodyLimitBytes)) ?? {}, 'body');
-    else if (hasBody(req)) {
+    if (r.body !== undefined) {
+      const raw = await readJsonBody(req, o.bodyLimitBytes);
+      body = parsePart(r.body, raw === undefined ? {} : raw, 'body'); // no body at all reads as {}
+    } else if (hasBody(req)) {
       await readJsonBody(req, o.bodyLimitBytes); // still bounded and typed
       throw new ApiError(422, 'invalid_input', `${r.method} ${r.path} takes no body`);
     }

@@ -2,6 +2,7 @@
  * A real `ApiContext` built from real parts on a real store (no node, no mocks), an API server for it on
  * a free port, and small HTTP helpers.
  */
+import { request } from 'node:http';
 import { z } from 'zod';
 import {
   createApiServer,
@@ -163,4 +164,44 @@ export async function call(
 /** The route's path with each `:param` filled in. */
 export function samplePath(path: string): string {
   return path.replace(/:id/g, '1').replace(/:service/g, 'payments');
+}
+
+/** Like `call`, on node:http: any method may carry a body (fetch refuses one on GET). */
+export function rawCall(
+  url: string,
+  method: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<Reply> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+          resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
