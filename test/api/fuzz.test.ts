@@ -136,7 +136,7 @@ describe.each(adapters)('HTTP API fuzz on $name', (adapter) => {
           });
           expect(reply.status, `${r.method} ${r.path} ${sent.text.slice(0, 80)}`).toBeGreaterThanOrEqual(400);
           expect(reply.status, `${r.method} ${r.path} ${sent.text.slice(0, 80)}`).toBeLessThan(500);
-          expect(reply.json.error.code).toEqual(expect.any(String));
+          expect((reply.json as { error: { code: unknown } }).error.code).toEqual(expect.any(String));
         }),
         { numRuns: 50 },
       );
