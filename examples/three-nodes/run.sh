@@ -6,14 +6,16 @@
 set -euo pipefail
 url=${1:?usage: run.sh <postgres URL>}
 cd "$(dirname "$0")/../.."
-garrison() { npx tsx src/cli/main.ts "$@"; }
+garrison() { node --import tsx src/cli/main.ts "$@"; }
 garrison migrate --store "$url"
 pids=()
 for n in 1 2 3; do
-  garrison worker --store "$url" --name "worker-$n" --agents 2 & pids+=($!)
+  node --import tsx src/cli/main.ts worker --store "$url" --name "worker-$n" --agents 2 & pids+=($!)
 done
-garrison serve --store "$url" --name api --port 7070 & pids+=($!)
-trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
+node --import tsx src/cli/main.ts serve --store "$url" --name api --port 7070 & pids+=($!)
+# Ctrl-C reaches every node of the terminal's group by itself; a TERM to this script is passed on.
+trap 'wait' INT
+trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' TERM
 sleep 3
 echo "dashboard: http://127.0.0.1:7070/   status: npx tsx src/cli/main.ts status --store '$url'"
 for i in $(seq 1 20); do

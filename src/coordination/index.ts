@@ -28,3 +28,6 @@ export {
 } from './health-monitor/health-monitor.js';
 export type { CoordinationEvents } from './health-monitor/events.js';
 export * from './primitives/index.js';
+
+/** The store channel on which a new pending workflow run wakes the launchers of every node. */
+export { PENDING_CHANNEL as WORKFLOWS_PENDING_CHANNEL } from './workflows/launcher.js';

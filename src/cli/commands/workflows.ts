@@ -1,5 +1,6 @@
 /** `garrison workflows [list|show ID|start NAME|cancel ID|signal ID NAME]`. */
 import { Command } from 'commander';
+import { WORKFLOWS_PENDING_CHANNEL } from '../../coordination/index.js';
 import { GarrisonError } from '../../errors.js';
 import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
 import { createOutput } from '../output.js';
@@ -87,7 +88,7 @@ function startCommand(): Command {
           'unknown_workflow',
           `no workflow is named ${name} (known: ${catalogWorkflows.map((w) => w.name).join(', ')})`,
         );
-      await withSession(opts.store, async ({ workflows }) => {
+      await withSession(opts.store, async ({ workflows, store }) => {
         const handle = await workflows.start(
           def,
           opts.input,
