@@ -94,6 +94,8 @@ function startCommand(): Command {
           opts.input,
           opts.id === undefined ? {} : { workflowId: opts.id },
         );
+        // Wake the nodes' workflow launchers now rather than at their next scan.
+        if (handle.created) await store.notify(WORKFLOWS_PENDING_CHANNEL);
         createOutput(opts.json === true).result(
           { workflowId: handle.workflowId, created: handle.created },
           () => (handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`),
