@@ -1,0 +1,122 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a running node:
+ * a workflow started through the API appears and completes, a dead letter is retried by a click, and
+ * with a token the page asks for it once and then shows the data.
+ */
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken, startApiServer, type ApiServer } from '../../src/api/index.js';
+import { startNode, type GarrisonNode } from '../../src/node/index.js';
+import type { Store } from '../../src/store/index.js';
+import { defineWorkflow } from '../../src/work/index.js';
+import { adapters } from '../support/stores.js';
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** How long the page may take to show a change (it refreshes every 2 s). A wait, not a measurement. */
+const SHOWN_WITHIN_MS = 20_000;
+
+const greeter = defineWorkflow('greeter', async (ctx, name: string) => {
+  const got = await ctx.waitForSignal<{ greeting: string }>('go');
+  return ctx.step('greet', () => Promise.resolve(`${got?.greeting ?? 'hello'} ${name}`));
+});
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
+  let store: Store | undefined;
+  let node: GarrisonNode | undefined;
+  let api: ApiServer | undefined;
+  let page: Page | undefined;
+  let pageErrors: string[] = [];
+  afterEach(async () => {
+    // The page's own script never failed (a 401 before the token is entered is handled, not thrown).
+    expect(pageErrors).toEqual([]);
+    pageErrors = [];
+    await page?.close();
+    await api?.close();
+    await node?.stop();
+    await store?.close();
+    page = api = node = store = undefined;
+  });
+
+  async function serve(options: { token?: string } = {}) {
+    store = await adapter.open();
+    node = await startNode({ store, nodeName: 'dash-node', workflows: [greeter] });
+    api = await startApiServer(node, { port: 0, ...options });
+    page = await browser.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    return api.url;
+  }
+
+  const post = (url: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it('a workflow started through the API appears, then completes, and its step timeline shows', async () => {
+    const url = await serve();
+    await page!.goto(url);
+    await page!.locator('#live.live').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(
+      (await post(url, '/v1/workflows', { name: 'greeter', input: 'world', workflowId: 'g-1' })).status,
+    ).toBe(201);
+    const row = page!.locator('#workflows tr[data-pick="g-1"]');
+    await row.locator('td.waiting').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(
+      (await post(url, '/v1/workflows/g-1/signal', { name: 'go', data: { greeting: 'hi' } })).status,
+    ).toBe(202);
+    await row.locator('td.completed').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await row.click();
+    await page!.locator('#steps td', { hasText: 'greet' }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await page!.locator('#runtitle').textContent()).toContain('greeter g-1: completed');
+    expect(await page!.locator('#wfcounts .completed b').textContent()).toBe('1');
+  });
+
+  it('a dead letter is retried by clicking its button: it is queued again', async () => {
+    const url = await serve();
+    await node!.queues.enqueue('jobs', { n: 1 }, { maxAttempts: 1 });
+    const [task] = await node!.queues.claim('jobs');
+    await node!.queues.fail(task!, new Error('no luck'));
+    await page!.goto(url);
+    const retry = page!.locator(`#dead button[data-action="retry"][data-arg="${task!.id}"]`);
+    await retry.waitFor({ timeout: SHOWN_WITHIN_MS });
+    await retry.click();
+    await retry.waitFor({ state: 'detached', timeout: SHOWN_WITHIN_MS });
+    expect((await node!.queues.getTask(task!.id))?.state).toBe('queued');
+    expect(await node!.queues.listDead()).toEqual([]);
+  });
+
+  it('with a token the page asks for it once, keeps it for the tab, and then shows the data', async () => {
+    const { token } = createApiToken();
+    const url = await serve({ token });
+    await page!.goto(url);
+    const login = page!.locator('#login');
+    await login.waitFor({ state: 'visible', timeout: SHOWN_WITHIN_MS });
+    await page!.locator('#token').fill(token);
+    await page!.locator('#login button').click();
+    await login.waitFor({ state: 'hidden', timeout: SHOWN_WITHIN_MS });
+    await page!.locator('#health.healthy').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await page!.locator('#nodes td', { hasText: 'dash-node' }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    await page!.locator('#live.live').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await page!.evaluate("sessionStorage.getItem('garrison.token')")).toBe(token);
+    // A reload in the same tab does not ask again.
+    await page!.reload();
+    await page!.locator('#health.healthy').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await login.isVisible()).toBe(false);
+  });
+});
