@@ -12,3 +12,4 @@ export * from './work/index.js';
 export * from './coordination/index.js';
 export * from './agents/index.js';
 export * from './node/index.js';
+export * from './api/index.js';
