@@ -191,7 +191,7 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
       return;
     }
     // A body left unread (too large, refused before reading) is not drained: the connection closes.
-    const unread = !req.readableEnded;
+    const unread = !req.complete; // complete: the whole message (headers and any body) has arrived
     send(
       res,
       e.status,
