@@ -48,7 +48,7 @@ export function between(low: number, high: number): number {
   return low + Math.floor(Math.random() * (high - low + 1));
 }
 
-/** A temporary folder removed by `cleanup()`. */
+/** A temporary folder removed by `cleanup()` (kept for a look when `GARRISON_CHAOS_KEEP` is set). */
 export class Scratch {
   private readonly folders: string[] = [];
 
@@ -59,6 +59,10 @@ export class Scratch {
   }
 
   cleanup(): void {
+    if (process.env.GARRISON_CHAOS_KEEP) {
+      for (const f of this.folders.splice(0)) console.log(`[chaos] kept ${f}`);
+      return;
+    }
     for (const f of this.folders.splice(0)) rmSync(f, { recursive: true, force: true });
   }
 }
@@ -167,6 +171,7 @@ export interface LedgerLine {
  */
 export class LedgerReader {
   readonly lines: LedgerLine[] = [];
+  private readonly counts = new Map<string, number>();
   private offset = 0;
   private rest = '';
 
@@ -189,8 +194,18 @@ export class LedgerReader {
     this.rest = parts.pop() ?? '';
     const fresh: LedgerLine[] = [];
     for (const part of parts) if (part.trim() !== '') fresh.push(JSON.parse(part) as LedgerLine);
-    for (const line of fresh) this.lines.push(line);
+    for (const line of fresh) {
+      this.lines.push(line);
+      for (const key of [line.e, `${line.pid}:${line.e}`])
+        this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    }
     return fresh;
+  }
+
+  /** Lines of event `e` so far, of one process or of all. */
+  count(e: string, pid?: number): number {
+    this.poll();
+    return this.counts.get(pid === undefined ? e : `${pid}:${e}`) ?? 0;
   }
 
   /** Every line so far. */
