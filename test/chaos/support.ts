@@ -106,11 +106,18 @@ export async function removeBundles(): Promise<void> {
 export class Children {
   private readonly all: ChildProcess[] = [];
 
-  async start(name: string, args: readonly (string | number)[], env: Record<string, string> = {}) {
+  /** Starts `children/<name>.ts` with `args`, extra environment variables and, as root, a uid and gid. */
+  async start(
+    name: string,
+    args: readonly (string | number)[],
+    env: Record<string, string> = {},
+    user: { readonly uid?: number; readonly gid?: number } = {},
+  ) {
     const script = await childScript(name);
     const child = spawn(process.execPath, [script, ...args.map(String)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
+      ...user,
     });
     child.stderr?.on('data', (chunk: Buffer) =>
       process.stderr.write(`[${name} ${child.pid}] ${chunk.toString()}`),

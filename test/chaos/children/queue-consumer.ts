@@ -1,8 +1,9 @@
 /**
  * A queue consumer for the fault tests: a worker on one queue that appends to a ledger every start
  * (`s`), handler end (`x`, when asked for), acknowledged completion (`d`, after its commit), lost lease
- * (`l`) and loop error (`err`), each with the task id and the fencing token of the claim (`k`).
- * SIGTERM stops it gracefully.
+ * (`l`) and loop error (`err`), each with the task id and the fencing token of the claim (`k`). A store
+ * it cannot open is reported as `open-failed` with the error's class, code and retryable flag, and the
+ * process exits with 1. SIGTERM stops it gracefully.
  *
  *   queue-consumer.ts <url> <ledger> <queue> <lease ms> <concurrency> <work ms max, 0: none> <log ends: 0|1>
  */
@@ -32,7 +33,11 @@ process.on('SIGTERM', () => {
   void started.then(() => stop()).then(() => process.exit(0));
 });
 
-const store = await openStore(a.url);
+const store = await openStore(a.url).catch((error: unknown) => {
+  const e = error as { name?: string; code?: string; retryable?: boolean; message?: string };
+  log({ e: 'open-failed', name: e.name, code: e.code, retryable: e.retryable, m: e.message });
+  process.exit(1);
+});
 const queue = defineQueue({ name: a.queue, maxAttempts: 1000 });
 const worker = createWorker({
   store,
