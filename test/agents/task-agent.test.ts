@@ -37,7 +37,10 @@ describe.each(adapters)('task agent on $name', (adapter) => {
     await eventually(async () => (await f!.host.get('tasks')).counters.processed === 3, 'three tasks');
     const state = await f.host.state<TaskAgentState>('tasks');
     expect(state.byType).toEqual({ validation: { processed: 2 }, transformation: { processed: 1 } });
-    expect(state.lastTask).toMatchObject({ taskType: 'transformation', taskId: null });
+    // t1 runs first (the agent was idle); which of the other two runs last depends on when the agent
+    // claimed its next task, so only what both share is asserted.
+    expect(state.lastTask).toMatchObject({ taskId: null });
+    expect(['validation', 'transformation']).toContain(state.lastTask?.taskType);
     expect(await f.host.call('tasks', 'process_task', { taskType: 'transformation', data: 'x' })).toEqual({
       taskType: 'transformation',
       result: 'X',
