@@ -10,9 +10,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { systemClock, type Clock } from '../../src/runtime/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { createQueueClient, defineQueue } from '../../src/work/index.js';
-import { postgresAdapter } from '../support/stores.js';
+import { createQueueClient, createWorker, defineQueue } from '../../src/work/index.js';
+import { adapters, postgresAdapter } from '../support/stores.js';
 import { expectClean, History } from './history.js';
 import {
   allReady,
@@ -203,4 +204,93 @@ describe('lease safety under SIGKILL and SIGSTOP (PostgreSQL)', () => {
       expect(counted).toBeGreaterThanOrEqual(lostReported.size);
     },
   );
+});
+
+describe.each(adapters)('a worker that takes its own expired lease over ($name)', (adapter) => {
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+  });
+
+  it('reports the older claim as lost and counts it, never as completed, even when both finish in one batch of completions', async () => {
+    const real = await adapter.open();
+    stores.push(real);
+    // The completion batch of another task is held up while both claims of the task finish, so that
+    // both fall into the next batch together.
+    let slow = false;
+    const held = <T>(run: () => Promise<T>): Promise<T> => {
+      if (!slow) return run();
+      slow = false;
+      return sleep(300).then(run);
+    };
+    const store: Store = {
+      ...real,
+      dialect: real.dialect,
+      capabilities: real.capabilities,
+      query: (sql, params) => real.query(sql, params),
+      execute: (sql, params) => real.execute(sql, params),
+      transaction: (fn, options) => held(() => real.transaction(fn, options)),
+      write: (fn) => held(() => real.write(fn)),
+      migrate: () => real.migrate(),
+      status: () => real.status(),
+      notify: (channel, payload) => real.notify(channel, payload),
+      listen: (channel, fn) => real.listen(channel, fn),
+      tryLock: (name) => real.tryLock(name),
+      close: () => real.close(),
+    };
+    // The worker's clock can jump ahead (as the wall clock does for a process that was paused): its
+    // lease runs out with no renewal in between, and its next claim — within a poll — takes it over.
+    let skew = 0;
+    const clock: Clock = { now: () => Date.now() + skew, setTimer: (ms, fn) => systemClock.setTimer(ms, fn) };
+    const until = async (check: () => boolean | Promise<boolean>, what: string) =>
+      eventually(check, what, 20_000);
+    const queue = defineQueue({ name: 'reclaimed', keepCompleted: true });
+    const client = createQueueClient({ store: real, queues: [queue], localHandoff: false });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    const reported: string[] = [];
+    const worker = createWorker({
+      store,
+      clock,
+      queues: queue,
+      concurrency: 3,
+      leaseMs: 1000,
+      heartbeatMs: 1000,
+      pollIntervalMs: 50,
+      handler: async (task) => {
+        started.push(`${task.id}:${task.token}`);
+        if ((task.payload as { quick?: boolean }).quick === true) {
+          slow = true;
+          setTimeout(release, 100);
+          return;
+        }
+        await gate;
+      },
+    });
+    worker.on('completed', ({ task }) => reported.push(`completed ${task.id}:${task.token}`));
+    worker.on('leaseLost', ({ task }) => reported.push(`lost ${task.id}:${task.token}`));
+    await worker.start();
+    const { id } = await client.enqueue(queue, { quick: false });
+    await until(() => started.length === 1, 'the worker starts the task');
+    skew = 1500;
+    await until(() => started.length === 2, 'the worker takes its own expired lease over');
+    await client.enqueue(queue, { quick: true });
+    await until(async () => (await client.stats(queue.name)).completed === 2, 'both tasks complete');
+    await worker.stop();
+    // Every claim but the last of each task was lost, reported and counted; only the last completed.
+    let older = 0;
+    for (const task of await client.listTasks({ queue: queue.name })) {
+      const runs = started.filter((s) => s.startsWith(`${task.id}:`));
+      expect(reported.filter((r) => r.startsWith(`completed ${task.id}:`))).toEqual([
+        `completed ${task.id}:${task.token}`,
+      ]);
+      for (const run of runs.filter((r) => r !== `${task.id}:${task.token}`)) {
+        expect(reported).toContain(`lost ${run}`);
+        older++;
+      }
+    }
+    expect(started.filter((s) => s.startsWith(`${id}:`))).toEqual([`${id}:1`, `${id}:2`]);
+    expect((await client.stats(queue.name)).leaseLost).toBe(older);
+  });
 });

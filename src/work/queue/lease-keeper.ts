@@ -36,12 +36,21 @@ export class LeaseKeeper {
   }
 
   add(h: Held): void {
+    const older = this.held.get(h.task.id);
     this.held.set(h.task.id, h);
+    // This worker took its own expired lease over: the older claim's lease is lost like any other
+    // (its handler is aborted, and its completion can neither be reported nor accepted).
+    if (older !== undefined && !older.lost) this.d.track(this.lose([older]));
   }
 
   /** Lets go of a task that was settled. */
   drop(h: Held): void {
-    this.held.delete(h.task.id);
+    this.forget(h);
+  }
+
+  /** Removes `h` from the held leases — not a newer claim of the same task held here. */
+  private forget(h: Held): void {
+    if (this.held.get(h.task.id) === h) this.held.delete(h.task.id);
   }
 
   running(): Held[] {
@@ -88,7 +97,7 @@ export class LeaseKeeper {
   async lose(list: readonly Held[]): Promise<void> {
     for (const h of list) {
       h.lost = true;
-      this.held.delete(h.task.id);
+      this.forget(h);
     }
     let reasons = new Map<number, string>();
     try {
@@ -131,7 +140,7 @@ export class LeaseKeeper {
     const h = this.held.get(Number(payload));
     if (h === undefined || h.lost) return;
     h.lost = true;
-    this.held.delete(h.task.id);
+    this.forget(h);
     this.cancelled(h);
   }
 
@@ -149,7 +158,7 @@ export class LeaseKeeper {
     if (list.length === 0) return;
     for (const h of list) {
       h.lost = true;
-      this.held.delete(h.task.id);
+      this.forget(h);
     }
     try {
       const released = await releaseTasks(this.d.store, list.map(leaseOf), unstarted);
