@@ -32,6 +32,8 @@ import {
 const WORKERS = 6;
 const TASKS = scaled(50_000);
 const LEASE_MS = 1000;
+/** Kills and pauses each, at least. */
+const MIN_EACH = scaled(8);
 
 /** Every change of a task's token (a claim), with the lease it replaced. */
 const CLAIM_WITNESS = [
@@ -88,22 +90,30 @@ describe('lease safety under SIGKILL and SIGSTOP (PostgreSQL)', () => {
         return stats.queued + stats.running;
       };
 
-      // Faults until nine tenths are done: a kill (and a restart) or a pause past the lease.
+      // Faults while work is left, until three quarters are done and each kind struck often enough: a
+      // kill (and a restart) or a pause past the lease.
       const paused = new Set<number>();
       const resumes: Array<Promise<void>> = [];
+      const struck = { kill: 0, pause: 0 };
       const began = Date.now();
-      while ((await remaining()) > TASKS / 10) {
-        await sleep(between(400, 900));
+      for (;;) {
+        const left = await remaining();
+        if (left === 0 || (left <= TASKS / 4 && Math.min(struck.kill, struck.pause) >= MIN_EACH)) break;
+        await sleep(between(300, 700));
         const candidates = workers.map((_, i) => i).filter((i) => !paused.has(i));
         const i = candidates[between(0, candidates.length - 1)]!;
-        if (Math.random() < 0.5) {
+        const kill =
+          struck.kill >= MIN_EACH ? Math.random() < 0.3 : struck.pause >= MIN_EACH || Math.random() < 0.5;
+        if (kill) {
           await kill9(workers[i]!);
           history.fault('sigkill');
+          struck.kill++;
           workers[i] = await start();
         } else {
           const child = workers[i]!;
           child.kill('SIGSTOP');
           history.fault('sigstop past the lease');
+          struck.pause++;
           paused.add(i);
           resumes.push(
             sleep(between(LEASE_MS * 1.5, LEASE_MS * 2.5)).then(() => {
@@ -198,8 +208,8 @@ describe('lease safety under SIGKILL and SIGSTOP (PostgreSQL)', () => {
       const report = history.check({ evidence: 'held', duplicates: 'forbidden' });
       expectClean(report);
       expect(report.items).toBe(TASKS);
-      expect(report.faultsByKind['sigstop past the lease']).toBeGreaterThanOrEqual(scaled(3));
-      expect(report.faultsByKind.sigkill).toBeGreaterThanOrEqual(scaled(3));
+      expect(report.faultsByKind['sigstop past the lease']).toBeGreaterThanOrEqual(MIN_EACH);
+      expect(report.faultsByKind.sigkill).toBeGreaterThanOrEqual(MIN_EACH);
       expect(late).toBeGreaterThan(0);
       expect(counted).toBeGreaterThanOrEqual(lostReported.size);
     },

@@ -159,7 +159,7 @@ describe.each(setups)('workflows under kill -9 ($adapter.name)', (setup) => {
       /** Steps a life may start before its kill: random, sized so the plan outlasts the work. */
       const budget = () => {
         const left = total - effected();
-        const most = Math.min((1.6 * left) / (plan.length + 1), (0.8 * left) / setup.slots);
+        const most = Math.min((0.8 * left) / (plan.length + 1), (0.8 * left) / setup.slots);
         return between(1, Math.max(1, Math.floor(most)));
       };
       const crashOf = (fault: CrashPoint | 'random') =>
