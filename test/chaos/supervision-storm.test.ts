@@ -131,10 +131,10 @@ describe('supervision storm (virtual clock)', () => {
   }
 
   it(
-    'children crashing at 1/s under the intensity: every crash restarted exactly once for two minutes, and nothing left behind once the tree is stopped',
+    'children crashing at 1/s under the intensity: every crash restarted exactly once for three minutes, and nothing left behind once the tree is stopped',
     { timeout: 60_000 },
     async () => {
-      const history = new History('supervision storm at 1 crash/s (virtual clock, 2 min)');
+      const history = new History('supervision storm at 1 crash/s (virtual clock, 3 min)');
       const run = await storm(1, scaled(120));
       expect(run.down()).toBeUndefined();
       const { crashes, restarts } = judge(history, run.events);

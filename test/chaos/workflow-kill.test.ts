@@ -211,6 +211,13 @@ describe.each(setups)('workflows under kill -9 ($adapter.name)', (setup) => {
         return next.child;
       };
       const last = await Promise.all(Array.from({ length: setup.slots }, (_, slot) => runSlot(slot)));
+      const journaledThen = await store.query<{ n: number | string }>(
+        'SELECT COUNT(*) AS n FROM garrison_workflow_steps',
+      );
+      history.figure(
+        'steps journaled when the last fault struck',
+        `${Math.round((100 * Number(journaledThen[0]?.n ?? 0)) / total)} %`,
+      );
       const named = ledger.all().filter((l) => l.e === 'crash');
       for (const line of named) history.fault(`crash point ${String(line.point)}`);
 
