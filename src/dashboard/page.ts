@@ -27,6 +27,7 @@ const SCRIPT = String.raw`
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? '-').replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
 const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '-');
+const duration = (ms) => (ms === undefined || ms === null ? '-' : ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(2) + ' s');
 const enc = encodeURIComponent;
 let token = sessionStorage.getItem('garrison.token') || '';
 let shownRun = '';
@@ -113,8 +114,15 @@ async function showRun(id) {
   if (!r) return;
   $('runtitle').textContent = r.workflow.name + ' ' + id + ': ' + r.workflow.status +
     ' (' + Math.round((r.workflow.updatedAt - r.workflow.createdAt) / 10) / 100 + ' s)';
+  // Each step's bar spans its start to its end (or now) on the run's own time axis.
+  const t0 = r.workflow.createdAt, span = Math.max(1, (r.workflow.finishedAt || Date.now()) - t0);
+  const pct = (ms) => Math.min(100, Math.max(0, (ms * 100) / span)).toFixed(2) + '%';
+  const bar = (x) => '<span class="gantt"><span style="margin-left:' + pct(x.startedAt - t0) + ';width:' +
+    pct((x.finishedAt || Date.now()) - x.startedAt) + '"></span></span>';
   table('steps', r.steps, [['#', (x) => x.index, () => ''], ['step', (x) => x.name, () => ''], ['kind', (x) => x.kind, () => ''],
-    ['status', (x) => x.status], ['retries', (x) => Math.max(0, x.attempts - 1), () => ''], ['due', (x) => time(x.dueAt), () => ''],
+    ['status', (x) => x.status], ['retries', (x) => Math.max(0, x.attempts - 1), () => ''],
+    ['started', (x) => '+' + duration(x.startedAt - t0), () => ''], ['took', (x) => duration(x.durationMs), () => 'took'],
+    ['timeline', bar, () => '', true], ['due', (x) => time(x.dueAt), () => ''],
     ['error', (x) => (x.error ? x.error.message : ''), () => 'error']]);
 }
 

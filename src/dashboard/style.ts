@@ -9,6 +9,7 @@ section{background:#1a2029;border-radius:6px;padding:12px;overflow:auto;max-heig
 section.wide{grid-column:1/-1}
 table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:2px 6px;border-bottom:1px solid #2a323d;white-space:nowrap}
+.gantt{display:block;width:220px;height:8px;background:#1a2029}.gantt span{display:block;height:8px;background:#56ccf2}
 th{color:#9fb3c8;font-weight:normal}
 tr.pick{cursor:pointer}tr.pick:hover{background:#232b36}
 button,input,select{background:#0f1419;color:#e6e6e6;border:1px solid #3a4452;border-radius:4px;padding:2px 8px}

@@ -84,6 +84,13 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
     await row.click();
     await page!.locator('#steps td', { hasText: 'greet' }).waitFor({ timeout: SHOWN_WITHIN_MS });
     expect(await page!.locator('#runtitle').textContent()).toContain('greeter g-1: completed');
+    // The timeline: each step's duration, and a bar from its start to its end on the run's time axis.
+    const waited = page!.locator('#steps tr', { hasText: 'go' });
+    expect(await waited.locator('td.took').textContent()).toMatch(/^\d+ ms$|^\d+\.\d\d s$/);
+    expect(await page!.locator('#steps .gantt span').count()).toBe(2);
+    expect(await waited.locator('.gantt span').getAttribute('style')).toMatch(
+      /margin-left:[\d.]+%;width:[\d.]+%/,
+    );
     expect(await page!.locator('#wfcounts .completed b').textContent()).toBe('1');
   });
 

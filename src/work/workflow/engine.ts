@@ -40,7 +40,7 @@ import {
 } from './run-control.js';
 import { WorkflowRegistry } from './registry.js';
 import { releaseLeases } from './run-writes.js';
-import { findClaimable, listRuns, loadJournals, readRun, toRun } from './runs.js';
+import { findClaimable, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
 import type {
   ListOptions,
   ResultOptions,
@@ -284,17 +284,22 @@ export class WorkflowEngine implements DispatchResults {
 
   /** A run's journal, in step order (compensations, at negative indexes, first). */
   async steps(id: string): Promise<WorkflowStepInfo[]> {
-    const journals = await loadJournals(this.store, [id]);
-    return (journals.get(id) ?? []).map((e) => ({
-      index: e.idx,
-      name: e.name,
-      kind: e.kind,
-      status: e.status,
-      output: e.output,
-      error: e.error,
-      attempts: e.attempts,
-      dueAt: e.dueAt,
-    }));
+    return (await loadTimedJournal(this.store, id)).map((e) => {
+      const finishedAt = e.status === 'completed' || e.status === 'failed' ? e.updatedAt : undefined;
+      return {
+        index: e.idx,
+        name: e.name,
+        kind: e.kind,
+        status: e.status,
+        output: e.output,
+        error: e.error,
+        attempts: e.attempts,
+        dueAt: e.dueAt,
+        startedAt: e.startedAt,
+        finishedAt,
+        durationMs: finishedAt === undefined ? undefined : Math.max(0, finishedAt - e.startedAt),
+      };
+    });
   }
 
   /**

@@ -39,6 +39,7 @@ export const postgresFlush: FlushSql = async (db, input, now) => {
             a: s.attempts,
             d: s.dueAt,
             x: s.detail,
+            st: s.startedAt ?? null,
           })),
         );
   // One row per run: its patch, plus the wake-up bump when a result is handed to it.

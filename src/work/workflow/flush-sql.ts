@@ -39,6 +39,11 @@ export interface StepRow {
   readonly dueAt: number | null;
   /** JSON text, or null. */
   readonly detail: string | null;
+  /**
+   * When the step began (its first attempt), UNIX epoch ms: the entry's `created_at` when this write
+   * creates it. Absent: the flush time (entries written as the step begins, like a dispatch's pending one).
+   */
+  readonly startedAt?: number;
 }
 
 /** Changes to a run's row, written only while its fence holds. */

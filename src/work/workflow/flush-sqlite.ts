@@ -62,7 +62,7 @@ const insertRuns = (n: number): string =>
 const upsertSteps = (n: number): string =>
   `INSERT INTO ${STEPS} (run_id, idx, name, kind, status, output, error, attempts, due_at, detail, ` +
   'created_at, updated_at) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, ' +
-  `v.column7, v.column8, v.column9, v.column10, $1, $1 FROM (VALUES ${tuples(n, 11, 2)}) AS v ` +
+  `v.column7, v.column8, v.column9, v.column10, COALESCE(v.column12, $1), $1 FROM (VALUES ${tuples(n, 12, 2)}) AS v ` +
   `WHERE EXISTS (SELECT 1 FROM ${RUNS} AS w WHERE w.id = v.column1 AND w.fence = v.column11) ` +
   'ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, output = excluded.output, ' +
   'error = excluded.error, attempts = excluded.attempts, due_at = excluded.due_at, ' +
@@ -127,6 +127,7 @@ async function writeSteps(
         s.dueAt,
         s.detail,
         s.fence,
+        s.startedAt ?? null,
       );
     }
     for (const row of await db.query<{ run_id: string }>(text('steps', chunk.length, upsertSteps), params)) {

@@ -149,6 +149,25 @@ export function toEntry(row: Omit<StepDbRow, 'run_id'>): JournalEntry {
 
 const STEP_COLUMNS = 'run_id, idx, name, kind, status, output, error, attempts, due_at, detail';
 
+/** A journal entry with its times, UNIX epoch ms: began (first attempt) and last changed. */
+export interface TimedJournalEntry extends JournalEntry {
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+/** One run's journal with each entry's times, ordered by step index. */
+export async function loadTimedJournal(db: Executor, id: string): Promise<TimedJournalEntry[]> {
+  const rows = await db.query<StepDbRow & { created_at: number | string; updated_at: number | string }>(
+    `SELECT ${STEP_COLUMNS}, created_at, updated_at FROM ${STEPS} WHERE run_id = $1 ORDER BY idx`,
+    [id],
+  );
+  return rows.map((row) => ({
+    ...toEntry(row),
+    startedAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  }));
+}
+
 /** The journals of several runs, each ordered by step index. */
 export async function loadJournals(
   db: Executor,

@@ -56,6 +56,8 @@ async function runStep<T>(
   const retry = options?.retry ?? run.def.defaultStepRetry;
   let attempt = 1;
   await run.boundary();
+  // Journaled with the entry (its created_at, when this write creates it): a step's duration in the timeline.
+  const startedAt = run.host.clock.now();
   if (entry?.status === 'retrying') {
     attempt = entry.attempts + 1;
     if (entry.dueAt !== undefined) await retryWait(run, idx, entry.dueAt);
@@ -68,7 +70,13 @@ async function runStep<T>(
       text =
         kind === 'step'
           ? (JSON.stringify(await (fn as (step: StepContext) => Promise<unknown>)(s)) ?? null)
-          : await transactionBody(run, name, s, fn as (tx: Tx, step: StepContext) => Promise<unknown>);
+          : await transactionBody(
+              run,
+              name,
+              s,
+              fn as (tx: Tx, step: StepContext) => Promise<unknown>,
+              startedAt,
+            );
     } catch (error) {
       run.stepSettled();
       if (run.halted !== undefined) return never();
@@ -91,6 +99,7 @@ async function runStep<T>(
           attempts: attempt,
           dueAt,
           detail: null,
+          startedAt,
         });
         await run.boundary();
         await retryWait(run, idx, dueAt);
@@ -107,6 +116,7 @@ async function runStep<T>(
         attempts: attempt,
         dueAt: null,
         detail: null,
+        startedAt,
       });
       throw stepFailed(name, idx, info);
     }
@@ -124,6 +134,7 @@ async function runStep<T>(
         attempts: attempt,
         dueAt: null,
         detail: null,
+        startedAt,
       });
     }
     // The value handed back is the journaled one, so a replay sees exactly what the first run saw.
@@ -148,6 +159,7 @@ async function transactionBody<T>(
   name: string,
   s: StepContext,
   fn: (tx: Tx, step: StepContext) => Promise<T>,
+  startedAt: number,
 ): Promise<string | null> {
   return run.host.store.write(async (tx) => {
     const text = JSON.stringify(await fn(tx, s)) ?? null;
@@ -166,6 +178,7 @@ async function transactionBody<T>(
           attempts: s.attempt,
           dueAt: null,
           detail: null,
+          startedAt,
         },
       ],
       patches: [],

@@ -81,6 +81,12 @@ export interface WorkflowStepInfo {
   readonly attempts: number;
   /** A sleep's end, a retry's next attempt or a wait's timeout, UNIX epoch ms. */
   readonly dueAt: number | undefined;
+  /** When the step began (its first attempt; a wait or dispatch when it was entered), UNIX epoch ms. */
+  readonly startedAt: number;
+  /** When it completed or failed, UNIX epoch ms; undefined while it is pending or retrying. */
+  readonly finishedAt: number | undefined;
+  /** `finishedAt - startedAt` in ms, retries and their waits included; undefined until it ends. */
+  readonly durationMs: number | undefined;
 }
 
 /** How a step is retried when its function throws. The wait before each retry is durable. */

@@ -10,7 +10,10 @@ export async function sleepUntil(run: RunExecution, dueAtIfNew: number): Promise
   let dueAt: number;
   if (entry !== undefined) {
     dueAt = entry.dueAt ?? 0;
-    if (dueAt <= run.host.clock.now()) return;
+    if (dueAt <= run.host.clock.now()) {
+      if (entry.status !== 'completed') sleepEnded(run, idx, dueAt);
+      return;
+    }
     await run.boundary();
     run.writePatch({ status: 'sleeping', wakeAt: dueAt }, false);
   } else {
@@ -20,7 +23,7 @@ export async function sleepUntil(run: RunExecution, dueAtIfNew: number): Promise
       idx,
       name: 'sleep',
       kind: 'sleep',
-      status: 'pending',
+      status: dueAt <= run.host.clock.now() ? 'completed' : 'pending',
       output: null,
       error: null,
       attempts: 1,
@@ -34,6 +37,22 @@ export async function sleepUntil(run: RunExecution, dueAtIfNew: number): Promise
   }
   await run.wait(idx, 'sleep', dueAt);
   run.writePatch({ status: 'running', wakeAt: null }, false);
+  sleepEnded(run, idx, dueAt);
+}
+
+/** Marks a sleep's entry completed: the timeline shows when it ended (a replay needs only its due time). */
+function sleepEnded(run: RunExecution, idx: number, dueAt: number): void {
+  run.writeStep({
+    idx,
+    name: 'sleep',
+    kind: 'sleep',
+    status: 'completed',
+    output: null,
+    error: null,
+    attempts: 1,
+    dueAt,
+    detail: null,
+  });
 }
 
 function signalValue(output: unknown): unknown {

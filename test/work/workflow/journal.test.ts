@@ -30,6 +30,49 @@ describe.each(adapters)('workflow journal on $name', (adapter) => {
     expect(run?.finishedAt).toBe(h.clock.now());
   });
 
+  it("journals each step's start and end: the timeline's durations, retries and their waits included", async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    let tries = 0;
+    const wf = defineWorkflow('timed', async (ctx) => {
+      await ctx.step('slow', async () => h.clock.advance(250));
+      await ctx.transactionStep('write', async () => h.clock.advance(75));
+      await ctx.step(
+        'flaky',
+        async () => {
+          tries++;
+          await h.clock.advance(5);
+          if (tries === 1) throw new Error('try again');
+        },
+        { retry: { maxAttempts: 2, initialDelayMs: 1000 } },
+      );
+      return ctx.sleep(500);
+    });
+    const start = h.clock.now();
+    const handle = await engine.start(wf, null);
+    await until(async () => (await handle.get())?.status === 'sleeping', 'the retry waits');
+    await h.clock.advance(1000);
+    await until(async () => (await engine.steps(handle.workflowId)).length === 4, 'the run sleeps');
+    const sleeping = await engine.steps(handle.workflowId);
+    expect(sleeping[3]).toMatchObject({ name: 'sleep', status: 'pending', finishedAt: undefined });
+    expect(sleeping[3]?.durationMs).toBeUndefined();
+    await h.clock.advance(500);
+    await handle.result();
+    const steps = await engine.steps(handle.workflowId);
+    expect(steps.map((s) => [s.name, s.status, s.attempts, s.durationMs])).toEqual([
+      ['slow', 'completed', 1, 250],
+      ['write', 'completed', 1, 75],
+      // first attempt (5 ms), the durable wait (1000 ms from the failure), the second attempt (5 ms)
+      ['flaky', 'completed', 2, 1010],
+      ['sleep', 'completed', 1, 500],
+    ]);
+    expect(steps[0]?.startedAt).toBe(start);
+    for (const [i, s] of steps.entries()) {
+      expect(s.finishedAt).toBe(s.startedAt + (s.durationMs ?? NaN));
+      if (i > 0) expect(s.startedAt).toBe(steps[i - 1]?.finishedAt);
+    }
+  });
+
   it('a step that finished before a restart is not run again: its journaled result is replayed', async () => {
     const h = await harnesses.create(adapter);
     const calls = { a: 0, b: 0 };
