@@ -35,6 +35,11 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       /** Lease on an agent's task, in ms; renewed while it runs. Default 30000. */
       leaseMs: ms(1000, 3_600_000).default(30_000),
+      /**
+       * Most tasks waiting in one queue for an enqueue through `node.queues` (the HTTP API) to be
+       * admitted; past it `queue_full` (HTTP 429). Approximate (see `admitEnqueues`). Default 100000.
+       */
+      maxQueued: z.number().int().min(1).max(100_000_000).default(100_000),
     })
     .prefault({}),
   /**

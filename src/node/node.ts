@@ -49,6 +49,7 @@ import {
   type Metrics,
 } from '../telemetry/index.js';
 import {
+  admitEnqueues,
   createQueueClient,
   type QueueClient,
   type WorkflowDefinition,
@@ -102,6 +103,7 @@ export interface GarrisonNode {
   readonly events: EventBus<GarrisonEvents>;
   readonly metrics: Metrics;
   readonly registry: AgentRegistry;
+  /** Enqueues refused past `tasks.maxQueued` waiting tasks or a memory limit; the rest as the queue client. */
   readonly queues: QueueClient;
   /** The one scheduler: process timers and durable timers. */
   readonly scheduler: SchedulerManager;
@@ -214,6 +216,20 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
         };
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  /**
+   * What callers from outside enqueue through (the API): refused past `tasks.maxQueued` waiting tasks
+   * (`queue_full`) or a memory limit (`resource_exhausted`), nothing written. The node's own parts keep
+   * the plain client: their enqueues move work already admitted.
+   */
+  const admittedQueues = admitEnqueues(queues, {
+    store,
+    clock,
+    maxQueued: config.tasks.maxQueued,
+    guard: () => {
+      resources.guard('heap_bytes', 0);
+      resources.guard('rss_bytes', 0);
     },
   });
   const health = createHealthChecks({ clock, events });
@@ -332,7 +348,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     events,
     metrics,
     registry,
-    queues,
+    queues: admittedQueues,
     scheduler,
     timers,
     breakers,

@@ -13,6 +13,8 @@ export const QueueErrorCode = {
   taskNotFound: 'task_not_found',
   /** The worker is not running (never started, stopping or stopped). */
   workerStopped: 'worker_stopped',
+  /** An enqueue was refused: the queue already holds its most waiting tasks (see `admitEnqueues`). Retryable. */
+  queueFull: 'queue_full',
 } as const;
 export type QueueErrorCode = (typeof QueueErrorCode)[keyof typeof QueueErrorCode];
 
@@ -40,6 +42,21 @@ export class LeaseLostError extends QueueError {
       {
         details: { taskId, token },
       },
+    );
+  }
+}
+
+/** An enqueue refused because its queue holds `limit` waiting tasks already; nothing was written. */
+export class QueueFullError extends QueueError {
+  constructor(
+    readonly queue: string,
+    readonly limit: number,
+    readonly waiting: number,
+  ) {
+    super(
+      QueueErrorCode.queueFull,
+      `queue ${queue} is full: about ${waiting} tasks waiting, at most ${limit}; try again later`,
+      { retryable: true, details: { queue, limit, waiting } },
     );
   }
 }

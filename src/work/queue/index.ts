@@ -15,8 +15,16 @@ export {
   type QueueClient,
   type QueueClientOptions,
 } from './client.js';
+export { admitEnqueues, type EnqueueAdmissionOptions } from './admission.js';
 export type { QueueStats } from './admin.js';
 export { createWorker, Worker, type WorkerState } from './worker.js';
 export type { TaskContext, TaskHandler, WorkerOptions } from './worker-options.js';
 export type { WorkerCounters, WorkerEventName, WorkerEvents } from './worker-events.js';
-export { isQueueError, LeaseLostError, PermanentTaskError, QueueError, QueueErrorCode } from './errors.js';
+export {
+  isQueueError,
+  LeaseLostError,
+  PermanentTaskError,
+  QueueError,
+  QueueErrorCode,
+  QueueFullError,
+} from './errors.js';
