@@ -31,10 +31,16 @@ export function seeded(seed: number): () => number {
   };
 }
 
-type Point = 'before' | 'after' | 'inside';
+export type Point = 'before' | 'after' | 'inside';
+
+/** Where a simulation's store faults come from: the seed decides whether a call fails, and where. */
+export interface FaultSource {
+  fault(points: readonly Point[]): Point | undefined;
+  injected(who: string, what: string, point: Point): StoreError;
+}
 
 /** One party's life: crashed for good, or paused until resumed (its waiting work runs then). */
-class Party {
+export class Party {
   dead = false;
   private waiting: Array<() => void> | undefined;
 
@@ -61,7 +67,7 @@ class Party {
 }
 
 /** The store as one party sees it: calls fail where the seed says, and hang once the party crashed. */
-class FaultyStore {
+export class FaultyStore {
   readonly party = new Party();
   readonly store: Store;
 
@@ -72,7 +78,7 @@ class FaultyStore {
    */
   constructor(
     real: Store,
-    private readonly sim: Simulation,
+    private readonly sim: FaultSource,
     private readonly who: string,
     private readonly latency?: { readonly clock: VirtualClock; readonly ms: () => number },
   ) {
@@ -132,7 +138,7 @@ class FaultyStore {
 }
 
 /** A clock for one party: the shared virtual time, with timers that wait while it is paused and die with it. */
-function partyClock(clock: VirtualClock, party: Party): Clock {
+export function partyClock(clock: VirtualClock, party: Party): Clock {
   return {
     now: () => clock.now(),
     setTimer: (ms: number, fn: () => void): TimerHandle => clock.setTimer(ms, () => party.whenRunning(fn)),
@@ -151,13 +157,17 @@ export interface SimulationResult {
 
 const queue = defineQueue({ name: 'sim', maxAttempts: 1000 });
 
-export class Simulation {
+/**
+ * What every simulation shares: the seed's generator, the virtual clock, the trace, and the store faults
+ * (on until `faultsOn` goes false; each call fails with a chance the seed picks between 2 % and 22 %).
+ */
+export class SimulationBase implements FaultSource {
   readonly random: () => number;
   readonly trace: string[] = [];
-  private readonly clock = new VirtualClock(Date.UTC(2026, 0, 1));
+  protected readonly clock = new VirtualClock(Date.UTC(2026, 0, 1));
   /** Chance that a store call fails, while faults are on. */
   private readonly faultRate: number;
-  private faultsOn = true;
+  protected faultsOn = true;
   faults = 0;
 
   constructor(readonly seed: number) {
@@ -165,7 +175,7 @@ export class Simulation {
     this.faultRate = 0.02 + this.random() * 0.2;
   }
 
-  private int(low: number, high: number): number {
+  protected int(low: number, high: number): number {
     return low + Math.floor(this.random() * (high - low + 1));
   }
 
@@ -188,6 +198,13 @@ export class Simulation {
       : new StoreError(StoreErrorCode.busy, `injected: ${what} failed ${point}`, { retryable: true });
   }
 
+  /** A digest of the trace: equal for equal runs. */
+  digest(): string {
+    return createHash('sha256').update(this.trace.join('\n')).digest('hex').slice(0, 16);
+  }
+}
+
+export class Simulation extends SimulationBase {
   async run(): Promise<SimulationResult> {
     const real = await openStore('sqlite::memory:', { now: () => this.clock.now() });
     try {
@@ -338,12 +355,11 @@ export class Simulation {
         violations.push(`completed with a stale token: ${key} (${tokens.join(', ')} of ${row.token})`);
     }
     for (const w of workers) w.faulty.party.dead = true;
-    const digest = createHash('sha256').update(this.trace.join('\n')).digest('hex').slice(0, 16);
     return {
       seed: this.seed,
       violations,
       trace: this.trace,
-      digest,
+      digest: this.digest(),
       figures: {
         tasks: acked.size,
         faults: this.faults,

@@ -2,7 +2,7 @@
  * `ctx.step` and `ctx.transactionStep`: answered from the journal on replay, otherwise run (with durable
  * retries) and journaled. A step's value is handed back as journaled, on the first run and on a replay.
  */
-import type { Tx } from '../../store/index.js';
+import { isStoreError, type Tx } from '../../store/index.js';
 import {
   asError,
   cancelledError,
@@ -81,6 +81,13 @@ async function runStep<T>(
       run.stepSettled();
       if (run.halted !== undefined) return never();
       if (isWorkflowError(error, WorkflowErrorCode.leaseLost)) {
+        run.onWriteError(error);
+        return never();
+      }
+      // A transaction step whose store call failed on the way (busy, a dropped connection, an answer
+      // lost after COMMIT) did not fail: its transaction committed with its journal entry or not at all.
+      // The run halts and is resumed from the journal, which says which.
+      if (kind === 'transaction' && isStoreError(error) && error.retryable) {
         run.onWriteError(error);
         return never();
       }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineWorkflow, WorkflowErrorCode } from '../../../src/work/workflow/index.js';
+import { StoreError, StoreErrorCode } from '../../../src/store/index.js';
 import { adapters } from '../../support/stores.js';
 import { deferred, Harnesses, rejectionOf, until } from './helpers.js';
 
@@ -247,6 +248,35 @@ describe.each(adapters)('workflow journal on $name', (adapter) => {
     expect(error.message).toMatch(/card declined/);
     const rows = await h.store.query<{ balance: number }>("SELECT balance FROM accounts WHERE id = 'alice'");
     expect(Number(rows[0]?.balance)).toBe(70);
+  });
+
+  it('a transaction step whose store call fails transiently does not fail the run: it resumes from the journal', async () => {
+    const h = await harnesses.create(adapter);
+    await h.store.execute('CREATE TABLE debits (run TEXT NOT NULL)');
+    const engine = h.engine({ leaseMs: 1000 });
+    let attempts = 0;
+    const wf = defineWorkflow('debit-busy', async (ctx) =>
+      ctx.transactionStep('debit', async (tx) => {
+        attempts++;
+        await tx.execute('INSERT INTO debits (run) VALUES ($1)', [ctx.workflowId]);
+        // What SQLITE_BUSY or a dropped connection looks like to the step: a retryable store error.
+        if (attempts === 1)
+          throw new StoreError(StoreErrorCode.busy, 'database is locked', { retryable: true });
+        return 'debited';
+      }),
+    );
+    const handle = await engine.start(wf, null);
+    await until(() => attempts === 1, 'the first attempt fails');
+    // The run halted instead of failing; it is taken over again once its lease ends.
+    await h.clock.advance(1000);
+    await engine.recover();
+    expect(await handle.result()).toBe('debited');
+    expect(attempts).toBe(2);
+    const rows = await h.store.query<{ n: number }>('SELECT COUNT(*) AS n FROM debits');
+    expect(Number(rows[0]?.n)).toBe(1);
+    expect((await engine.steps(handle.workflowId)).map((s) => [s.name, s.status, s.attempts])).toEqual([
+      ['debit', 'completed', 1],
+    ]);
   });
 
   it('result() waits with a timeout, and stopping the engine ends the wait', async () => {
