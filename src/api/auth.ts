@@ -4,7 +4,6 @@
  * tokens too often is refused with 429 for a while, whatever it sends. Tokens are never logged.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { createRateLimiter, type RateLimiter } from '../resilience/index.js';
 import type { Clock } from '../runtime/index.js';
@@ -74,9 +73,17 @@ export function createApiToken(): { readonly token: string; readonly sha256: str
   return { token, sha256: hashApiToken(token) };
 }
 
+/** What authentication reads of a request. */
+export interface Credentials {
+  /** The client's address: wrong tokens are limited per address. */
+  readonly address: string | undefined;
+  /** The `Authorization` header, if any. */
+  readonly authorization: string | undefined;
+}
+
 export interface Authenticator {
   /** Throws 401, 403 or 429 unless the request may use a route of this access. */
-  check(req: IncomingMessage, access: RouteAccess): void;
+  check(request: Credentials, access: RouteAccess): void;
 }
 
 const unauthorized = (message: string) =>
@@ -112,11 +119,11 @@ export function createAuthenticator(
   };
 
   return {
-    check(req, access) {
+    check(request, access) {
       if (access === 'public') return;
-      const address = req.socket.remoteAddress ?? 'unknown';
+      const address = request.address ?? 'unknown';
       if (limiter.status(address).remaining < 1) throw tooMany(oneTokenMs);
-      const header = req.headers.authorization;
+      const header = request.authorization;
       if (header === undefined) throw unauthorized('send Authorization: Bearer <token>');
       const match = /^Bearer +(\S+)\s*$/i.exec(header);
       const scope = match?.[1] === undefined ? undefined : scopeOf(match[1]);

@@ -2,28 +2,38 @@
  * A route: method, path with `:params`, who may call it, the zod schemas of its params, query and body
  * (the same ones the OpenAPI document shows), and its handler.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { describeIssues } from '../errors.js';
 import type { RouteAccess } from './auth.js';
 import { ApiError } from './errors.js';
 
+/** The hono environment of the API: node:http's request and response, and what the app keeps per request. */
+export interface ApiEnv {
+  Bindings: HttpBindings;
+  Variables: {
+    /** Methods allowed on the path, gathered when no route answered it (405 rather than 404). */
+    allow?: readonly string[];
+  };
+}
+
 export interface RouteInput<P, Q, B> {
   readonly params: P;
   readonly query: Q;
   readonly body: B;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** The request's hono context, for a handler that answers with a stream of its own. */
+  readonly context: Context<ApiEnv>;
 }
 
 /**
- * A handler answers JSON, or text of a content type, with status 200 unless it says otherwise — or
- * `undefined` when it took over the response itself (the event stream).
+ * A handler answers JSON, or text of a content type, with status 200 unless it says otherwise — or a
+ * `Response` it made itself (the event stream).
  */
 export type RouteResult =
   | { readonly status?: number; readonly json: unknown }
   | { readonly status?: number; readonly text: string; readonly contentType: string }
-  | undefined;
+  | { readonly response: Response };
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -78,25 +88,4 @@ export function parsePart(schema: z.ZodType | undefined, value: unknown, part: s
       issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
     });
   return parsed.data;
-}
-
-/** Matches `/v1/workflows/:id` against a path; answers the params, or undefined when it does not match. */
-export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
-  const a = pattern.split('/');
-  const b = path.split('/');
-  if (a.length !== b.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i] as string;
-    const v = b[i] as string;
-    if (p.startsWith(':')) {
-      if (v === '') return undefined;
-      try {
-        params[p.slice(1)] = decodeURIComponent(v);
-      } catch {
-        return undefined; // a malformed escape names nothing: 404
-      }
-    } else if (p !== v) return undefined;
-  }
-  return params;
 }

@@ -1,21 +1,22 @@
 /**
  * The HTTP server: the `/v1` REST API, `/metrics`, `/healthz`, `/readyz`, `/v1/events`, `/openapi.json`
- * and the dashboard at `/`, on node:http with a table of routes (see `routes/`). Every part of a request
- * is validated; errors have one JSON shape; bodies are JSON, bounded in size and depth; header and
- * request timeouts bound slow clients; admission is bounded (503 past it, before anything is read or
- * done); a request once admitted runs to its end even if its client goes.
+ * and the dashboard at `/` — the route table (see `routes/`) mounted onto a hono app (`app.ts`), served
+ * by @hono/node-server on a node:http server. node:http's own header and request timeouts bound slow
+ * clients; admission is bounded (`admission.ts`); `close` lets requests in flight finish.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
+import { createAdmission } from './admission.js';
+import { createApiApp } from './app.js';
 import { authOptionsSchema, createAuthenticator, type ApiAuthOptions } from './auth.js';
-import { hasBody, readJsonBody } from './body.js';
 import type { ApiContext } from './context.js';
-import { ApiError, errorBody, toHttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import { matchPath, parsePart, type Route } from './route.js';
+import type { Route } from './route.js';
 import { apiRoutes } from './routes/index.js';
+import type { StreamCloser } from './sse.js';
 
 export interface ApiServerOptions {
   /** Address to listen on. Default 127.0.0.1. Any other address than loopback requires `auth`. */
@@ -87,22 +88,6 @@ export interface ApiServer {
 const isLoopback = (host: string) =>
   host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
-function send(res: ServerResponse, status: number, body: string, type: string, headers: object = {}) {
-  res.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(body);
-}
-
-/** The page may run its own inline script and talk to this server only. */
-const PAGE_POLICY =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; " +
-  "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
 function parseOptions(options: ApiServerOptions) {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success)
@@ -123,8 +108,7 @@ function parseOptions(options: ApiServerOptions) {
 /** Starts the API server for a context; resolves once it listens. */
 export async function createApiServer(ctx: ApiContext, options: ApiServerOptions = {}): Promise<ApiServer> {
   const o = parseOptions(options);
-  const auth = createAuthenticator(o.auth, ctx.clock);
-  const streams = new Set<() => void>();
+  const streams = new Set<StreamCloser>();
   let openapi: string | undefined;
   const routes: Route[] = apiRoutes(ctx, {
     eventHeartbeatMs: o.eventHeartbeatMs,
@@ -133,99 +117,21 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
     streams,
     openapi: () => (openapi ??= JSON.stringify(openApiDocument(routes, o.version))),
   });
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const method = req.method ?? 'GET';
-    let found: { route: Route; params: Record<string, string> } | undefined;
-    const allowed: string[] = [];
-    for (const r of routes) {
-      const params = matchPath(r.path, url.pathname);
-      if (params === undefined) continue;
-      if (r.method === method) {
-        found = { route: r, params };
-        break;
-      }
-      allowed.push(r.method);
-    }
-    if (found === undefined) {
-      auth.check(req, 'read'); // unauthenticated callers learn nothing about the routes
-      if (allowed.length > 0)
-        throw new ApiError(
-          405,
-          'method_not_allowed',
-          `${method} is not allowed on ${url.pathname}`,
-          undefined,
-          {
-            allow: allowed.join(', '),
-          },
-        );
-      throw new ApiError(404, 'not_found', `no route for ${method} ${url.pathname}`);
-    }
-    const { route: r } = found;
-    auth.check(req, r.access);
-    const params = parsePart(r.params, found.params, 'path parameters');
-    const query = parsePart(r.query, Object.fromEntries(url.searchParams), 'query');
-    let body: unknown;
-    if (r.body !== undefined) {
-      const raw = await readJsonBody(req, o.bodyLimitBytes);
-      body = parsePart(r.body, raw === undefined ? {} : raw, 'body'); // no body at all reads as {}
-    } else if (hasBody(req)) {
-      await readJsonBody(req, o.bodyLimitBytes); // still bounded and typed
-      throw new ApiError(422, 'invalid_input', `${r.method} ${r.path} takes no body`);
-    }
-    const result = await r.handle({ params, query, body, req, res } as never);
-    if (result === undefined) return;
-    const headers = r.produces === 'text/html' ? { 'content-security-policy': PAGE_POLICY } : {};
-    if ('json' in result)
-      send(res, result.status ?? 200, JSON.stringify(result.json), 'application/json', headers);
-    else send(res, result.status ?? 200, result.text, result.contentType, headers);
-  }
-
-  function fail(req: IncomingMessage, res: ServerResponse, error: unknown) {
-    const e = toHttpError(error);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    // A body left unread (too large, refused before reading) is not drained: the connection closes.
-    const unread = !req.complete; // complete: the whole message (headers and any body) has arrived
-    send(
-      res,
-      e.status,
-      errorBody(e),
-      'application/json',
-      unread ? { ...e.headers, connection: 'close' } : e.headers,
-    );
-    if (unread) res.once('finish', () => req.destroy());
-  }
-
-  const server = createServer(
-    {
+  const admission = createAdmission(o.maxConcurrentRequests);
+  const app = createApiApp(routes, {
+    auth: createAuthenticator(o.auth, ctx.clock),
+    bodyLimitBytes: o.bodyLimitBytes,
+    admission: admission.middleware,
+  });
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    hostname: 'localhost', // the URL's host when a request (HTTP/1.0) names none
+    serverOptions: {
       requestTimeout: o.requestTimeoutMs,
       headersTimeout: o.headersTimeoutMs,
       connectionsCheckingInterval: o.timeoutCheckIntervalMs,
     },
-    (req, res) => {
-      if (inFlight >= o.maxConcurrentRequests) {
-        fail(
-          req,
-          res,
-          new ApiError(503, 'overloaded', 'too many requests in flight', undefined, { 'retry-after': '1' }),
-        );
-        return;
-      }
-      inFlight += 1;
-      handle(req, res)
-        .catch((error: unknown) => fail(req, res, error))
-        .finally(() => {
-          inFlight -= 1;
-          if (inFlight === 0) drained?.();
-        });
-    },
-  );
+  }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -243,16 +149,18 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const close of [...streams]) close();
+        const ended = [...streams].map((end) => end());
         server.closeIdleConnections();
-        if (inFlight > 0)
+        if (admission.inFlight > 0 || ended.length > 0) {
+          const settled = Promise.all([admission.drained(), ...ended]);
           await new Promise<void>((resolve) => {
             const timer = ctx.clock.setTimer(o.closeTimeoutMs, resolve);
-            drained = () => {
+            void settled.then(() => {
               timer.cancel();
               resolve();
-            };
+            });
           });
+        }
         server.closeAllConnections();
         await closed;
       })();

@@ -7,7 +7,7 @@ import { dashboardPage } from '../../dashboard/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { route, type Route } from '../route.js';
-import { streamEvents } from '../sse.js';
+import { streamEvents, type StreamCloser } from '../sse.js';
 
 export interface SystemRouteOptions {
   /** Between heartbeat comments of the event stream, in ms. */
@@ -17,7 +17,7 @@ export interface SystemRouteOptions {
   /** Event streams open at once; more are refused with 503. */
   readonly maxEventStreams: number;
   /** Closers of the open event streams (the server ends them when it closes). */
-  readonly streams: Set<() => void>;
+  readonly streams: Set<StreamCloser>;
   /** The OpenAPI document, as text. */
   readonly openapi: () => string;
 }
@@ -75,20 +75,20 @@ export function systemRoutes(ctx: ApiContext, o: SystemRouteOptions): Route[] {
       summary: 'Server-sent events of the telemetry bus (pattern: *, prefix.* or a name), heartbeat comments',
       produces: 'text/event-stream',
       query: z.strictObject({ pattern: eventPattern.default('*') }),
-      handle: ({ query, req, res }) => {
+      handle: ({ query, context }) => {
+        // HEAD asks for the headers only: no stream is opened (it would never be read or closed).
+        if (context.req.method === 'HEAD')
+          return Promise.resolve({ text: '', contentType: 'text/event-stream' });
         if (o.streams.size >= o.maxEventStreams)
           throw new ApiError(503, 'overloaded', `${o.maxEventStreams} event streams are open`, undefined, {
             'retry-after': '5',
           });
-        const close = streamEvents(
-          ctx,
-          req,
-          res,
-          { pattern: query.pattern, heartbeatMs: o.eventHeartbeatMs, maxBufferedBytes: o.eventBufferBytes },
-          () => o.streams.delete(close),
-        );
-        o.streams.add(close);
-        return Promise.resolve(undefined);
+        const options = {
+          pattern: query.pattern,
+          heartbeatMs: o.eventHeartbeatMs,
+          maxBufferedBytes: o.eventBufferBytes,
+        };
+        return Promise.resolve({ response: streamEvents(context, ctx, options, o.streams) });
       },
     }),
     route({
