@@ -35,7 +35,19 @@ export function buildProgram(): Command {
   ]) {
     program.addCommand(command.showHelpAfterError().exitOverride());
   }
+  sameErrorPrefix(program);
   return program;
+}
+
+/**
+ * Every error line starts `garrison:`, whether commander found a bad argument or a command failed.
+ * Commander does not pass output settings to commands added with `addCommand`, so each gets its own.
+ */
+function sameErrorPrefix(command: Command): void {
+  command.configureOutput({
+    outputError: (text, write) => write(`garrison: ${text.replace(/^error: /, '')}`),
+  });
+  for (const sub of command.commands) sameErrorPrefix(sub);
 }
 
 /** Runs the command line; returns the exit code. Errors become one readable line, never a stack trace. */

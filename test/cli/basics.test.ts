@@ -1,34 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { joinCluster } from '../../src/node/membership.js';
 import { openStore } from '../../src/store/index.js';
-import { version } from '../../src/cli/version.js';
 import { adapters } from '../support/stores.js';
 import { cli, lastJson } from './support.js';
-
-describe('the command line', () => {
-  it('prints its version', async () => {
-    const result = await cli('--version');
-    expect(result.stdout.trim()).toBe(version);
-  });
-
-  it('an unknown command or option exits non-zero with the usage, never a stack trace', async () => {
-    const unknown = await cli('frobnicate');
-    expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
-    expect(unknown.stderr).not.toContain('    at ');
-    const option = await cli('status', '--nope');
-    expect(option.code).not.toBe(0);
-    expect(option.stderr).toContain("unknown option '--nope'");
-    expect(option.stderr).toContain('Usage: garrison status');
-  });
-
-  it('a store URL of an unknown kind is one line naming it', async () => {
-    const result = await cli('status', '--store', 'mysql://x');
-    expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain('mysql');
-  });
-});
 
 describe.each(adapters)('migrate and status on $name', (adapter) => {
   it('status before migrate lists the pending migrations; after, the nodes and their states', async () => {

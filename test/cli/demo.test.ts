@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
-import { cli, lastJson } from './support.js';
+import { lastJson } from './support.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -44,26 +44,6 @@ async function completedIn(url: string): Promise<number> {
 }
 
 describe('garrison demo', () => {
-  it('runs N workflows through the agents and prints the JSON summary last', async () => {
-    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
-    const { code, stdout } = await run([
-      'demo',
-      '--store',
-      url,
-      '--workflows',
-      '30',
-      '--agents',
-      '2',
-      '--json',
-    ]).done;
-    expect(code).toBe(0);
-    const summary = lastJson<Summary>(stdout);
-    expect(summary.workflows).toEqual({ total: 30, completed: 30, failed: 0, cancelled: 0, unfinished: 0 });
-    expect(summary.steps.completed).toBe(90);
-    expect(summary.steps.effects).toBe(90);
-    expect(summary.agents).toBe(6);
-  });
-
   it('killed with SIGKILL mid-run, --resume on the same store finishes every workflow, each step once', async () => {
     const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
     const first = run(['demo', '--store', url, '--workflows', '120', '--json']);
@@ -104,13 +84,5 @@ describe('garrison demo', () => {
     expect(summary.workflows.completed).toBe(60);
     expect(summary.steps.effects).toBe(summary.steps.completed);
     expect(summary.steps.completed).toBe(180);
-  });
-
-  it('bad options are one line with the usage, and nothing runs', async () => {
-    const result = await cli('demo', '--workflows', '0');
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("option '--workflows <n>' argument '0' is invalid");
-    const crash = await cli('demo', '--crash-at', '150%');
-    expect(crash.stderr).toContain('must be a percentage from 1% to 99%');
   });
 });

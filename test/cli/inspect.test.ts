@@ -77,7 +77,9 @@ describe.each(adapters)('inspection commands on $name', (adapter) => {
       (await cli('workflows', '--store', url, '--json')).stdout,
     );
     expect(list.workflows).toEqual([]);
-    expect((await cli('dlq', 'purge', '--store', url)).stderr).toContain('[invalid_input]');
+    expect((await cli('dlq', 'purge', '--store', url)).stderr).toContain(
+      'garrison: purge needs --queue <name> or --ids',
+    );
     expect((await cli('tasks', 'show', 'x', '--store', url)).code).not.toBe(0);
   });
 

@@ -1,6 +1,5 @@
 /** `garrison dlq [list|retry|purge]`: tasks that used up their attempts. */
 import { Command } from 'commander';
-import { ValidationError } from '../../errors.js';
 import { createOutput } from '../output.js';
 import { parseIdList, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
@@ -15,9 +14,10 @@ interface Filter {
   ids?: number[];
 }
 
-function requireFilter(opts: Filter, verb: string): void {
+/** Retry and purge act on every dead letter of a queue or on some ids, never on all by default. */
+function requireFilter(opts: Filter, command: Command): void {
   if (opts.queue === undefined && opts.ids === undefined)
-    throw new ValidationError(`${verb} needs --queue <name> or --ids <1,2,…> (or both)`);
+    command.error(`${command.name()} needs --queue <name> or --ids <1,2,…> (or both)`);
 }
 
 function listCommand(): Command {
@@ -50,8 +50,8 @@ function retryCommand(): Command {
     .option('--queue <name>', 'every dead letter of this queue')
     .option('--ids <ids>', 'these dead letters (comma-separated task ids)', parseIdList)
     .option('--json', 'print machine-readable JSON')
-    .action(async (opts: Filter) => {
-      requireFilter(opts, 'retry');
+    .action(async (opts: Filter, command: Command) => {
+      requireFilter(opts, command);
       await withSession(opts.store, async ({ queues }) => {
         const retried = await queues.retryDead({
           ...(opts.queue === undefined ? {} : { queue: opts.queue }),
@@ -69,8 +69,8 @@ function purgeCommand(): Command {
     .option('--queue <name>', 'dead letters of this queue')
     .option('--ids <ids>', 'these dead letters (comma-separated task ids)', parseIdList)
     .option('--json', 'print machine-readable JSON')
-    .action(async (opts: Filter) => {
-      requireFilter(opts, 'purge');
+    .action(async (opts: Filter, command: Command) => {
+      requireFilter(opts, command);
       await withSession(opts.store, async ({ queues }) => {
         const purged = await queues.purgeDead({
           ...(opts.queue === undefined ? {} : { queue: opts.queue }),

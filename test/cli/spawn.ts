@@ -1,0 +1,160 @@
+/**
+ * Runs the real `garrison` command in a child process (`node --import tsx src/cli/main.ts …`), as users
+ * run it, and reads what it prints. `bin/garrison.js` is not used: it prefers a built `dist/`, which may
+ * be older than the source under test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+
+export interface Exit {
+  /** The exit code; null when a signal ended the process. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface SpawnOptions {
+  /** Extra environment variables (GARRISON_STORE, DATABASE_URL, …). */
+  readonly env?: Record<string, string>;
+  /** Kill with SIGKILL after this long, in ms (a hung command fails its test instead of the file). */
+  readonly killAfterMs?: number;
+}
+
+/** A running `garrison` process: its output so far, a wait for a line of it, a signal, its exit. */
+export interface Running {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `pattern` in stderr (or stdout); rejects if the process exits first. */
+  waitFor(pattern: RegExp, stream?: 'stderr' | 'stdout'): Promise<RegExpMatchArray>;
+  readonly exited: Promise<Exit>;
+}
+
+function environment(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  // A store named by the environment of the test run must not leak into a command under test.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  if (extra?.GARRISON_STORE === undefined) delete env.GARRISON_STORE;
+  delete env.NODE_OPTIONS; // vitest's loader options are not the command's
+  return env;
+}
+
+export function start(args: readonly string[], options: SpawnOptions = {}): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: environment(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  const changed = () => listeners.forEach((l) => l());
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    changed();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    changed();
+  });
+  const killer =
+    options.killAfterMs === undefined
+      ? undefined
+      : globalThis.setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+  const exited = new Promise<Exit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (killer !== undefined) globalThis.clearTimeout(killer);
+      changed();
+      resolve({ code, signal, stdout: out, stderr: err });
+    });
+  });
+  let done = false;
+  void exited.then(() => (done = true));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(pattern, stream = 'stderr') {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = (stream === 'stderr' ? err : out).match(pattern);
+          if (match !== null) {
+            listeners.delete(check);
+            resolve(match);
+          } else if (done || child.exitCode !== null || child.signalCode !== null) {
+            listeners.delete(check);
+            reject(new Error(`garrison exited before printing ${pattern}:\n${out}\n${err}`));
+          }
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/**
+ * At most this many commands of one test file start at once: each spends about a second of CPU loading
+ * the code, and more at a time on two cores only makes every one of them slower.
+ */
+const MAX_AT_ONCE = 4;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+/** Runs `garrison …args` to its end. */
+export async function garrison(args: readonly string[], options: SpawnOptions = {}): Promise<Exit> {
+  // A finishing command hands its slot straight to the next waiting one.
+  if (running >= MAX_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await start(args, { killAfterMs: 90_000, ...options }).exited;
+  } finally {
+    const next = waiting.shift();
+    if (next === undefined) running--;
+    else next();
+  }
+}
+
+/** The last line of stdout parsed as JSON (every `--json` command prints one JSON document last). */
+export function json<T = Record<string, unknown>>(exit: Exit): T {
+  const lines = exit.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? '') as T;
+}
+
+/** A plain-text table (src/cli/table.ts) as rows of cells; the header row first. */
+export function tableRows(text: string): string[][] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s{2,}/));
+}
+
+/** Asserts a clean success: code 0, nothing on stderr that looks like a stack trace. */
+export function expectOk(exit: Exit): void {
+  expect(exit.code, exit.stderr).toBe(0);
+  expect(exit.stderr).not.toMatch(/^\s+at /m);
+}
+
+/**
+ * Asserts a bad-argument exit: code 1, nothing on stdout, no stack trace, and a stderr whose first line
+ * is the one message (matching `message`); with `usage`, followed by that command's usage.
+ */
+export function expectRefused(exit: Exit, message: RegExp, usage?: string): void {
+  expect(exit.code).toBe(1);
+  expect(exit.stdout).toBe('');
+  expect(exit.stderr).not.toMatch(/^\s+at /m);
+  const lines = exit.stderr.split('\n');
+  expect(lines[0]).toMatch(message);
+  if (usage === undefined) {
+    expect(exit.stderr).toBe(`${lines[0]}\n`);
+  } else {
+    expect(lines[1]).toBe('');
+    expect(lines[2]).toBe(`Usage: ${usage}`);
+  }
+}
