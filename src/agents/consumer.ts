@@ -36,15 +36,19 @@ export class TaskConsumer implements Consumer {
     );
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
+  /**
+   * Stops taking tasks. The running task gets up to `timeoutMs` (default the worker's 10 s) to finish;
+   * then its signal is aborted and its lease given back to the queue.
+   */
+  stop(timeoutMs?: number): Promise<void> {
+    this.stopping ??= this.shutdown(timeoutMs);
     return this.stopping;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(timeoutMs: number | undefined): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    await this.worker?.stop();
+    await this.worker?.stop(timeoutMs === undefined ? {} : { timeoutMs });
   }
 
   /** Starts the worker when no lease of the agent's queue is still held; else looks again when one ends. */

@@ -84,9 +84,11 @@ export interface AgentHost {
   pidOf(id: string): Pid | undefined;
   /**
    * Stops every agent and the supervisor. The agents stay recorded as running, so the next host of
-   * this node resumes them; their registry entries are removed meanwhile.
+   * this node resumes them; their registry entries are removed meanwhile. Their consumers stop taking
+   * tasks at once; a running task gets up to `timeoutMs` (default 10 s) to finish, then its lease is
+   * given back to its queue. A second call waits for the first.
    */
-  shutdown(): Promise<void>;
+  shutdown(options?: { readonly timeoutMs?: number }): Promise<void>;
 }
 
 /** Creates a host, starts its supervisor, and resumes this node's agents. */
@@ -101,6 +103,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
   const hosts = new Map<string, Hosted>();
   const background = new Set<Promise<unknown>>();
   let closing = false;
+  let shuttingDown: Promise<void> | undefined;
   let down: string | undefined;
   const distributor = options.distributor;
   const resumed: string[] = [];
@@ -349,19 +352,21 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
       return hosts.get(id)?.pid;
     },
 
-    async shutdown() {
-      if (closing) return;
-      closing = true;
-      await Promise.allSettled(
-        [...hosts.values()].map(async (hosted) => {
-          const consumer = hosted.consumer;
-          hosted.consumer = undefined;
-          await consumer?.stop();
-        }),
-      );
-      if (runtime.isAlive(supervisor.ref)) await supervisor.stop('shutdown');
-      for (const hosted of [...hosts.values()]) endAgent(link, hosted, 'host_shutdown');
-      while (background.size > 0) await Promise.allSettled([...background]);
+    shutdown(shutdownOptions = {}) {
+      shuttingDown ??= (async () => {
+        closing = true;
+        await Promise.allSettled(
+          [...hosts.values()].map(async (hosted) => {
+            const consumer = hosted.consumer;
+            hosted.consumer = undefined;
+            await consumer?.stop(shutdownOptions.timeoutMs);
+          }),
+        );
+        if (runtime.isAlive(supervisor.ref)) await supervisor.stop('shutdown');
+        for (const hosted of [...hosts.values()]) endAgent(link, hosted, 'host_shutdown');
+        while (background.size > 0) await Promise.allSettled([...background]);
+      })();
+      return shuttingDown;
     },
   };
 

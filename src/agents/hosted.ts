@@ -32,7 +32,8 @@ function abortError(signal: AbortSignal | undefined): Error {
 
 /** A consumer of the agent's queue, as the record drives it. */
 export interface Consumer {
-  stop(): Promise<void>;
+  /** Stops taking tasks; the running one gets up to `timeoutMs` (default 10 s), then is handed back. */
+  stop(timeoutMs?: number): Promise<void>;
 }
 
 export class Hosted {

@@ -42,7 +42,10 @@ export async function runTask(
   } else {
     await markProcessing(task.id);
     const outcome = await runOne(p, task, signal);
-    if (!outcome.ok && willRetry(task, outcome.error)) return { ok: false, error: outcome.error };
+    // Aborted (the task was handed back by a draining node, cancelled, or its lease lost): the run did not
+    // finish, so it has no outcome to record — whoever runs the task next decides it.
+    if (!outcome.ok && (signal.aborted || willRetry(task, outcome.error)))
+      return { ok: false, error: outcome.error };
     stored = storedOutcome(outcome);
   }
   if (p.core.settle !== undefined) {

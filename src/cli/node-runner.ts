@@ -1,10 +1,17 @@
 /**
  * Runs a long-lived node for `garrison worker` and `garrison serve`: the built-in workflows and agents
- * of the catalog, a graceful stop on SIGTERM/SIGINT (drain, then exit), a second signal exits at once.
+ * of the catalog, a graceful stop on SIGTERM/SIGINT (the node's drain: nothing new is claimed, work in
+ * hand finishes until `drainTimeoutMs`, the rest is handed back; then exit), a second signal exits at once.
  */
 import { readFileSync } from 'node:fs';
 import { GarrisonError } from '../errors.js';
-import { startNode, type GarrisonNode, type NodeConfigInput } from '../node/index.js';
+import {
+  describeDrain,
+  startNode,
+  type DrainReport,
+  type GarrisonNode,
+  type NodeConfigInput,
+} from '../node/index.js';
 import { BreakerRegistry } from '../resilience/index.js';
 import { systemClock } from '../runtime/index.js';
 import { openStore } from '../store/index.js';
@@ -40,7 +47,7 @@ export function readConfigFile(path: string): NodeConfigInput {
 export interface RunningNode {
   readonly node: GarrisonNode;
   /** Stops the node (graceful drain) and closes its store. */
-  stop(): Promise<void>;
+  stop(): Promise<DrainReport>;
 }
 
 export async function startCatalogNode(o: NodeCommandOptions): Promise<RunningNode> {
@@ -74,8 +81,11 @@ export async function startCatalogNode(o: NodeCommandOptions): Promise<RunningNo
   return {
     node,
     async stop() {
-      await node.stop();
-      await store.close();
+      try {
+        return await node.stop();
+      } finally {
+        await store.close();
+      }
     },
   };
 }
@@ -92,4 +102,25 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/**
+ * Waits for SIGTERM or SIGINT, then drains and stops the node (after `before`, e.g. closing the HTTP
+ * server), writing to stderr when the drain starts and what it finished and handed back; a second signal
+ * exits at once (130).
+ */
+export async function drainOnSignal(
+  running: RunningNode,
+  label: string,
+  before?: () => Promise<void>,
+): Promise<DrainReport> {
+  const signal = await untilSignal();
+  const deadline = running.node.config.drainTimeoutMs;
+  process.stderr.write(
+    `${label}: ${signal}, draining (claims nothing new; work in hand has ${deadline} ms)\n`,
+  );
+  await before?.();
+  const report = await running.stop();
+  process.stderr.write(`${label}: drained, ${describeDrain(report)}\n`);
+  return report;
 }

@@ -56,9 +56,10 @@ import {
   type WorkflowEngine,
 } from '../work/index.js';
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
+import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
 import { ServiceTable } from './service.js';
-import { nodeTree, type NodeParts } from './tree.js';
+import { nodeTree, SERVICE_SHUTDOWN_MS, type NodeParts } from './tree.js';
 
 const HEARTBEAT = 'garrison.node.heartbeat';
 
@@ -121,8 +122,13 @@ export interface GarrisonNode {
   readonly resources: ResourceManager;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
   describe(): Promise<SupervisorDescription>;
-  /** Graceful stop: marks the node draining, stops the tree in reverse order, marks it down. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop (see `drain.ts`): claims nothing new, lets the work in hand finish until
+   * `drainTimeoutMs`, hands back what is still held, stops the tree and marks the node down. Resolves
+   * with what finished and what was handed back (also emitted as `node.drained`). A second call waits
+   * for the first.
+   */
+  stop(): Promise<DrainReport>;
 }
 
 /**
@@ -184,6 +190,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     leaseMs: config.workflows.leaseMs,
   });
   let agents: AgentHost | undefined;
+  /** Set when the drain begins: parts restarted from then on claim nothing. */
+  let draining = false;
   /** Agents started through this node whose process is alive: the `agents` resource. */
   const startedAgents = new Set<string>();
   const liveAgents = () =>
@@ -254,6 +262,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const parts: NodeParts = {
     scheduler: async () => {
       await scheduler.start();
+      // Restarted while draining: timers keep beating, but no durable timer is claimed here any more.
+      if (draining) await timers.stop();
       return { stop: () => scheduler.shutdown() };
     },
     membership: async (host) => {
@@ -269,12 +279,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     },
     workflows: workflowSupervisor.childSpec(),
     taskDistributor: (host) => {
-      distributor.reopen();
+      if (!draining) distributor.reopen();
       const unwatch = registry.watch(() => distributor.nudge());
       scheduler.every(host.self, DISTRIBUTOR_SWEEP_MS, SWEEP);
       distributor.nudge();
       return Promise.resolve({
-        handleInfo: (msg) => (msg === SWEEP ? distributor.sweep() : undefined),
+        handleInfo: (msg) => (msg === SWEEP && !draining ? distributor.sweep() : undefined),
         stop: () => {
           unwatch();
           return distributor.close();
@@ -338,7 +348,37 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   };
 
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
-  let stopped = false;
+  let stopping: Promise<DrainReport> | undefined;
+  let treeStopped: Promise<void> | undefined;
+  const stopTree = () =>
+    (treeStopped ??= (async () => {
+      // Whatever the drain left running ends here: the workflow servers end their runs' leases.
+      await root.stop('shutdown', SERVICE_SHUTDOWN_MS);
+      resources.close();
+      await workflowSupervisor.stop();
+      await runtime.shutdown();
+    })());
+  const drain = () =>
+    drainNode({
+      store,
+      clock,
+      nodeId,
+      registry,
+      events,
+      timeoutMs: config.drainTimeoutMs,
+      parts: {
+        isCronLeader: () => timers.isCronLeader,
+        stopClaiming: (timeoutMs) => {
+          draining = true;
+          workflowSupervisor.stopLaunching();
+          return {
+            agents: agents?.shutdown({ timeoutMs }) ?? Promise.resolve(),
+            others: Promise.all([timers.stop(), distributor.close()]),
+          };
+        },
+        stopTree,
+      },
+    });
   const node: GarrisonNode = {
     id: nodeId,
     config,
@@ -363,16 +403,21 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     health,
     resources,
     describe: () => root.describe(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await setNodeState(store, nodeId, 'draining', clock.now());
-      await root.stop('shutdown', config.drainTimeoutMs);
-      resources.close();
-      await workflowSupervisor.stop();
-      await runtime.shutdown();
-      await setNodeState(store, nodeId, 'down', clock.now());
-      if (ownsStore) await store.close();
+    stop() {
+      stopping ??= (async () => {
+        try {
+          const report = await drain();
+          await setNodeState(store, nodeId, 'down', clock.now());
+          return report;
+        } catch (error) {
+          // The store failed mid-drain: the tree still stops; what is held expires on its own.
+          await stopTree().catch(() => undefined);
+          throw error;
+        } finally {
+          if (ownsStore) await store.close();
+        }
+      })();
+      return stopping;
     },
   };
   return node;

@@ -1,7 +1,7 @@
 /** `garrison serve`: a node with the HTTP API and the dashboard, until SIGTERM. */
 import { Command, InvalidArgumentError } from 'commander';
 import { startApiServer } from '../../api/index.js';
-import { startCatalogNode, untilSignal, type NodeCommandOptions } from '../node-runner.js';
+import { drainOnSignal, startCatalogNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
 import { version } from '../version.js';
@@ -41,8 +41,6 @@ export function serveCommand(): Command {
         throw error;
       }
       process.stderr.write(`garrison serve: node ${running.node.id}, API and dashboard at ${api.url}\n`);
-      await untilSignal();
-      await api.close();
-      await running.stop();
+      await drainOnSignal(running, `garrison serve ${running.node.id}`, () => api.close());
     });
 }

@@ -1,6 +1,6 @@
 /** `garrison worker`: a node without HTTP that runs workflows and agents from the store until SIGTERM. */
 import { Command } from 'commander';
-import { startCatalogNode, untilSignal, type NodeCommandOptions } from '../node-runner.js';
+import { drainOnSignal, startCatalogNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
 
@@ -17,8 +17,6 @@ export function workerCommand(): Command {
       process.stderr.write(
         `garrison worker ${node.id} running on ${node.store.dialect}; SIGTERM drains and stops\n`,
       );
-      const signal = await untilSignal();
-      process.stderr.write(`garrison worker ${node.id}: ${signal}, draining\n`);
-      await running.stop();
+      await drainOnSignal(running, `garrison worker ${node.id}`);
     });
 }

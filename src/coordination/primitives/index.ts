@@ -17,6 +17,7 @@ export type { Arrival, BarrierStatus, CoordinationBarriers } from './barriers.js
 export type { CoordinationConsensus, ProposeOptions } from './consensus.js';
 export { ProposalStatus, type Proposal, type Vote } from './proposals.js';
 export type { Lease, LeaseKind, LeaseState } from './leases.js';
+export { releaseNodeLeases } from './leases.js';
 export { COORDINATION_CHANNEL } from './wakeups.js';
 export {
   BarrierExistsError,

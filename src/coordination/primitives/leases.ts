@@ -11,9 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pid } from '../../runtime/index.js';
-import type { Executor } from '../../store/index.js';
+import type { Executor, Store } from '../../store/index.js';
 import { forUpdate, type PrimitivesContext } from './context.js';
 import { LeadershipLostError, LockLostError } from './errors.js';
+import { COORDINATION_CHANNEL } from './wakeups.js';
 
 export type LeaseKind = 'lock' | 'leader';
 
@@ -231,4 +232,28 @@ export async function freeOrphans(ctx: PrimitivesContext): Promise<Array<{ kind:
     for (const row of rows) await freeLease(ctx, tx, row.kind, row.name, row.token);
     return rows.map((r) => ({ kind: r.kind, name: r.name }));
   });
+}
+
+/**
+ * Frees every lock and leadership held by a process of node `nodeId`, whatever its boot, and wakes their
+ * waiters on every node; answers what it freed (`kind:name`). For a node that has stopped its runtime (a
+ * drained node): none of its processes is alive, so none of their leases need wait for its expiry.
+ */
+export async function releaseNodeLeases(store: Store, nodeId: string): Promise<string[]> {
+  const keys = await store.transaction(async (tx) => {
+    const lock = store.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const rows = await tx.query<{ kind: LeaseKind; name: string }>(
+      `SELECT kind, name FROM garrison_coord_leases WHERE owner_node = $1 AND holder IS NOT NULL
+        ORDER BY kind, name${lock}`,
+      [nodeId],
+    );
+    if (rows.length > 0)
+      await tx.execute(
+        `UPDATE garrison_coord_leases SET ${FREE} WHERE owner_node = $1 AND holder IS NOT NULL`,
+        [nodeId],
+      );
+    return rows.map((r) => leaseKey(r.kind, r.name));
+  });
+  for (const key of keys) await store.notify(COORDINATION_CHANNEL, key);
+  return keys;
 }

@@ -52,6 +52,8 @@ export class WorkflowSupervisor {
   private readonly report: (error: unknown) => void;
   private notifyScheduled = false;
   private stopping = false;
+  /** Set by `stopLaunching`: runs created here are announced to the other nodes. */
+  private draining = false;
 
   constructor(options: WorkflowSupervisorOptions) {
     this.options = resolveOptions(options);
@@ -125,11 +127,21 @@ export class WorkflowSupervisor {
   }
 
   /**
+   * Starts no new server from now on (a draining node): the runs executing here go on until `stop`, and
+   * every other run is left to other nodes.
+   */
+  stopLaunching(): void {
+    this.stopping = true;
+    this.draining = true;
+  }
+
+  /**
    * Stops the servers (their runs' leases are ended, for any node to take them over at once), the
    * launcher, and the engine. A supervisor started with `childSpec` is stopped by its parent first.
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.draining = false;
     if (this.runtime.isAlive(this.id)) await Supervisor.of(this.runtime, this.id).stop();
     await Promise.all([...this.releases]);
     await this.engine.stop();
@@ -171,8 +183,9 @@ export class WorkflowSupervisor {
   /** A run was created pending here, resumed, or cancelled with nobody executing it. */
   private announce(_id: string): void {
     this.poke();
-    // Every slot here is taken: another node with room may start it now rather than after a scan.
-    if (this.host.full && !this.notifyScheduled) {
+    // Every slot here is taken (or this node is draining): another node with room may start it now
+    // rather than after a scan.
+    if ((this.host.full || this.draining) && !this.notifyScheduled) {
       this.notifyScheduled = true;
       setImmediate(() => {
         this.notifyScheduled = false;
