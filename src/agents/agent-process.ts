@@ -105,6 +105,8 @@ export const agentBehaviour: Behaviour<AgentProcState, AgentArgs> = {
           p.row = await markProcessing(tx, p.hosted.id, p.row.incarnation, taskId, p.core.clock.now());
         }),
       );
+      // Paused from another node, and the host has not heard yet: it looks now, and takes no more work.
+      if (p.row.status === 'paused' && !p.hosted.paused) p.core.recheck(p.hosted.id);
       return { reply, state: p };
     }
     if (msg instanceof SnapshotRequest) return { reply: p.row, state: p };

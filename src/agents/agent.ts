@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import { nameSchema, type ActionDefinition } from './action.js';
 import { AgentError, AgentErrorCode } from './errors.js';
+import { parseSignalRoutes, routeSignal, type SignalRoute } from './signals.js';
 
 /** An action the agent runs by itself, every `everyMs`, through the scheduler, while its process lives. */
 export interface AgentSchedule {
@@ -31,6 +32,13 @@ export interface AgentSpec<SS extends z.ZodType> {
   readonly actions: ReadonlyArray<ActionDefinition<unknown, unknown, z.output<SS>>>;
   /** Actions run periodically while the agent runs. Default none. */
   readonly schedules?: readonly AgentSchedule[];
+  /**
+   * The signals the agent takes (`host.signal`), by pattern — an exact type (`order.created`), a prefix
+   * wildcard (`order.*`) or `*` — each to the action that handles it; the action's input is the signal
+   * (see `signalOf`). An exact pattern wins over a wildcard, a longer prefix over a shorter one. Default
+   * none: signals are refused with `unknown_signal`.
+   */
+  readonly signals?: Readonly<Record<string, string>>;
 }
 
 export interface AgentDefinition<S = unknown> {
@@ -40,6 +48,10 @@ export interface AgentDefinition<S = unknown> {
   readonly initialState: S;
   readonly actions: ReadonlyMap<string, ActionDefinition<unknown, unknown, S>>;
   readonly schedules: readonly AgentSchedule[];
+  /** The signal patterns it takes, as given. */
+  readonly signalPatterns: readonly string[];
+  /** The action that handles a signal of `type`, if any. */
+  signalAction(type: string): string | undefined;
   /** Validates a state; throws `invalid_state` saying where the state came from and which fields fail. */
   parseState(value: unknown, what: string): S;
 }
@@ -59,6 +71,7 @@ const specSchema = z.object({
         .strict(),
     )
     .optional(),
+  signals: z.record(z.string(), nameSchema).optional(),
 });
 
 export function defineAgent<SS extends z.ZodType>(spec: AgentSpec<SS>): AgentDefinition<z.output<SS>> {
@@ -77,6 +90,7 @@ export function defineAgent<SS extends z.ZodType>(spec: AgentSpec<SS>): AgentDef
     if (!actions.has(s.action))
       throw new ValidationError(`agent type ${spec.type}: the schedule names an unknown action ${s.action}`);
   }
+  const routes: SignalRoute[] = parseSignalRoutes(spec.type, spec.signals, new Set(actions.keys()));
   const stateSchema = spec.state as z.ZodType<S>;
   const parseState = (value: unknown, what: string): S => {
     const parsed = stateSchema.safeParse(value);
@@ -94,6 +108,8 @@ export function defineAgent<SS extends z.ZodType>(spec: AgentSpec<SS>): AgentDef
     initialState: parseState(spec.initialState, 'the initial state'),
     actions,
     schedules: schedules.map((s) => ({ ...s, input: s.input ?? {} })),
+    signalPatterns: routes.map((r) => r.pattern.text),
+    signalAction: (type) => routeSignal(routes, type),
     parseState,
   };
 }

@@ -85,6 +85,8 @@ export class TaskConsumer implements Consumer {
       batchSize: 1,
       prefetch: 0,
       leaseMs: core.leaseMs,
+      // Work sent from any node wakes the worker through the store; polling is only the safety net.
+      pollIntervalMs: core.pollIntervalMs,
       workerId: `agent:${hosted.id}@${core.nodeId}`,
     });
     worker.on('error', ({ error }) =>

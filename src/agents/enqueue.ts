@@ -9,13 +9,21 @@ import type { AgentDefinition } from './agent.js';
 import { agentNotFound, agentPaused, queueFull, unknownAction } from './errors.js';
 import { agentQueue, type HostCore } from './host-core.js';
 import { agentQueueName } from './queue-name.js';
+import type { CallTicket } from './reply.js';
 import { selectRow } from './rows.js';
+import type { SignalTaskPayload } from './signals.js';
 
 /** The payload of a task on an agent's queue. */
 export interface AgentTaskPayload {
   readonly action: string;
   readonly input: unknown;
 }
+
+/**
+ * What waits on an agent's queue: an action (queued, sent by a directive, or called from another node,
+ * with the call's ticket), or a signal.
+ */
+export type AgentWork = (AgentTaskPayload & { readonly call?: CallTicket }) | SignalTaskPayload;
 
 export interface AgentEnqueueOptions {
   /** Higher runs first. An integer; default 0. */
@@ -52,7 +60,7 @@ export async function enqueueForAgent(
   tx: Tx,
   core: HostCore,
   agentId: string,
-  payload: AgentTaskPayload,
+  payload: AgentWork,
   options: AgentEnqueueOptions,
   allowPaused = false,
 ): Promise<EnqueuedTask> {

@@ -31,6 +31,14 @@ export const AgentErrorCode = {
   agentSuperseded: 'agent_superseded',
   /** The host is not running (not started, shut down, or its supervisor gave up). */
   hostStopped: 'host_stopped',
+  /**
+   * A call to an agent on another node got no answer within its timeout. `details.state` says what
+   * became of it: `cancelled` (it had not started and never will), `running` (it started and may still
+   * complete) or `finished` (its outcome was committed, too late). Retryable.
+   */
+  callTimeout: 'call_timeout',
+  /** The agent has no action for a signal of that type. */
+  unknownSignal: 'unknown_signal',
   /** The monitor agent has no alert with that id. */
   alertNotFound: 'alert_not_found',
 } as const;
@@ -87,5 +95,13 @@ export function unknownAction(agentId: string, action: string, known: readonly s
     AgentErrorCode.unknownAction,
     `agent ${agentId} has no action "${action}" (it has: ${known.join(', ') || 'none'})`,
     { details: { agentId, action, known } },
+  );
+}
+
+export function unknownSignal(agentId: string, type: string, patterns: readonly string[]): AgentError {
+  return new AgentError(
+    AgentErrorCode.unknownSignal,
+    `agent ${agentId} handles no signal of type "${type}" (it handles: ${patterns.join(', ') || 'none'})`,
+    { details: { agentId, type, patterns } },
   );
 }

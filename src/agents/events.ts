@@ -49,6 +49,16 @@ export interface AgentEvents {
   /** The agent paused: by hand (`manual` or the given reason) or after too many consecutive errors. */
   'agent.paused': { readonly agentId: string; readonly reason: string };
   'agent.resumed': { readonly agentId: string };
+  /**
+   * The host that runs the agent followed a pause or resume made through another host (another node):
+   * its queue consumer stopped (`paused`) or started again. `agent.paused` / `agent.resumed` are emitted
+   * by the host that made the change.
+   */
+  'agent.pause_followed': {
+    readonly agentId: string;
+    readonly paused: boolean;
+    readonly reason: string | null;
+  };
   /** A signal an action emitted with `directive.emit`, CloudEvents-shaped. */
   'agent.signal': {
     readonly id: string;

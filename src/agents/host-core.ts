@@ -3,6 +3,7 @@
  * agents' queue definitions. Internal to the agents layer.
  */
 import { z } from 'zod';
+import type { DurableDelivery } from '../messaging/index.js';
 import type { AgentRegistry } from '../registry/index.js';
 import type { Clock, Pid, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
@@ -39,6 +40,10 @@ export interface HostCore {
   readonly leaseMs: number;
   /** Attempts of a queued task (a crash, a lost lease, a failed settle) before it is dead-lettered. */
   readonly maxAttempts: number;
+  /** How long an idle consumer waits before looking at the store without a wake-up, ms. */
+  readonly pollIntervalMs: number;
+  /** Durable messages: the answers to calls that went through the store. */
+  readonly delivery: DurableDelivery;
   /** The registry `process` value of a process of this host: `<node>/<host instance>/<pid number>`. */
   processIdOf(pid: Pid): string;
   /** The definition of an agent's type, when this host knows it (to validate work sent to the agent). */
@@ -46,6 +51,11 @@ export interface HostCore {
   /** Settles a dispatched task's outcome with the task distributor, when the host has one. */
   settle: ((payload: unknown, outcome: SettleOutcome) => Promise<void>) | undefined;
   emit<K extends keyof AgentEvents>(name: K, payload: AgentEvents[K]): void;
+  /**
+   * Has the host read the agent's row again and follow it (its process found a pause the host had not
+   * heard of).
+   */
+  recheck(agentId: string): void;
   /** Keeps a background promise until it settles (shutdown waits for them); failures become events. */
   track(agentId: string | undefined, operation: string, work: Promise<unknown>): void;
 }

@@ -1,6 +1,7 @@
 /** The agent host's options and the options of `start`, with their defaults and validation. */
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
+import type { DurableDelivery } from '../messaging/index.js';
 import type { AgentRegistry } from '../registry/index.js';
 import type { Clock, RestartType, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
@@ -56,6 +57,19 @@ export interface AgentHostOptions {
   readonly maxAttempts?: number;
   /** Resume the agents recorded as running on this node when the host is created. Default true. */
   readonly resume?: boolean;
+  /**
+   * How long the host's idle consumers — each agent's queue, the answers to its calls, and the watch on
+   * its agents' pause — wait before looking at the store on their own, in ms: a safety net for wake-ups
+   * that cannot arrive (SQLite files shared by several processes, a dropped LISTEN connection). Work,
+   * answers and pauses sent from any node wake them at once where the store notifies across processes.
+   * Default 30,000 where it does (PostgreSQL), else 1,000.
+   */
+  readonly pollIntervalMs?: number;
+  /**
+   * Durable delivery, for the answers to calls to agents on other nodes. Default: one the host creates
+   * on its store and clock.
+   */
+  readonly delivery?: DurableDelivery;
 }
 
 export interface StartAgentOptions<S = unknown> {
@@ -78,6 +92,7 @@ const hostSchema = z.object({
   leaseMs: z.number().int().min(10).default(30_000),
   maxAttempts: z.number().int().min(1).max(1000).default(5),
   resume: z.boolean().default(true),
+  pollIntervalMs: z.number().int().min(1).optional(),
   supervisor: z
     .object({
       maxRestarts: z.number().int().min(0).optional(),
@@ -96,6 +111,7 @@ export function resolveHostOptions(options: AgentHostOptions): ResolvedHostOptio
     leaseMs: options.leaseMs,
     maxAttempts: options.maxAttempts,
     resume: options.resume,
+    pollIntervalMs: options.pollIntervalMs,
     supervisor: options.supervisor,
   });
   if (!parsed.success)
@@ -136,5 +152,25 @@ export function parseText(value: unknown, field: string): string {
   const parsed = z.string().min(1).max(200).safeParse(value);
   if (!parsed.success)
     throw new ValidationError(`invalid ${field}: ${describeIssues(parsed.error.issues)}`, { field });
+  return parsed.data;
+}
+
+/** Validates a call's `timeoutMs` (ms, at least 1; default 5000, the runtime's default call timeout). */
+export function parseTimeout(value: unknown): number {
+  const parsed = z.number().int().min(1).max(2_147_483_647).default(5000).safeParse(value);
+  if (!parsed.success)
+    throw new ValidationError(`invalid timeoutMs: ${describeIssues(parsed.error.issues)}`, {
+      field: 'timeoutMs',
+    });
+  return parsed.data;
+}
+
+/** Validates a priority (an integer within the queue's range; default 0). */
+export function parsePriority(value: unknown): number {
+  const parsed = z.number().int().min(-1_000_000).max(1_000_000).default(0).safeParse(value);
+  if (!parsed.success)
+    throw new ValidationError(`invalid priority: ${describeIssues(parsed.error.issues)}`, {
+      field: 'priority',
+    });
   return parsed.data;
 }

@@ -7,11 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isGarrisonError } from '../errors.js';
+import { createDurableDelivery } from '../messaging/index.js';
 import { DynamicSupervisor, formatReason, isRuntimeError, type Pid } from '../runtime/index.js';
 import type { EnqueuedTask } from '../work/index.js';
-import { agentBehaviour, RefreshRequest, RunActionRequest } from './agent-process.js';
+import { agentBehaviour, RunActionRequest } from './agent-process.js';
 import type { AgentDefinition } from './agent.js';
 import { TaskConsumer } from './consumer.js';
+import { changePause, ControlWatch, type ControlHost } from './control.js';
 import { checkWork, enqueueForAgent, type AgentEnqueueOptions } from './enqueue.js';
 import {
   AgentError,
@@ -25,6 +27,7 @@ import { emitter, type HostCore } from './host-core.js';
 import {
   parseAgentId,
   parseText,
+  parseTimeout,
   resolveHostOptions,
   resolveStartOptions,
   type AgentHostOptions,
@@ -34,10 +37,12 @@ import { Hosted } from './hosted.js';
 import { toInfo, type AgentInfo } from './info.js';
 import { endAgent, watchProcess, type LinkContext } from './linking.js';
 import { agentQueueName } from './queue-name.js';
-import { removeEntry, syncRegistry } from './registry-sync.js';
-import { selectByNode, selectRow, setLifecycle, setPaused, type AgentRow } from './rows.js';
+import { removeEntry } from './registry-sync.js';
+import { RemoteCalls } from './remote-call.js';
+import { selectByNode, selectRow, setLifecycle, type AgentRow } from './rows.js';
 import { openRow } from './start-row.js';
-import { pauseConsumer, type RunOutcome } from './run-action.js';
+import type { RunOutcome } from './run-action.js';
+import { sendSignal, type AgentSignalInput, type AgentSignalOptions, type SignalReceipt } from './signals.js';
 
 export interface AgentHost {
   readonly nodeId: string;
@@ -54,7 +59,10 @@ export interface AgentHost {
   /**
    * Runs an action now and answers its output once its checkpoint has committed. Fails with
    * `invalid_input` (before anything runs), `unknown_action`, `agent_paused`, `agent_not_running`,
-   * `action_failed`, `invalid_output`, `invalid_state` or a refused directive's error.
+   * `action_failed`, `invalid_output`, `invalid_state` or a refused directive's error. An agent that
+   * runs on another node is called through the store: the call is a task at the top of its queue, and
+   * its outcome comes back from the store; past `timeoutMs` (default 5000) it fails with `call_timeout`
+   * (see `details.state`), and `queue_full` when its queue is full.
    */
   call<O = unknown>(
     id: string,
@@ -68,8 +76,17 @@ export interface AgentHost {
    */
   enqueue(id: string, action: string, input: unknown, options?: AgentEnqueueOptions): Promise<EnqueuedTask>;
   /**
+   * Sends a signal (CloudEvents-shaped) to the agent, wherever it runs: committed to its queue before
+   * this resolves, handled at least once by the action its definition routes the type to, acknowledged
+   * when that action's checkpoint commits. Queued also while the agent is paused (handled after it
+   * resumes). Fails with `invalid_input`, `unknown_signal` (when this host knows the agent's type),
+   * `agent_not_found` or `queue_full`; nothing is queued then.
+   */
+  signal(id: string, signal: AgentSignalInput, options?: AgentSignalOptions): Promise<SignalReceipt>;
+  /**
    * Pauses the agent (durably): it refuses new work, finishes the task it runs, and shows `unhealthy`.
-   * `reason` (1–200 chars) is recorded; default `manual`.
+   * `reason` (1–200 chars) is recorded; default `manual`. It works from any host: the host that runs
+   * the agent is woken through the store and follows.
    */
   pause(id: string, reason?: string): Promise<AgentInfo>;
   /** Resumes a paused agent: its error streak is reset and it takes work again. */
@@ -107,6 +124,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
   let down: string | undefined;
   const distributor = options.distributor;
   const resumed: string[] = [];
+  const delivery = options.delivery ?? createDurableDelivery({ store, clock, nodeId });
 
   const core: HostCore = {
     store,
@@ -118,6 +136,10 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     scheduler: options.scheduler,
     leaseMs: o.leaseMs,
     maxAttempts: o.maxAttempts,
+    pollIntervalMs: o.pollIntervalMs ?? (store.capabilities.notify ? 30_000 : 1_000),
+    delivery,
+    // Called by agents' processes, which start after the watch exists.
+    recheck: (agentId) => control.recheck(agentId),
     processIdOf: (pid) => `${nodeId}/${instance}/${pid.id}`,
     definitionOf: (agentId) => hosts.get(agentId)?.def,
     settle:
@@ -191,30 +213,19 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     consumer.start(hosted.consumerStopped);
   };
 
+  const controlHost: ControlHost = { core, hosted: (id) => hosts.get(id), startConsumer };
+  const remote = new RemoteCalls(core, instance);
+
   /**
    * Pauses or resumes in the store (and the registry) without waiting for the agent's process, which
    * may be busy with a long task: the process re-reads its row after the task, and the consumer stops
-   * (or starts) taking tasks.
+   * (or starts) taking tasks — here, or on the node that runs the agent, woken through the store.
    */
   const setPausedBy = async (id: string, pause: { reason: string } | undefined): Promise<AgentInfo> => {
-    const hosted = hosts.get(id);
-    const { row, changed } = await store.transaction(async (tx) => {
-      const result = await setPaused(tx, id, pause, clock.now());
-      if (result.changed && hosted?.processId !== undefined)
-        await syncRegistry(tx, core, id, hosted.processId, result.row);
-      return result;
-    });
+    const { row, changed } = await changePause(controlHost, id, pause);
     if (changed) {
       if (pause !== undefined) core.emit('agent.paused', { agentId: id, reason: pause.reason });
       else core.emit('agent.resumed', { agentId: id });
-    }
-    if (hosted !== undefined) {
-      hosted.paused = row.status === 'paused';
-      if (hosted.pid !== undefined) {
-        core.track(id, 'refresh agent row', runtime.cast(hosted.pid, new RefreshRequest()));
-      }
-      if (pause !== undefined) pauseConsumer(hosted, core);
-      else startConsumer(hosted);
     }
     return info(row);
   };
@@ -302,6 +313,16 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
 
     async call<O>(rawId: string, action: string, input?: unknown, callOptions: { timeoutMs?: number } = {}) {
       const id = parseAgentId(rawId);
+      if (!hosts.has(id)) {
+        const row = await readRow(id);
+        if (row.node !== nodeId && row.lifecycle === 'running') {
+          assertUp();
+          const timeoutMs = parseTimeout(callOptions.timeoutMs);
+          return (await remote.call(row, definitions.get(row.type), action, input, timeoutMs)) as O;
+        }
+        if (row.node !== nodeId)
+          throw agentNotRunning(id, `it is ${row.lifecycle} (last on node ${row.node})`);
+      }
       const hosted = hostedOf(id);
       const found = hosted.def.actions.get(action);
       if (found === undefined) throw unknownAction(id, action, [...hosted.def.actions.keys()]);
@@ -321,6 +342,12 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
       return store.transaction((tx) =>
         enqueueForAgent(tx, core, id, { action, input: checked }, enqueueOptions),
       );
+    },
+
+    async signal(rawId, input, signalOptions = {}) {
+      const id = parseAgentId(rawId);
+      const def = hosts.get(id)?.def ?? definitions.get((await readRow(id)).type);
+      return sendSignal(core, id, def, input, signalOptions);
     },
 
     async pause(rawId, reason = 'manual') {
@@ -355,6 +382,8 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     shutdown(shutdownOptions = {}) {
       shuttingDown ??= (async () => {
         closing = true;
+        await control.stop();
+        await remote.close();
         await Promise.allSettled(
           [...hosts.values()].map(async (hosted) => {
             const consumer = hosted.consumer;
@@ -365,10 +394,14 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
         if (runtime.isAlive(supervisor.ref)) await supervisor.stop('shutdown');
         for (const hosted of [...hosts.values()]) endAgent(link, hosted, 'host_shutdown');
         while (background.size > 0) await Promise.allSettled([...background]);
+        if (options.delivery === undefined) await delivery.close();
       })();
       return shuttingDown;
     },
   };
+
+  const control = new ControlWatch(controlHost, () => [...hosts.keys()]);
+  await control.start();
 
   if (o.resume) {
     for (const row of await selectByNode(store, nodeId, 'running')) {

@@ -1,8 +1,8 @@
 /**
  * Agents: `defineAction` (validated input and output, directives), `defineAgent` (capabilities, a state
  * schema, actions, schedules), and the agent host that runs them as supervised, registered processes
- * whose state, status, counters and queue are durable. The seed's task agent and monitor agent are
- * built on it.
+ * whose state, status, counters and queue are durable. Work, calls, signals, pauses and resumes reach
+ * an agent wherever it runs, through the store. The seed's task agent and monitor agent are built on it.
  */
 export {
   ActionResult,
@@ -32,6 +32,8 @@ export type { AgentHostOptions, AgentTaskSettler, StartAgentOptions } from './ho
 export { createAgentHost, type AgentHost } from './host.js';
 export type { AgentCounters, AgentInfo } from './info.js';
 export { agentQueueName } from './queue-name.js';
+export { CALL_PRIORITY, type ExpiredState } from './remote-call.js';
+export { signalOf, type AgentSignalInput, type AgentSignalOptions, type SignalReceipt } from './signals.js';
 export { AgentLifecycle, AgentStatus } from './rows.js';
 export {
   defineTaskAgent,

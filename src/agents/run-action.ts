@@ -16,6 +16,7 @@ import type { HostCore } from './host-core.js';
 import type { Hosted } from './hosted.js';
 import { checkpointFailure, checkpointSuccess, type AgentRow, type StoredOutcome } from './rows.js';
 import { syncRegistry } from './registry-sync.js';
+import { sendReply } from './reply.js';
 
 /** The process's cache of its agent: the row and the state as last committed. */
 export interface AgentProcState {
@@ -180,6 +181,7 @@ export async function runAction(
         const state = success.next?.value;
         const row = await checkpointSuccess(tx, { ...base, state, task: taskOutcome });
         const signals = await applyDirectives(tx, p, success.directives);
+        await sendReply(tx, core, task, { ok: true, output: success.output });
         return { row, signals };
       });
       p.row = row;
@@ -222,6 +224,7 @@ export async function recordFailure(
   const row = await core.store.transaction(async (tx) => {
     const taskOutcome = recorded && { id: recorded.id, outcome: storedOutcome({ ok: false, error }) };
     const row = await checkpointFailure(tx, { ...base, state: undefined, task: taskOutcome });
+    if (recorded !== undefined) await sendReply(tx, core, recorded, { ok: false, error });
     if (trippedPause(row)) await syncRegistry(tx, core, hosted.id, p.processId, row);
     return row;
   });

@@ -10,7 +10,9 @@
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import type { ClaimedTask } from '../work/index.js';
-import { unknownAction } from './errors.js';
+import { AgentErrorCode, unknownAction, unknownSignal } from './errors.js';
+import { ticketOf } from './reply.js';
+import { signalOfTask } from './signals.js';
 import {
   recordFailure,
   runAction,
@@ -39,6 +41,18 @@ export async function runTask(
   let stored: StoredOutcome;
   if (p.row.lastTaskId === task.id && p.row.lastOutcome !== null) {
     stored = p.row.lastOutcome;
+  } else if (expired(p, task)) {
+    // Its caller has given up and was told it would not run: it must not start now.
+    return {
+      ok: true,
+      outcome: {
+        ok: false,
+        error: {
+          code: AgentErrorCode.callTimeout,
+          message: `the call of task ${task.id} expired before it started`,
+        },
+      },
+    };
   } else {
     await markProcessing(task.id);
     const outcome = await runOne(p, task, signal);
@@ -58,7 +72,23 @@ export async function runTask(
   return { ok: true, outcome: stored };
 }
 
+/** True when the task is a call whose caller's deadline has passed. */
+function expired(p: AgentProcState, task: ClaimedTask): boolean {
+  const ticket = ticketOf(task);
+  return ticket !== undefined && p.core.clock.now() >= ticket.deadline;
+}
+
 async function runOne(p: AgentProcState, task: ClaimedTask, signal: AbortSignal): Promise<RunOutcome> {
+  const sent = signalOfTask(task.payload);
+  if (sent !== undefined) {
+    const name = p.hosted.def.signalAction(sent.type);
+    const handler = name === undefined ? undefined : p.hosted.def.actions.get(name);
+    if (handler === undefined) {
+      const error = unknownSignal(p.hosted.id, sent.type, p.hosted.def.signalPatterns);
+      return recordFailure(p, `(signal ${sent.type})`, error, task, 0);
+    }
+    return runAction(p, handler, sent, task, signal);
+  }
   const payload = payloadSchema.safeParse(task.payload);
   if (!payload.success) {
     const error = new ValidationError(
