@@ -15,7 +15,7 @@ export function nodeApiContext(node: GarrisonNode): ApiContext {
     metrics: node.metrics,
     events: node.events,
     health: () => node.health.run(),
-    nodes: () => listNodes(node.store, node.clock.now(), node.config),
+    nodes: () => listNodes(node.store, node.clock.now(), node.config, { holdings: true }),
     resources: () => node.resources.usageAll(),
     coordination: () => node.metricsCollector.snapshot(),
     extraSummary: () => ({

@@ -70,3 +70,22 @@ export async function heldByNode(store: Store, nodeId: string, now: number): Pro
     timerClaims: timers.map((t) => t.id),
   };
 }
+
+/** How many of each thing a node holds: what `garrison status` and `/v1/nodes` show. */
+export interface HeldCounts {
+  readonly tasks: number;
+  readonly workflowRuns: number;
+  readonly coordinationLeases: number;
+  readonly agents: number;
+  readonly timerClaims: number;
+}
+
+export function heldCounts(h: NodeHoldings): HeldCounts {
+  return {
+    tasks: h.tasks.length,
+    workflowRuns: h.workflowRuns.length,
+    coordinationLeases: h.coordinationLeases.length,
+    agents: h.agents.length,
+    timerClaims: h.timerClaims.length,
+  };
+}

@@ -1,7 +1,7 @@
 /** The node: one supervision tree built from configuration, membership, graceful stop. */
 export { nodeConfigSchema, parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 export { describeDrain, type DrainEvents, type DrainReport } from './drain.js';
-export { countHeld, heldByNode, type NodeHoldings } from './held.js';
+export { countHeld, heldByNode, heldCounts, type HeldCounts, type NodeHoldings } from './held.js';
 export { listNodes, NodeState, type MembershipTiming, type NodeInfo } from './membership.js';
 export { startNode, type GarrisonNode, type StartNodeOptions } from './node.js';
 export { NODE_SUPERVISION, SERVICE_SHUTDOWN_MS } from './tree.js';

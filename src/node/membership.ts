@@ -4,6 +4,7 @@
  * past `downAfterMs`; its leases expire on their own and others take its work over.
  */
 import { parseJson, toJson, type Store } from '../store/index.js';
+import { heldByNode, heldCounts, type HeldCounts } from './held.js';
 
 /** How a node looks to others. */
 export const NodeState = {
@@ -24,6 +25,8 @@ export interface NodeInfo {
   /** UNIX epoch ms. */
   readonly heartbeatAt: number;
   readonly info: Record<string, unknown>;
+  /** What it holds in the store (live leases, registry entries, timer claims), when asked for. */
+  readonly holds?: HeldCounts;
 }
 
 export interface MembershipTiming {
@@ -90,12 +93,17 @@ export async function setNodeState(
   ]);
 }
 
-/** Every node the store knows, with its state as seen at `now`. */
-export async function listNodes(store: Store, now: number, timing: MembershipTiming): Promise<NodeInfo[]> {
+/** Every node the store knows, with its state as seen at `now`, and with what each holds if `holdings`. */
+export async function listNodes(
+  store: Store,
+  now: number,
+  timing: MembershipTiming,
+  options: { readonly holdings?: boolean } = {},
+): Promise<NodeInfo[]> {
   const rows = await store.query<Row>(
     'SELECT id, started_at, heartbeat_at, state, info FROM garrison_nodes ORDER BY id',
   );
-  return rows.map((r) => {
+  const nodes = rows.map((r): NodeInfo => {
     const silence = now - Number(r.heartbeat_at);
     let state: NodeState = r.state;
     if (r.state !== 'down') {
@@ -110,4 +118,8 @@ export async function listNodes(store: Store, now: number, timing: MembershipTim
       info: parseJson<Record<string, unknown>>(r.info) ?? {},
     };
   });
+  if (options.holdings !== true) return nodes;
+  return Promise.all(
+    nodes.map(async (n) => ({ ...n, holds: heldCounts(await heldByNode(store, n.id, now)) })),
+  );
 }

@@ -66,11 +66,14 @@ describe.each(adapters)('a node serving the HTTP API on $name', (adapter) => {
 
   it('the node gives health, nodes and resources: /v1/health, /v1/nodes, /v1/resources, /readyz', async () => {
     store = await adapter.open();
-    node = await startNode({ store, nodeName: 'api-node' });
+    node = await startNode({ store, nodeName: 'api-node', agents: [echo] });
+    await node.agents.start(echo, { id: 'echo-2' });
     api = await startApiServer(node, { port: 0 });
     expect((await call(api.url, 'GET', '/v1/nodes')).json.nodes[0]).toMatchObject({
       id: 'api-node',
       state: 'up',
+      // what it holds that other nodes would wait for: its agent's registry entry, no leases
+      holds: { agents: 1, tasks: 0, workflowRuns: 0, coordinationLeases: 0 },
     });
     expect((await call(api.url, 'GET', '/v1/health')).json.health.status).toBe('healthy');
     const resources = await call(api.url, 'GET', '/v1/resources');

@@ -16,7 +16,7 @@ const LATEST = latestMigration('sqlite');
 
 interface StatusJson {
   store: { dialect: string; version: number; latest: number; pending: number[] };
-  nodes: Array<{ id: string; state: string }>;
+  nodes: Array<{ id: string; state: string; holds: Record<string, number> }>;
   workflows: Record<string, number>;
   tasks: Record<string, number>;
   agents: Record<string, number>;
@@ -78,6 +78,14 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
         ['node-b', 'draining'],
         ['node-c', 'down'],
       ]);
+      // What each node holds that others would wait for: node-a's two agents are registered on it.
+      expect(status.nodes[0]?.holds).toEqual({
+        tasks: 0,
+        workflowRuns: 0,
+        coordinationLeases: 0,
+        agents: 2,
+        timerClaims: 0,
+      });
       expect(status.workflows).toEqual({ completed: 1, pending: 2 });
       expect(status.tasks).toEqual({ dead: 2, queued: 2 });
       expect(status.agents).toEqual({ degraded: 1, healthy: 1 });
@@ -92,11 +100,20 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
         'agents: degraded 1, healthy 1',
       ]);
       const nodes = tableRows(lines.slice(6).join('\n'));
-      expect(nodes[0]).toEqual(['node', 'state', 'heartbeat', 'health', 'processes', 'heap MiB', 'started']);
-      expect(nodes.slice(1).map((r) => [r[0], r[1], r[3]])).toEqual([
-        ['node-a', 'up', 'healthy'],
-        ['node-b', 'draining', 'degraded'],
-        ['node-c', 'down', '-'],
+      expect(nodes[0]).toEqual([
+        'node',
+        'state',
+        'heartbeat',
+        'holds',
+        'health',
+        'processes',
+        'heap MiB',
+        'started',
+      ]);
+      expect(nodes.slice(1).map((r) => [r[0], r[1], r[3], r[4]])).toEqual([
+        ['node-a', 'up', '2 agents', 'healthy'],
+        ['node-b', 'draining', 'nothing', 'degraded'],
+        ['node-c', 'down', 'nothing', '-'],
       ]);
 
       expectRefused(badUrl, /^garrison: invalid store URL "mysql:\/\/x".*\[store_url_invalid\]$/);

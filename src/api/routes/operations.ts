@@ -58,7 +58,7 @@ export function operationRoutes(ctx: ApiContext): Route[] {
           route({
             method: 'GET',
             path: '/v1/nodes',
-            summary: 'Nodes of the cluster with their heartbeats and states',
+            summary: 'Nodes of the cluster with their heartbeats, states and the work each holds',
             handle: async () => ({ json: { nodes: await nodes() } }),
           }),
         ]),

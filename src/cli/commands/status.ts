@@ -1,6 +1,7 @@
 /** `garrison status`: the store, the nodes and their heartbeats, and counts of the work in the store. */
 import { Command } from 'commander';
 import { parseNodeConfig } from '../../node/config.js';
+import type { HeldCounts } from '../../node/held.js';
 import { listNodes } from '../../node/membership.js';
 import { systemClock } from '../../runtime/index.js';
 import { openStore, type Store } from '../../store/index.js';
@@ -20,6 +21,23 @@ const line = (counts: Record<string, number>) =>
         .map(([k, n]) => `${k} ${n}`)
         .join(', ');
 
+/** `2 runs, 3 tasks, 1 lease`: what a node holds that others would wait for; `nothing` when free. */
+function holds(h: HeldCounts | undefined): string | undefined {
+  if (h === undefined) return undefined;
+  const parts = [
+    [h.workflowRuns, 'run'],
+    [h.tasks, 'task'],
+    [h.coordinationLeases, 'lease'],
+    [h.agents, 'agent'],
+    [h.timerClaims, 'timer'],
+  ] as const;
+  const text = parts
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n} ${what}${n === 1 ? '' : 's'}`)
+    .join(', ');
+  return text === '' ? 'nothing' : text;
+}
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('show the store, the nodes and the work they hold')
@@ -31,7 +49,7 @@ export function statusCommand(): Command {
         const status = await store.status();
         const ready = status.pending.length === 0;
         const config = parseNodeConfig({ store: opts.store });
-        const nodes = ready ? await listNodes(store, systemClock.now(), config) : [];
+        const nodes = ready ? await listNodes(store, systemClock.now(), config, { holdings: true }) : [];
         const workflows = ready
           ? await countBy(
               store,
@@ -54,7 +72,7 @@ export function statusCommand(): Command {
             `agents: ${line(agents)}`,
             '',
             table(
-              ['node', 'state', 'heartbeat', 'health', 'processes', 'heap MiB', 'started'],
+              ['node', 'state', 'heartbeat', 'holds', 'health', 'processes', 'heap MiB', 'started'],
               nodes.map((n) => {
                 const r = (n.info.resources ?? {}) as Record<string, { current: number; limit: number }>;
                 const mib = (v: number | undefined) =>
@@ -63,6 +81,7 @@ export function statusCommand(): Command {
                   n.id,
                   n.state,
                   when(n.heartbeatAt),
+                  holds(n.holds),
                   n.info.health,
                   r.processes ? `${r.processes.current}/${r.processes.limit}` : undefined,
                   r.heap_bytes ? `${mib(r.heap_bytes.current)}/${mib(r.heap_bytes.limit)}` : undefined,
