@@ -1,24 +1,17 @@
 /**
- * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a running node:
+ * The dashboard in a real browser (Chromium driven by playwright-core; see test/support/chromium.ts) against a running node:
  * a workflow started through the API appears and completes, a dead letter is retried by a click, and
  * with a token the page asks for it once and then shows the data.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken, startApiServer, type ApiServer } from '../../src/api/index.js';
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import type { Store } from '../../src/store/index.js';
 import { defineWorkflow } from '../../src/work/index.js';
+import { launchChromium } from '../support/chromium.js';
 import { adapters } from '../support/stores.js';
 
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** How long the page may take to show a change (it refreshes every 2 s). A wait, not a measurement. */
 const SHOWN_WITHIN_MS = 20_000;
 
@@ -29,7 +22,7 @@ const greeter = defineWorkflow('greeter', async (ctx, name: string) => {
 
 let browser: Browser;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
