@@ -1,3 +1,12 @@
-import { runCli } from './program.js';
+import { watchStopSignals } from './stop-signals.js';
 
-process.exitCode = await runCli(process.argv.slice(2));
+/** The commands that run a node until stopped: they watch for SIGTERM before loading anything else. */
+const LONG_RUNNING = new Set(['worker', 'serve', 'dev']);
+
+const args = process.argv.slice(2);
+if (args[0] !== undefined && LONG_RUNNING.has(args[0]) && !args.includes('--help') && !args.includes('-h')) {
+  watchStopSignals();
+  process.stderr.write(`garrison ${args[0]}: starting\n`);
+}
+const { runCli } = await import('./program.js');
+process.exitCode = await runCli(args);
