@@ -31,38 +31,42 @@ export interface Condition {
   readonly values: readonly QueryScalar[];
 }
 
-/** The top-level fields a path may name, and the column behind each. */
-const COLUMNS: Record<string, ColumnField> = {
-  id: { kind: 'column', column: 'id', type: 'string', nullable: false },
-  type: { kind: 'column', column: 'type', type: 'string', nullable: true },
-  health: {
-    kind: 'column',
-    column: 'health',
-    type: 'string',
-    nullable: false,
-    allowed: Object.values(Health),
-  },
-  node: { kind: 'column', column: 'node', type: 'string', nullable: false },
-  process: { kind: 'column', column: 'process', type: 'string', nullable: true },
-  version: { kind: 'column', column: 'version', type: 'number', nullable: false },
-  registeredAt: { kind: 'column', column: 'registered_at', type: 'number', nullable: false },
-  updatedAt: { kind: 'column', column: 'updated_at', type: 'number', nullable: false },
-};
+/** The top-level fields a path may name, and the column behind each (a Map: paths are user input). */
+const COLUMNS: ReadonlyMap<string, ColumnField> = new Map(
+  Object.entries({
+    id: { kind: 'column', column: 'id', type: 'string', nullable: false },
+    type: { kind: 'column', column: 'type', type: 'string', nullable: true },
+    health: {
+      kind: 'column',
+      column: 'health',
+      type: 'string',
+      nullable: false,
+      allowed: Object.values(Health),
+    },
+    node: { kind: 'column', column: 'node', type: 'string', nullable: false },
+    process: { kind: 'column', column: 'process', type: 'string', nullable: true },
+    version: { kind: 'column', column: 'version', type: 'number', nullable: false },
+    registeredAt: { kind: 'column', column: 'registered_at', type: 'number', nullable: false },
+    updatedAt: { kind: 'column', column: 'updated_at', type: 'number', nullable: false },
+  } satisfies Record<string, ColumnField>),
+);
 
 /** The paths a criterion may use, for error messages. */
-export const QUERY_PATHS = [
-  ...Object.keys(COLUMNS),
-  'capabilities',
-  'resources.<name>',
-  'metadata.<key>[.<key>…]',
-];
+export const QUERY_PATHS = [...COLUMNS.keys(), 'capabilities', 'resources.<name>', 'metadata.<key>[.<key>…]'];
 
 const OPS: readonly string[] = Object.values(QueryOp);
 const ORDERING: readonly QueryOp[] = ['gt', 'lt', 'gte', 'lte'];
 const LIST_OPS: readonly QueryOp[] = ['in', 'not_in'];
 
-/** `in` / `not_in` lists longer than this are refused (they become SQL parameters). */
+/** `in` / `not_in` lists longer than this are refused. */
 export const MAX_IN_VALUES = 1000;
+/** A query with more criteria than this is refused. */
+export const MAX_CRITERIA = 50;
+/**
+ * A query whose criteria hold more values than this in all (an `in` list counts each item) is refused:
+ * the bound on the work and memory one query may cost, whatever the engine.
+ */
+export const MAX_QUERY_VALUES = 1000;
 
 class Rejected extends Error {}
 
@@ -89,7 +93,7 @@ function resolvePath(path: string): Field {
     return { kind: 'metadata', segments: rest };
   }
   if (head === 'capabilities' && rest.length === 0) return { kind: 'capabilities' };
-  const column = head === undefined ? undefined : COLUMNS[head];
+  const column = head === undefined ? undefined : COLUMNS.get(head);
   if (column !== undefined && rest.length === 0) return column;
   return reject(`unknown path; use one of ${QUERY_PATHS.join(', ')}`);
 }
@@ -176,23 +180,43 @@ export function parseCriteria(criteria: unknown): Condition[] {
   if (!Array.isArray(criteria)) {
     throw new InvalidCriteriaError(-1, criteria, 'criteria must be a list of { path, op, value }');
   }
+  if (criteria.length > MAX_CRITERIA) {
+    throw new InvalidCriteriaError(
+      -1,
+      undefined,
+      `a query takes at most ${MAX_CRITERIA} criteria; this one has ${criteria.length}`,
+    );
+  }
+  let total = 0;
   return criteria.map((raw: unknown, index) => {
+    let condition: Condition;
     try {
-      return checkCriterion(raw);
+      condition = checkCriterion(raw);
     } catch (error) {
       if (error instanceof Rejected) throw new InvalidCriteriaError(index, raw, error.message);
       throw error;
     }
+    total += condition.values.length;
+    if (total > MAX_QUERY_VALUES) {
+      throw new InvalidCriteriaError(
+        index,
+        raw,
+        `a query takes at most ${MAX_QUERY_VALUES} values in all its criteria (each item of an in / not_in ` +
+          `list counts); the criteria up to this one hold ${total}`,
+      );
+    }
+    return condition;
   });
 }
 
-const FILTER_FIELDS: Record<string, string> = {
-  capability: 'capabilities',
-  health: 'health',
-  node: 'node',
-  type: 'type',
-  process: 'process',
-};
+/** Filter keys and the path each stands for (a Map: the keys are user input). */
+const FILTER_FIELDS: ReadonlyMap<string, string> = new Map([
+  ['capability', 'capabilities'],
+  ['health', 'health'],
+  ['node', 'node'],
+  ['type', 'type'],
+  ['process', 'process'],
+]);
 
 /** The criteria a simple list filter (`{ capability, health, node, type, process }`) stands for. */
 export function filterCriteria(filter: object): Criterion[] {
@@ -202,10 +226,10 @@ export function filterCriteria(filter: object): Criterion[] {
   const criteria: Criterion[] = [];
   for (const [key, value] of Object.entries(filter)) {
     if (value === undefined) continue;
-    const path = FILTER_FIELDS[key];
+    const path = FILTER_FIELDS.get(key);
     if (path === undefined) {
       throw new ValidationError(
-        `invalid filter: unknown field ${describe(key)}; use ${Object.keys(FILTER_FIELDS).join(', ')} ` +
+        `invalid filter: unknown field ${describe(key)}; use ${[...FILTER_FIELDS.keys()].join(', ')} ` +
           '(or query() for anything else)',
       );
     }

@@ -84,12 +84,13 @@ export class InvalidCriteriaError extends RegistryError {
   /** The bad criterion as given. */
   readonly criterion: unknown;
   constructor(index: number, criterion: unknown, reason: string) {
+    // index -1: the list as a whole is wrong (not a list, too many criteria).
     super(
       RegistryErrorCode.invalidCriteria,
-      `criterion ${index} (${describeCriterion(criterion)}): ${reason}`,
-      {
-        details: { index, criterion, reason },
-      },
+      index < 0
+        ? `invalid criteria: ${reason}`
+        : `criterion ${index} (${describeCriterion(criterion)}): ${reason}`,
+      { details: { index, ...(index < 0 ? {} : { criterion }), reason } },
     );
     this.index = index;
     this.criterion = criterion;

@@ -9,11 +9,22 @@
  *   strings compare by Unicode code point, numbers as IEEE doubles (as in JavaScript).
  * - `neq` is exactly `not eq`, `not_in` exactly `not in` — so they match agents where the path is absent.
  *
+ * Lists (`in`, `not_in`) are bound as ONE parameter each (`bindList` in the store), so the SQL of a query
+ * does not grow with its lists: the statement stays small and the engines' limits on parameters and
+ * expression depth are never reached.
+ *
  * Positive forms are written so the planner can use an index (a column comparison, or `a.id IN (SELECT …)`
  * over an index table). A positive form may yield NULL where it does not match; negations therefore wrap
  * it in COALESCE before NOT.
  */
-import type { Dialect, SqlValue } from '../store/index.js';
+import {
+  inListSql,
+  listOperand,
+  listParam,
+  type Dialect,
+  type ListKind,
+  type SqlValue,
+} from '../store/index.js';
 import type { ColumnField, Condition, Field } from './criteria.js';
 import { CAPABILITIES, RESOURCES } from './rows.js';
 import type { QueryOp, QueryScalar } from './types.js';
@@ -32,6 +43,11 @@ export class Params {
     this.values.push(value);
     return `$${this.values.length}`;
   }
+}
+
+/** Distinct values, first occurrence kept. */
+function distinct<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
 }
 
 const FALSE = '1 = 0';
@@ -100,8 +116,55 @@ class Compiler {
       case 'resource':
         return this.resourceIn(field.name, values as Array<number | null>);
       case 'metadata':
-        return `(${values.map((v) => this.eq(field, v)).join(' OR ')})`;
+        return this.metadataIn(field.segments, values);
     }
+  }
+
+  /** The list as one bound parameter, as an operand (`ANY($n::text[])` / `(SELECT value FROM json_each($n))`). */
+  private list(kind: ListKind, values: readonly unknown[]): string {
+    const p = this.params.add(listParam(this.dialect, kind, values as never));
+    return listOperand(this.dialect, kind, p);
+  }
+
+  /** `expr` is one of `values`, bound as one parameter. */
+  private inList(expr: string, kind: ListKind, values: readonly unknown[]): string {
+    const p = this.params.add(listParam(this.dialect, kind, values as never));
+    return inListSql(this.dialect, expr, kind, p);
+  }
+
+  // Booleans and null are at most three values, each compiled as eq; strings and numbers go into one
+  // bound list per kind.
+  private metadataIn(segments: readonly string[], values: readonly QueryScalar[]): string {
+    const field: Field = { kind: 'metadata', segments };
+    const strings = distinct(values.filter((v): v is string => typeof v === 'string'));
+    const numbers = distinct(values.filter((v): v is number => typeof v === 'number'));
+    const parts = distinct(values.filter((v) => v === null || typeof v === 'boolean')).map((v) =>
+      this.eq(field, v),
+    );
+    if (this.pg) {
+      const docs = [...strings, ...numbers].flatMap((v) => [nest(segments, v), nest(segments, [v])]);
+      if (docs.length > 0) parts.push(`a.metadata @> ${this.list('json', docs)}`);
+    } else {
+      const p = this.params.add(sqlitePath(segments));
+      const type = `json_type(a.metadata, ${p})`;
+      const member = (cond: string) =>
+        `(${type} = 'array' AND EXISTS (SELECT 1 FROM json_each(a.metadata, ${p}) e WHERE ${cond}))`;
+      if (strings.length > 0) {
+        const list = this.list('text', strings);
+        parts.push(
+          `((${type} = 'text' AND json_extract(a.metadata, ${p}) IN ${list}) OR ` +
+            `${member(`e.type = 'text' AND e.value IN ${list}`)})`,
+        );
+      }
+      if (numbers.length > 0) {
+        const list = this.list('real', numbers);
+        parts.push(
+          `((${type} IN ('integer', 'real') AND CAST(json_extract(a.metadata, ${p}) AS REAL) IN ${list}) OR ` +
+            `${member(`e.type IN ('integer', 'real') AND CAST(e.value AS REAL) IN ${list}`)})`,
+        );
+      }
+    }
+    return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`;
   }
 
   private compare(field: Field, op: QueryOp, value: QueryScalar): string {
@@ -134,9 +197,7 @@ class Compiler {
       const v = present[0] as string | number;
       parts.push(`${col} = ${typeof v === 'number' ? this.num(v) : this.text(v)}`);
     } else if (present.length > 1) {
-      parts.push(
-        `${col} IN (${present.map((v) => (typeof v === 'number' ? this.num(v) : this.text(v as string))).join(', ')})`,
-      );
+      parts.push(this.inList(col, field.type === 'number' ? 'real' : 'text', distinct(present)));
     }
     if (present.length < values.length) parts.push(`${col} IS NULL`);
     return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`;
@@ -146,7 +207,7 @@ class Compiler {
     const cond =
       values.length === 1
         ? `c.capability = ${this.text(values[0] as string)}`
-        : `c.capability IN (${values.map((v) => this.text(v)).join(', ')})`;
+        : this.inList('c.capability', 'text', distinct(values));
     return `a.id IN (SELECT c.agent_id FROM ${CAPABILITIES} c WHERE ${cond})`;
   }
 
@@ -158,7 +219,7 @@ class Compiler {
       const cond =
         numbers.length === 1
           ? `r.value = ${this.num(numbers[0] as number)}`
-          : `r.value IN (${numbers.map((v) => this.num(v)).join(', ')})`;
+          : this.inList('r.value', 'real', distinct(numbers));
       parts.push(`a.id IN (SELECT r.agent_id FROM ${RESOURCES} r WHERE r.name = ${n} AND ${cond})`);
     }
     if (numbers.length < values.length) {

@@ -4,7 +4,7 @@
  */
 import { systemClock, type Clock } from '../runtime/clock.js';
 import type { Store, TransactionOptions, Tx } from '../store/index.js';
-import { countAgents, selectAgent, selectAgents } from './agent-reads.js';
+import { countAgents, parsePage, selectAgent, selectAgents, selectAgentsPage } from './agent-reads.js';
 import { filterCriteria, parseCriteria } from './criteria.js';
 import * as discovery from './discovery.js';
 import { AgentNotFoundError } from './errors.js';
@@ -22,12 +22,14 @@ import type {
   Agent,
   AgentFilter,
   AgentInput,
+  AgentPage,
   AgentUpdate,
   Criterion,
   Health,
   HealthSummary,
   JsonObject,
   LeastLoadedOptions,
+  PageOptions,
   RegistryListener,
   ResourceSummary,
   UnregisterOptions,
@@ -70,6 +72,10 @@ export interface AgentRegistry {
   list(filter?: AgentFilter): Promise<Agent[]>;
   /** The agents matching every criterion, ordered by id. Throws `invalid_criteria`. */
   query(criteria: readonly Criterion[]): Promise<Agent[]>;
+  /** A page of `list`: at most `limit` agents (default 100, at most 1000) after `cursor`. */
+  listPage(filter?: AgentFilter, page?: PageOptions): Promise<AgentPage>;
+  /** A page of `query`: at most `limit` agents (default 100, at most 1000) after `cursor`. */
+  queryPage(criteria: readonly Criterion[], page?: PageOptions): Promise<AgentPage>;
   findByCapability(capability: string): Promise<Agent[]>;
   findByHealth(health: Health): Promise<Agent[]>;
   findByNode(node: string): Promise<Agent[]>;
@@ -149,6 +155,14 @@ export function createRegistry(options: RegistryOptions): AgentRegistry {
     },
     async query(criteria) {
       return selectAgents(store, parseCriteria(criteria));
+    },
+    async listPage(filter = {}, page = {}) {
+      const conditions = parseCriteria(filterCriteria(filter));
+      return selectAgentsPage(store, conditions, parsePage(page));
+    },
+    async queryPage(criteria, page = {}) {
+      const conditions = parseCriteria(criteria);
+      return selectAgentsPage(store, conditions, parsePage(page));
     },
     findByCapability: (capability) => registry.list({ capability }),
     findByHealth: (health) => registry.list({ health }),

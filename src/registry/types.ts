@@ -92,6 +92,21 @@ export interface AgentFilter {
   readonly process?: string;
 }
 
+/** One page of a listing. */
+export interface PageOptions {
+  /** Most agents answered. Default 100, at most 1000. */
+  readonly limit?: number;
+  /** Where to go on: the `nextCursor` of the page before. Omitted: the first page. */
+  readonly cursor?: string;
+}
+
+/** A page of agents, by id. */
+export interface AgentPage {
+  readonly agents: Agent[];
+  /** Pass as `cursor` for the next page; null when this page is the last. */
+  readonly nextCursor: string | null;
+}
+
 /** The operators of the query language. See docs/registry.md for their exact meaning. */
 export const QueryOp = {
   /** Equal; on a list (capabilities, a metadata array): the list contains the value. */

@@ -165,11 +165,10 @@ function invalid(prefix: string, issues: z.core.$ZodIssue[], what: string): Vali
   });
 }
 
-// -0 would be stored as 0 in JSON but as -0 in the resources index; one value for both.
+// -0 would be stored as 0 in JSON but as -0 in the resources index; one value for both. fromEntries
+// defines own properties, so a resource named like `__proto__` is kept, never taken for the prototype.
 function normalizeResources(r: Readonly<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(r)) out[k] = v === 0 ? 0 : v;
-  return out;
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === 0 ? 0 : v]));
 }
 
 /**

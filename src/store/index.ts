@@ -22,3 +22,18 @@ export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './
 export type { PostgresStore, PostgresStoreOptions, StoreTimers } from './postgres/postgres-store.js';
 export { latestMigration, loadMigrations } from './migrations.js';
 export { parseJson, toJson } from './json.js';
+export {
+  bindList,
+  inListSql,
+  listOperand,
+  listParam,
+  type ListKind,
+  type ListValues,
+} from './sql/bind-list.js';
+export {
+  PAGE_DEFAULT_LIMIT,
+  PAGE_MAX_LIMIT,
+  decodePageCursor,
+  encodePageCursor,
+  type PageKey,
+} from './sql/page-cursor.js';

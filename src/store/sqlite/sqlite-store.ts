@@ -55,6 +55,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Apply pending migrations when opening. Default true. */
   readonly migrate?: boolean;
+  /** Create the folders and the database when missing. Default true; false: `store_not_found` instead. */
+  readonly create?: boolean;
   /** Largest number of writes committed together by `write`. Default 512. */
   readonly maxBatch?: number;
   /** The time source for migration records, in UNIX epoch ms. Default `Date.now`. */
@@ -86,6 +88,38 @@ function releaseQueue(location: string): void {
   if (entry !== undefined && --entry.users === 0) fileQueues.delete(location);
 }
 
+/**
+ * Creates the missing folders above the database one level at a time from the nearest existing one (a
+ * recursive mkdir of Node never returns under some paths, e.g. in /proc); a level that cannot be made is
+ * one clear error.
+ */
+function createFolders(folder: string): void {
+  const missing: string[] = [];
+  let at = folder;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      throw new StoreError(StoreErrorCode.readOnly, `cannot create the folder ${folder} for the database`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function hasMigrationsTable(conn: Connection): boolean {
+  const rows = conn.querySync(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'garrison_migrations'",
+  );
+  return rows.length > 0;
+}
+
 /** Locks taken by `tryLock`, per database file for the whole process (see `Store.tryLock`). */
 const fileLocks = new Map<string, Map<string, HeldLock>>();
 
@@ -99,8 +133,18 @@ function bindParams(params: readonly SqlValue[] | undefined): Params {
   return bound;
 }
 
+/**
+ * Prepared statements kept per connection, least recently used dropped first. The statements a process
+ * runs over and over are few; a cache much larger only holds one-offs (each a compiled program in native
+ * memory that lives as long as it is cached).
+ */
+export const STATEMENT_CACHE_SIZE = 200;
+/** SQL longer than this (in characters) is prepared for each use and never cached: such text is a one-off. */
+export const STATEMENT_CACHE_MAX_SQL = 4096;
+
 /** Statement cache and execution for one better-sqlite3 connection. */
 class Connection implements TxConnection {
+  // A Map iterates in insertion order: re-inserting on a hit keeps the least recently used first.
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
@@ -109,13 +153,25 @@ class Connection implements TxConnection {
   ) {}
 
   private prepare(sql: string): Database.Statement {
-    let stmt = this.statements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.db.prepare(sql);
-      if (this.statements.size > 2000) this.statements.clear();
-      this.statements.set(sql, stmt);
+    const cached = this.statements.get(sql);
+    if (cached !== undefined) {
+      this.statements.delete(sql);
+      this.statements.set(sql, cached);
+      return cached;
     }
+    const stmt = this.db.prepare(sql);
+    if (sql.length > STATEMENT_CACHE_MAX_SQL) return stmt;
+    if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+      const oldest = this.statements.keys().next();
+      if (oldest.done !== true) this.statements.delete(oldest.value);
+    }
+    this.statements.set(sql, stmt);
     return stmt;
+  }
+
+  /** How many statements the cache holds (for tests of its bound). */
+  get cachedStatements(): number {
+    return this.statements.size;
   }
 
   querySync<T = Row>(sql: string, params?: readonly SqlValue[]): T[] {
@@ -175,6 +231,11 @@ export class SqliteStore implements Store {
   private memoryLocks: Map<string, HeldLock> | undefined;
   private closed = false;
 
+  /** Prepared statements cached by both connections (at most twice `STATEMENT_CACHE_SIZE`). */
+  get cachedStatements(): number {
+    return this.writer.cachedStatements + (this.reader === this.writer ? 0 : this.reader.cachedStatements);
+  }
+
   private constructor(
     writer: Connection,
     reader: Connection,
@@ -198,22 +259,12 @@ export class SqliteStore implements Store {
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     const memory = options.path === ':memory:';
     const location = memory ? ':memory:' : resolve(options.path);
-    if (!memory) {
+    if (!memory && options.create === false && !existsSync(location)) {
       const folder = dirname(location);
-      if (!existsSync(folder)) {
-        try {
-          mkdirSync(folder, { recursive: true });
-        } catch (error) {
-          throw new StoreError(
-            StoreErrorCode.readOnly,
-            `cannot create the folder ${folder} for the database`,
-            {
-              cause: error,
-            },
-          );
-        }
-      }
+      const why = existsSync(folder) ? 'no such file' : `no folder ${folder}`;
+      throw new StoreError(StoreErrorCode.notFound, `there is no store at ${location} (${why})`);
     }
+    if (!memory) createFolders(dirname(location));
     if (!memory && existsSync(location)) {
       // SQLite opens a write-protected file read-only without a word and fails only at the first write;
       // the store refuses it up front instead.
@@ -236,6 +287,11 @@ export class SqliteStore implements Store {
       const writer = new Connection(writerDb, location);
       // A read first: a corrupt or foreign file fails here, before any pragma could write to it.
       writer.querySync('PRAGMA schema_version');
+      if (options.create === false && !memory && !hasMigrationsTable(writer))
+        throw new StoreError(
+          StoreErrorCode.notFound,
+          `there is no store at ${location} (no Garrison tables)`,
+        );
       writer.querySync(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
       if (!memory) {
         // Both take the write lock, so they wait their turn behind this process's other writers.
