@@ -2,13 +2,10 @@
  * Small helpers for the store tests: stores that are closed after each test, a scratch table, promises a
  * test resolves by hand, and child processes running a TypeScript fixture.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
+import { repositoryRoot as root, spawnScript, type ChildExit, type ChildOptions } from '../support/child.js';
 import type { TestAdapter } from '../support/stores.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Opens stores for one test and closes them all afterwards (`afterEach(() => stores.closeAll())`). */
 export class OpenStores {
@@ -69,36 +66,13 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { 
   throw new Error('expected the promise to reject, but it resolved');
 }
 
-export interface ChildResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The command that runs a TypeScript fixture from `test/store/fixtures/` in a new Node process. */
-export function fixtureCommand(name: string, args: readonly string[]): [string, string[]] {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'store', 'fixtures', name);
-  return [process.execPath, ['--import', loader, script, ...args]];
-}
-
-/** Runs a fixture to completion and collects its output. */
+/** Runs a TypeScript fixture from `test/store/fixtures/` in a new Node process to its end. */
 export function runFixture(
   name: string,
   args: readonly string[],
-  options: SpawnOptions = {},
-): Promise<ChildResult> {
-  const [command, argv] = fixtureCommand(name, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  options: ChildOptions = {},
+): Promise<ChildExit> {
+  return spawnScript(join(root, 'test', 'store', 'fixtures', name), args, options).exited;
 }
 
 /** What the `open-store` fixture prints: the outcome of opening a store in the child. */
@@ -106,7 +80,7 @@ export type OpenOutcome =
   | { readonly ok: true; readonly location: string; readonly version: number }
   | { readonly ok: false; readonly code: string | undefined; readonly message: string };
 
-export function parseOutcome(result: ChildResult): OpenOutcome {
+export function parseOutcome(result: ChildExit): OpenOutcome {
   const line = result.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as OpenOutcome;

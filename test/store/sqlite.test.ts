@@ -2,8 +2,7 @@
  * The SQLite adapter's own behaviour: what it does with a damaged, foreign or read-only file, another
  * process holding the write lock, the durability setting, and where the default store goes.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -19,15 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
-import {
-  createItems,
-  fixtureCommand,
-  labels,
-  OpenStores,
-  parseOutcome,
-  rejectionOf,
-  runFixture,
-} from './helpers.js';
+import { repositoryRoot as root, spawnScript } from '../support/child.js';
+import { createItems, labels, OpenStores, parseOutcome, rejectionOf, runFixture } from './helpers.js';
 
 const tempDirs: string[] = [];
 
@@ -164,12 +156,12 @@ describe('SQLite adapter', () => {
     const path = join(tempDir(), 'g.db');
     const store = await stores.at(`sqlite:${path}?busy_timeout=100`);
     await createItems(store);
-    const [command, argv] = fixtureCommand('hold-write-lock.ts', [path]);
-    const holder = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
-    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    const holder = spawnScript(join(root, 'test', 'support', 'fixtures', 'hold-write-lock.ts'), [
+      path,
+      '--write-item',
+    ]);
     try {
-      const lines = createInterface({ input: holder.stdout });
-      for await (const line of lines) if (line === 'locked') break;
+      await holder.line('locked');
 
       const error = await rejectionOf(
         store.transaction((tx) => tx.execute('INSERT INTO items (id, label) VALUES (1, $1)', ['mine'])),
@@ -180,8 +172,7 @@ describe('SQLite adapter', () => {
       const opening = await rejectionOf(openStore(`sqlite:${path}?busy_timeout=50`));
       expect(opening.code).toBe('store_busy');
     } finally {
-      holder.kill('SIGKILL');
-      await exited;
+      await holder.kill();
     }
     // The holder died mid-transaction: its row is gone and the file takes writes again.
     await store.transaction((tx) => tx.execute('INSERT INTO items (id, label) VALUES (1, $1)', ['mine']));
