@@ -1,13 +1,16 @@
 /**
- * What an engine does on its own: wake-ups between nodes (LISTEN/NOTIFY on PostgreSQL, in-process on
- * SQLite), and a tick every third of a lease that renews this node's leases, catches what a lost
+ * What an engine does on its own: wake-ups between nodes and from clients (LISTEN/NOTIFY on PostgreSQL;
+ * on SQLite in-process, plus a poll of `PRAGMA data_version` that notices other processes' commits within
+ * a few ms), and a tick every third of a lease that renews this node's leases, catches what a lost
  * wake-up would have delivered (pause/cancel requests, signals and results handed to waiting runs,
  * results other nodes' runs reached), and takes over orphaned runs. Background work is tracked so that
  * stopping waits for it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../runtime/clock.js';
+import { watchCommits, type CommitWatch } from '../../store/commit-watch.js';
 import type { Store, Unsubscribe } from '../../store/index.js';
+import { PENDING_CHANNEL, WORKFLOWS_CHANNEL } from './channels.js';
 import type { DueTimers } from './due-timers.js';
 import { WorkflowErrorCode } from './errors.js';
 import type { RunExecution } from './execution.js';
@@ -16,7 +19,6 @@ import type { ResultWaiters } from './result-waiters.js';
 import { renewLeases } from './run-writes.js';
 import { ownedControls, readRuns } from './runs.js';
 
-const CHANNEL = 'garrison_workflows';
 /** NOTIFY payloads are limited (8000 bytes on PostgreSQL); ids are sent in chunks below this. */
 const MAX_PAYLOAD = 7000;
 
@@ -31,6 +33,16 @@ export interface BackgroundHost {
   /** Executions running on this engine, by run id. */
   readonly active: ReadonlyMap<string, RunExecution>;
   readonly waiters: ResultWaiters;
+  /**
+   * SQLite: how often to look whether another process committed, in ms (then look at this node's runs
+   * and for pending ones at once); 0: never.
+   */
+  readonly changePollMs: number;
+  /**
+   * Takes up runs that became pending elsewhere (a client started or resumed them), when this engine
+   * takes runs up on its own or hands them to a supervisor; undefined: it does neither.
+   */
+  readonly takePending: (() => Promise<unknown>) | undefined;
   recover(): Promise<number>;
   report(error: unknown): void;
 }
@@ -41,6 +53,11 @@ export class EngineBackground {
   private readonly pending = new Set<Promise<void>>();
   private readonly lastWakeSeq = new Map<string, number>();
   private unlisten: Unsubscribe | undefined;
+  private unlistenPending: Unsubscribe | undefined;
+  private watch: CommitWatch | undefined;
+  /** What the next look covers: this node's runs (their signals and controls), pending runs. */
+  private wanted = { owned: false, pending: false };
+  private looking = false;
   private ticking = false;
   private tickAgain = false;
   private lastRecover = 0;
@@ -51,7 +68,17 @@ export class EngineBackground {
 
   /** Listens for wake-ups and starts the tick. */
   async start(): Promise<void> {
-    this.unlisten = await this.host.store.listen(CHANNEL, (payload) => this.onNotification(payload));
+    const { store, clock, takePending, changePollMs } = this.host;
+    this.unlisten = await store.listen(WORKFLOWS_CHANNEL, (payload) => this.onNotification(payload));
+    if (takePending !== undefined) {
+      this.unlistenPending = await store.listen(PENDING_CHANNEL, () => this.look({ pending: true }));
+    }
+    this.watch = watchCommits(store, {
+      intervalMs: changePollMs,
+      timers: clock,
+      onChange: () => this.look({ owned: true, pending: true }),
+      onError: (error) => this.host.report(error),
+    });
     this.armTick();
   }
 
@@ -95,8 +122,10 @@ export class EngineBackground {
   /** Stops listening and ticking, after the background work in progress. (The engine stops the timers.) */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.watch?.stop();
     await Promise.all([...this.pending]);
     if (this.unlisten !== undefined) await this.unlisten();
+    if (this.unlistenPending !== undefined) await this.unlistenPending();
   }
 
   /** A tick every third of a lease, at a steady cadence; a tick due while one runs follows it. */
@@ -124,17 +153,55 @@ export class EngineBackground {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    const { store, nodeId, leaseMs, active, waiters } = this.host;
+    const { store, nodeId, leaseMs } = this.host;
     const now = this.host.clock.now();
     await renewLeases(store, nodeId, now + leaseMs);
+    await this.resolveWaiters();
+    await this.refreshOwned();
+    const interval = this.host.recoverIntervalMs;
+    if (interval > 0 && now - this.lastRecover >= interval) await this.host.recover();
+  }
+
+  /** Looks at the store now (coalesced: one look at a time, one more after it when asked meanwhile). */
+  private look(what: { owned?: boolean; pending?: boolean }): void {
+    if (this.stopped) return;
+    if (what.owned === true) this.wanted.owned = true;
+    if (what.pending === true && this.host.takePending !== undefined) this.wanted.pending = true;
+    if (this.looking || (!this.wanted.owned && !this.wanted.pending)) return;
+    this.looking = true;
+    this.run(
+      (async () => {
+        try {
+          while (!this.stopped && (this.wanted.owned || this.wanted.pending)) {
+            const { owned, pending } = this.wanted;
+            this.wanted = { owned: false, pending: false };
+            if (owned) {
+              await this.resolveWaiters();
+              if (this.host.active.size > 0) await this.refreshOwned();
+            }
+            if (pending) await this.host.takePending?.();
+          }
+        } finally {
+          this.looking = false;
+        }
+      })(),
+    );
+  }
+
+  /** Result waiters whose runs ended elsewhere. */
+  private async resolveWaiters(): Promise<void> {
+    const { store, waiters } = this.host;
     const waited = waiters.ids();
-    if (waited.length > 0) {
-      for (const row of await readRuns(store, waited)) {
-        const final = finalOf(row);
-        if (final !== undefined) waiters.resolve(row.id, final);
-      }
+    if (waited.length === 0) return;
+    for (const row of await readRuns(store, waited)) {
+      const final = finalOf(row);
+      if (final !== undefined) waiters.resolve(row.id, final);
     }
-    // Runs waiting here whose wake-up counter moved, or that carry a control request: refresh them.
+  }
+
+  /** Runs executing here whose wake-up counter moved, or that carry a control request: refresh them. */
+  private async refreshOwned(): Promise<void> {
+    const { store, nodeId, active } = this.host;
     const seen = new Set<string>();
     for (const row of await ownedControls(store, nodeId)) {
       const exec = active.get(row.id);
@@ -148,8 +215,6 @@ export class EngineBackground {
       }
     }
     for (const id of this.lastWakeSeq.keys()) if (!seen.has(id)) this.lastWakeSeq.delete(id);
-    const interval = this.host.recoverIntervalMs;
-    if (interval > 0 && now - this.lastRecover >= interval) await this.host.recover();
   }
 
   private async notify(kind: 'wake' | 'done', ids: readonly string[]): Promise<void> {
@@ -160,7 +225,7 @@ export class EngineBackground {
       const payload = JSON.stringify({ e: this.instance, k: kind, ids: chunk });
       chunk = [];
       size = 0;
-      await this.host.store.notify(CHANNEL, payload);
+      await this.host.store.notify(WORKFLOWS_CHANNEL, payload);
     };
     for (const id of ids) {
       if (size + id.length + 3 > MAX_PAYLOAD) await send();

@@ -48,6 +48,13 @@ export interface WorkflowEngineOptions {
    */
   readonly onRunClaimable?: (workflowId: string) => void;
   /**
+   * SQLite only: how often the engine checks whether another process (a client, another node) committed,
+   * in ms — `PRAGMA data_version`, one tiny read — and then looks at once for runs it should start or
+   * wake. 0 turns it off (the lease tick and `recoverIntervalMs` still find everything). Default 20 with
+   * the system clock, 0 with any other clock.
+   */
+  readonly changePollMs?: number;
+  /**
    * PostgreSQL only: journal flushes committing at once (each on its own pool connection). Default 4.
    * SQLite has a single writer and always uses 1.
    */
@@ -58,6 +65,7 @@ export const optionsSchema = z.object({
   nodeId: z.string().min(1).max(200),
   leaseMs: z.number().int().min(10).max(86_400_000).optional(),
   recoverIntervalMs: z.number().int().min(0).optional(),
+  changePollMs: z.number().int().min(0).max(60_000).optional(),
   maxFlushesInFlight: z.number().int().min(1).max(64).optional(),
 });
 export const startOptionsSchema = z.object({ workflowId: z.string().min(1).max(200).optional() }).strict();

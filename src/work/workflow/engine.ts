@@ -41,6 +41,7 @@ import {
 import { WorkflowRegistry } from './registry.js';
 import { releaseLeases } from './run-writes.js';
 import { findClaimable, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
+import { insertBatch, prepareBatch, type StartItem } from './start-batch.js';
 import type {
   ListOptions,
   ResultOptions,
@@ -87,6 +88,7 @@ export class WorkflowEngine implements DispatchResults {
       nodeId: options.nodeId,
       leaseMs: options.leaseMs,
       recoverIntervalMs: options.recoverIntervalMs,
+      changePollMs: options.changePollMs,
       maxFlushesInFlight: options.maxFlushesInFlight,
     });
     if (!parsed.success) throw invalid('workflow engine options', parsed.error.issues);
@@ -130,6 +132,9 @@ export class WorkflowEngine implements DispatchResults {
       leaseMs: this.leaseMs,
       // A supervisor that drives runs itself (autoExecute off) decides when runs are taken over, too.
       recoverIntervalMs: options.recoverIntervalMs ?? (options.autoExecute === false ? 0 : this.leaseMs),
+      // The system clock polls; a virtual clock would fire a poll for every few ms it is advanced.
+      changePollMs: options.changePollMs ?? (this.clock === systemClock ? 20 : 0),
+      takePending: this.pendingTaker(options),
       active: this.active,
       waiters: this.waiters,
       recover: () => this.recover(),
@@ -197,6 +202,53 @@ export class WorkflowEngine implements DispatchResults {
       result: (resultOptions) => this.result<O>(id, resultOptions),
       get: () => this.get<O>(id),
     };
+  }
+
+  /**
+   * Starts many runs as one unit: every item is checked first (a bad one is `invalid_input` naming it,
+   * nothing written), then all are inserted in one transaction — in the store whole or not at all, even
+   * if the process dies mid-batch. Ids that exist already are idempotent starts (`created: false`).
+   * Handles are in item order.
+   */
+  async startMany<I, O>(items: ReadonlyArray<StartItem<I, O>>): Promise<Array<WorkflowHandle<O>>> {
+    this.assertRunning();
+    const runs = prepareBatch(
+      items,
+      (ref) => {
+        const def = this.defs.resolve(ref);
+        return { name: def.name, def };
+      },
+      () => timeOrderedId(this.clock.now()),
+    );
+    if (!this.isReady) await this.ensureReady();
+    for (const run of runs) {
+      const local = this.active.get(run.id);
+      if (local !== undefined && local.def.name !== run.name)
+        throw this.conflict(run.id, local.def.name, run.name);
+    }
+    const auto = this.host.autoExecute;
+    const now = this.clock.now();
+    const created = await this.store.transaction((tx) =>
+      insertBatch(
+        tx,
+        runs,
+        auto
+          ? { status: 'running', owner: this.nodeId, leaseUntil: now + this.leaseMs, fence: 1 }
+          : { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
+        now,
+      ),
+    );
+    for (const run of runs) {
+      if (!created.has(run.id) || run.def === undefined) continue;
+      if (auto) this.runs.launchFresh(run.def, run.id, run.input, null, null);
+      else this.host.pendingCreated(run.id);
+    }
+    return runs.map((run) => ({
+      workflowId: run.id,
+      created: created.has(run.id),
+      result: (resultOptions) => this.result<O>(run.id, resultOptions),
+      get: () => this.get<O>(run.id),
+    }));
   }
 
   private async insertAndLaunch(
@@ -384,6 +436,8 @@ export class WorkflowEngine implements DispatchResults {
    * own, or with an expired lease), oldest first, not counting those executing here.
    */
   async claimable(limit = 100): Promise<string[]> {
+    // A supervisor asks first: from then on this engine hears wake-ups for the runs it will execute.
+    if (!this.isReady) await this.ensureReady();
     const n = Math.max(1, Math.min(limit, 10_000));
     const rows = await findClaimable(this.store, this.nodeId, this.clock.now(), n);
     return rows.filter((r) => this.defs.has(r.name) && !this.active.has(r.id)).map((r) => r.id);
@@ -470,6 +524,23 @@ export class WorkflowEngine implements DispatchResults {
       },
       handedOff: (runId, idx, entry) => handedOff(this.control, runId, idx, entry),
       report: this.report,
+    };
+  }
+
+  /**
+   * What to do when runs became pending elsewhere (a client started, resumed or cancelled them): take
+   * them up here when this engine executes runs on its own and looks for them (`recoverIntervalMs` > 0);
+   * hand them to the supervisor on SQLite (on PostgreSQL its launcher hears the same wake-up itself).
+   */
+  private pendingTaker(options: WorkflowEngineOptions): (() => Promise<unknown>) | undefined {
+    if (options.autoExecute !== false) {
+      const interval = options.recoverIntervalMs ?? this.leaseMs;
+      return interval > 0 ? () => this.recover() : undefined;
+    }
+    if (options.onRunClaimable === undefined || this.store.dialect !== 'sqlite') return undefined;
+    return async () => {
+      const ids = await this.claimable(1);
+      if (ids.length > 0) this.handOff(ids);
     };
   }
 

@@ -8,6 +8,8 @@ export {
   type Dispatcher,
   type LocalHandler,
 } from './dispatcher.js';
+export { MAX_BATCH, type StartItem } from './start-batch.js';
+export { PENDING_CHANNEL, WORKFLOWS_CHANNEL } from './channels.js';
 export { isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 export {
   WorkflowStatus,

@@ -82,16 +82,20 @@ export async function resumeRun(host: ControlHost, id: string): Promise<void> {
   else await host.background.wake([id]);
 }
 
-export async function sendSignal(host: ControlHost, id: string, name: string, data: unknown): Promise<void> {
+/** Checks a signal's name and returns its data as JSON text; `invalid_input` otherwise. */
+export function signalText(name: unknown, data: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
     throw new ValidationError(`a signal needs a name of 1 to 200 characters, got ${JSON.stringify(name)}`);
   }
-  let text: string;
   try {
-    text = JSON.stringify(data ?? null);
+    return JSON.stringify(data ?? null);
   } catch (error) {
     throw new ValidationError(`signal data for ${name} cannot be stored as JSON`, undefined, error);
   }
+}
+
+export async function sendSignal(host: ControlHost, id: string, name: string, data: unknown): Promise<void> {
+  const text = signalText(name, data);
   const seq = await insertSignal(host.store, id, name, text, host.clock.now());
   if (seq === undefined) {
     const run = await current(host, id);

@@ -2,11 +2,17 @@
  * The small writes outside the journal's hot path: claims (taking a run over under a new fence), lease
  * renewal and release, pause/resume/cancel requests, and signals.
  */
-import type { Store } from '../../store/index.js';
+import type { Store, Tx } from '../../store/index.js';
 import { ACTIVE_SQL, FINAL_SQL, inJsonList, RUNS, type ClaimedRun } from './runs.js';
 import type { WorkflowStatus } from './types.js';
 
 const SIGNALS = 'garrison_workflow_signals';
+
+/**
+ * Runs in the transaction of a request once it has been recorded: a caller with no engine sends its
+ * wake-up there, so the wake-up commits with the write (and is dropped with it).
+ */
+export type AlsoInTx = (tx: Tx) => Promise<void>;
 
 /** Adds a signal to an unfinished run; undefined when the run is missing or finished. */
 export async function insertSignal(
@@ -15,6 +21,7 @@ export async function insertSignal(
   name: string,
   data: string,
   now: number,
+  also?: AlsoInTx,
 ): Promise<number | undefined> {
   return store.write(async (tx) => {
     const rows = await tx.query<{ seq: number }>(
@@ -26,6 +33,7 @@ export async function insertSignal(
     const seq = rows[0]?.seq;
     if (seq === undefined) return undefined;
     await tx.execute(`UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`, [runId]);
+    await also?.(tx);
     return Number(seq);
   });
 }
@@ -84,16 +92,19 @@ export async function requestPause(
   store: Store,
   id: string,
   now: number,
+  also?: AlsoInTx,
 ): Promise<WorkflowStatus | undefined> {
-  const rows = await store.write((tx) =>
-    tx.query<{ status: WorkflowStatus }>(
+  const rows = await store.write(async (tx) => {
+    const changed = await tx.query<{ status: WorkflowStatus }>(
       `UPDATE ${RUNS} SET control = CASE WHEN status = 'pending' THEN NULL ELSE 'pause' END, ` +
         "status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END, " +
         "owner = CASE WHEN status = 'pending' THEN NULL ELSE owner END, updated_at = $2 " +
         `WHERE id = $1 AND status IN ${ACTIVE_SQL} AND control IS NULL RETURNING status`,
       [id, now],
-    ),
-  );
+    );
+    if (changed.length > 0) await also?.(tx);
+    return changed;
+  });
   return rows[0]?.status;
 }
 
@@ -114,6 +125,7 @@ export async function requestResume(
   store: Store,
   id: string,
   now: number,
+  also?: AlsoInTx,
 ): Promise<'resumed' | 'withdrawn' | undefined> {
   return store.write(async (tx) => {
     const resumed = await tx.execute(
@@ -121,12 +133,17 @@ export async function requestResume(
         "updated_at = $2 WHERE id = $1 AND status = 'paused'",
       [id, now],
     );
-    if (resumed.rowCount === 1) return 'resumed';
+    if (resumed.rowCount === 1) {
+      await also?.(tx);
+      return 'resumed';
+    }
     const withdrawn = await tx.execute(
       `UPDATE ${RUNS} SET control = NULL, updated_at = $2 WHERE id = $1 AND control = 'pause' AND status IN ${ACTIVE_SQL}`,
       [id, now],
     );
-    return withdrawn.rowCount === 1 ? 'withdrawn' : undefined;
+    if (withdrawn.rowCount !== 1) return undefined;
+    await also?.(tx);
+    return 'withdrawn';
   });
 }
 
@@ -138,15 +155,18 @@ export async function requestCancel(
   store: Store,
   id: string,
   now: number,
+  also?: AlsoInTx,
 ): Promise<WorkflowStatus | undefined> {
-  const rows = await store.write((tx) =>
-    tx.query<{ status: WorkflowStatus }>(
+  const rows = await store.write(async (tx) => {
+    const changed = await tx.query<{ status: WorkflowStatus }>(
       `UPDATE ${RUNS} SET control = 'cancel', ` +
         "status = CASE WHEN status = 'paused' THEN 'pending' ELSE status END, updated_at = $2 " +
         `WHERE id = $1 AND status NOT IN ${FINAL_SQL} RETURNING status`,
       [id, now],
-    ),
-  );
+    );
+    if (changed.length > 0) await also?.(tx);
+    return changed;
+  });
   return rows[0]?.status;
 }
 
