@@ -1,10 +1,13 @@
 /**
  * Request bodies: JSON only (415 otherwise), at most `limit` bytes — hono's `bodyLimit` refuses them with
  * 413 from the Content-Length before reading, or as soon as the stream passes the limit — parsed (400 if
- * not JSON) and at most `MAX_DEPTH` levels deep (422), so nothing downstream recurses without bound.
+ * not JSON) and at most `MAX_DEPTH` levels deep (422), so nothing downstream recurses without bound. A
+ * body must arrive within `timeoutMs` of being asked for (408 `body_timeout`, and the connection is
+ * closed): a client that trickles its body cannot hold an admission slot longer than that.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Clock } from '../runtime/index.js';
 import { ApiError } from './errors.js';
 import type { ApiEnv } from './route.js';
 
@@ -38,7 +41,15 @@ export function checkJsonType(c: Context<ApiEnv, string>): void {
 /** Reads a request's JSON body, bounded to `limit` bytes; `undefined` when it has none. */
 export type JsonBodyReader = (c: Context<ApiEnv, string>) => Promise<unknown>;
 
-export function jsonBodyReader(limit: number): JsonBodyReader {
+export interface BodyReaderOptions {
+  /** Largest body, in bytes. */
+  readonly limit: number;
+  /** Time the whole body has to arrive once it is read, in ms (timed by `clock`). */
+  readonly timeoutMs: number;
+  readonly clock: Pick<Clock, 'setTimer'>;
+}
+
+export function jsonBodyReader({ limit, timeoutMs, clock }: BodyReaderOptions): JsonBodyReader {
   const bounded: MiddlewareHandler<ApiEnv> = bodyLimit({
     maxSize: limit,
     onError: () => {
@@ -49,9 +60,32 @@ export function jsonBodyReader(limit: number): JsonBodyReader {
     if (!hasBody(c)) return undefined;
     checkJsonType(c);
     let text = '';
-    await bounded(c, async () => {
-      text = await c.req.text();
+    let timer: { cancel(): void } | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = clock.setTimer(timeoutMs, () =>
+        reject(
+          new ApiError(408, 'body_timeout', `the body did not arrive within ${timeoutMs} ms`, undefined, {
+            connection: 'close',
+          }),
+        ),
+      );
     });
+    try {
+      await Promise.race([
+        bounded(c, async () => {
+          try {
+            text = await c.req.text();
+          } catch (error) {
+            if (error instanceof ApiError) throw error;
+            // The client went away mid-body: nobody reads the answer, and it is no server fault.
+            throw new ApiError(400, 'body_aborted', 'the body was cut off before its end');
+          }
+        }),
+        late,
+      ]);
+    } finally {
+      timer?.cancel();
+    }
     return parseJson(text);
   };
 }

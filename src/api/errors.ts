@@ -1,4 +1,8 @@
-/** API errors: one JSON shape, `{"error":{"code","message","details"}}`, with the fitting HTTP status. */
+/**
+ * API errors: one JSON shape, `{"error":{"code","message","details"}}`, with the fitting HTTP status. A
+ * failure the API cannot name (500) says nothing of itself: its body is `internal_error` with a request
+ * id, and the detail (which may hold paths, SQL or engine codes) goes only to the log under that id.
+ */
 import { isGarrisonError } from '../errors.js';
 
 export class ApiError extends Error {
@@ -8,8 +12,9 @@ export class ApiError extends Error {
     message: string,
     readonly details?: unknown,
     readonly headers: Readonly<Record<string, string>> = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ApiError';
   }
 }
@@ -46,12 +51,16 @@ export function toHttpError(error: unknown): ApiError {
       return new ApiError(429, code, error.message, error.details, retryLater);
     if (UNAVAILABLE.has(code) || error.retryable)
       return new ApiError(503, code, error.message, error.details, retryLater);
-    return new ApiError(500, code, error.message, error.details);
   }
-  return new ApiError(500, 'internal_error', 'the server failed to handle the request');
+  return internalError(error);
 }
 
-export function errorBody(e: ApiError): string {
+/** A failure with nothing the client may see: the error is kept as `cause`, for the log only. */
+export const internalError = (cause: unknown): ApiError =>
+  new ApiError(500, 'internal_error', 'internal error', undefined, {}, cause);
+
+export function errorBody(e: ApiError, requestId?: string): string {
+  if (e.status === 500) return JSON.stringify({ error: { code: e.code, message: e.message, requestId } });
   return JSON.stringify({
     error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) },
   });

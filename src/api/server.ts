@@ -2,21 +2,25 @@
  * The HTTP server: the `/v1` REST API, `/metrics`, `/healthz`, `/readyz`, `/v1/events`, `/openapi.json`
  * and the dashboard at `/` — the route table (see `routes/`) mounted onto a hono app (`app.ts`), served
  * by @hono/node-server on a node:http server. node:http's own header and request timeouts bound slow
- * clients; admission is bounded (`admission.ts`); `close` lets requests in flight finish.
+ * clients, a body deadline bounds slow bodies; admission is bounded (`admission.ts`); requests from other
+ * sites and for other hosts are refused (`guard.ts`); `close` lets requests in flight finish. What
+ * node:http refuses itself (malformed HTTP, headers too large, a timeout) is answered in JSON too.
  */
 import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import { createAdmission } from './admission.js';
 import { createApiApp } from './app.js';
 import { authOptionsSchema, createAuthenticator, type ApiAuthOptions } from './auth.js';
 import type { ApiContext } from './context.js';
+import { createRequestGuard } from './guard.js';
 import { openApiDocument } from './openapi.js';
 import type { Route } from './route.js';
 import { apiRoutes } from './routes/index.js';
 import type { StreamCloser } from './sse.js';
+import { createPinoLogger, type Logger } from '../telemetry/index.js';
 
 export interface ApiServerOptions {
   /** Address to listen on. Default 127.0.0.1. Any other address than loopback requires `auth`. */
@@ -29,6 +33,18 @@ export interface ApiServerOptions {
   readonly headersTimeoutMs?: number;
   /** Time a client has to send a whole request, in ms. Default 30000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Time a request's body has to arrive once the route reads it, in ms (timed by the context's clock):
+   * later is 408 `body_timeout` and the connection is closed. Default 5000.
+   */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Host names (beyond loopback names and IP literals) that requests may name in `Host`: the names under
+   * which operators reach a server bound to another address. Default none.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Where the detail of a 500 goes, with its request id. Default: JSON lines on standard error. */
+  readonly logger?: Pick<Logger, 'error'>;
   /** How often the two timeouts above are checked, in ms. Default 1000. */
   readonly timeoutCheckIntervalMs?: number;
   /** Requests handled at once; more are refused with 503 and Retry-After. Default 64. */
@@ -61,6 +77,21 @@ const optionsSchema = z.strictObject({
     .default(MIB),
   headersTimeoutMs: z.number().int().min(10).default(10_000),
   requestTimeoutMs: z.number().int().min(10).default(30_000),
+  bodyTimeoutMs: z.number().int().min(1).default(5000),
+  allowedHosts: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(253)
+        .regex(/^[A-Za-z0-9.-]+$/, 'a host name without port or scheme')
+        .transform((h) => h.toLowerCase()),
+    )
+    .max(1000)
+    .default([]),
+  logger: z
+    .custom<Pick<Logger, 'error'>>((l) => typeof (l as Logger | undefined)?.error === 'function')
+    .optional(),
   timeoutCheckIntervalMs: z.number().int().min(10).default(1000),
   maxConcurrentRequests: z.number().int().min(1).max(100_000).default(64),
   maxEventStreams: z.number().int().min(0).max(100_000).default(32),
@@ -105,6 +136,31 @@ function parseOptions(options: ApiServerOptions) {
   return { ...o, auth: auth?.data };
 }
 
+/** What node:http refuses before any handler runs, as the API's error shape. */
+const CLIENT_ERRORS: ReadonlyMap<string, readonly [number, string, string]> = new Map([
+  ['HPE_HEADER_OVERFLOW', [431, 'headers_too_large', 'the request headers are too large']],
+  ['ERR_HTTP_REQUEST_TIMEOUT', [408, 'request_timeout', 'the request did not arrive in time']],
+]);
+
+/** node:http's `clientError`: answers in JSON where the socket can still take an answer, then closes it. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || started?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = CLIENT_ERRORS.get(error.code ?? '') ?? [
+    400,
+    'bad_request',
+    'the request is not valid HTTP',
+  ];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Starts the API server for a context; resolves once it listens. */
 export async function createApiServer(ctx: ApiContext, options: ApiServerOptions = {}): Promise<ApiServer> {
   const o = parseOptions(options);
@@ -121,7 +177,11 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
   const app = createApiApp(routes, {
     auth: createAuthenticator(o.auth, ctx.clock),
     bodyLimitBytes: o.bodyLimitBytes,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    clock: ctx.clock,
+    guard: createRequestGuard({ boundHost: o.host, allowedHosts: o.allowedHosts }),
     admission: admission.middleware,
+    logger: o.logger ?? createPinoLogger({ name: 'garrison-api', destination: process.stderr }),
   });
   const server = createAdaptorServer({
     fetch: app.fetch,
@@ -132,6 +192,7 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
       connectionsCheckingInterval: o.timeoutCheckIntervalMs,
     },
   }) as Server;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

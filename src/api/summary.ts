@@ -21,7 +21,7 @@ interface MetricJson {
 
 async function telemetryTotals(ctx: ApiContext): Promise<Record<string, number>> {
   const all = (await ctx.metrics.registry.getMetricsAsJSON()) as unknown as MetricJson[];
-  const totals: Record<string, number> = {};
+  const totals = Object.create(null) as Record<string, number>; // keyed by metric names
   for (const m of all) {
     const values =
       m.type === 'histogram' || m.type === 'summary'

@@ -3,8 +3,10 @@
  * the `/v1` endpoints every two seconds, and at once when an event arrives on `/v1/events` (read with
  * fetch, so the bearer token goes in a header and never in a URL). When the API needs a token, the page
  * asks for it once and keeps it in session storage. The script runs in the browser, so its timers are
- * the browser's own.
+ * the browser's own. Its requests that change state say `Content-Type: application/json` (the API refuses
+ * any other); the page's policy allows this one inline script by its SHA-256 (`DASHBOARD_SCRIPT_SHA256`).
  */
+import { createHash } from 'node:crypto';
 import { STYLE } from './style.js';
 
 /** The endpoints the page reads or calls (a test checks each is a route of the API). */
@@ -35,7 +37,7 @@ const history = [];
 
 async function api(path, init) {
   const headers = token ? { authorization: 'Bearer ' + token } : {};
-  if (init && init.body) headers['content-type'] = 'application/json';
+  if (init && init.method && init.method !== 'GET') headers['content-type'] = 'application/json';
   const r = await fetch(path, { ...init, headers });
   if (r.status === 401) { $('login').hidden = false; throw new Error('a token is needed'); }
   if (r.status === 404 && (!init || !init.method)) return undefined;
@@ -200,6 +202,9 @@ const STATUSES = [
   'failed',
   'cancelled',
 ];
+
+/** The base64 SHA-256 of the page's one inline script, for its Content-Security-Policy. */
+export const DASHBOARD_SCRIPT_SHA256 = createHash('sha256').update(SCRIPT, 'utf8').digest('base64');
 
 export function dashboardPage(): string {
   const options = STATUSES.map((s) => `<option value="${s}">${s || 'any status'}</option>`).join('');

@@ -138,7 +138,10 @@ export interface Reply {
   readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are checked field by field
 }
 
-/** A request with a JSON body (a string is sent as it is) and extra headers. */
+/**
+ * A request with a JSON body (a string is sent as it is) and extra headers. Every request that may change
+ * state says `Content-Type: application/json`, body or not, as the API asks.
+ */
 export async function call(
   url: string,
   method: string,
@@ -146,9 +149,10 @@ export async function call(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<Reply> {
+  const sendsJson = body !== undefined || (method !== 'GET' && method !== 'HEAD');
   const res = await fetch(`${url}${path}`, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: { ...(sendsJson ? { 'content-type': 'application/json' } : {}), ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await res.text();

@@ -184,9 +184,10 @@ export async function readCoordinationSnapshot(
     store.query<StepGroup>(stepsSql(windowed), params),
     store.query<TaskGroup>(tasksSql(windowed), params),
   ]);
-  const byWorkflow: Record<string, WorkflowFigures> = {};
+  // Names are user input: a workflow or queue named `__proto__` must be a key like any other.
+  const byWorkflow = Object.create(null) as Record<string, WorkflowFigures>;
   for (const [name, groups] of groupBy(runs, (r) => r.name)) byWorkflow[name] = workflowFigures(groups);
-  const byQueue: Record<string, QueueFigures> = {};
+  const byQueue = Object.create(null) as Record<string, QueueFigures>;
   for (const [queue, groups] of groupBy(tasks, (t) => t.queue)) byQueue[queue] = queueFigures(groups);
 
   const of = (kinds: readonly string[], status?: string) =>
