@@ -51,6 +51,12 @@ export interface WorkerOptions<P = unknown> {
    * Default 30,000 where the store delivers notifications across processes, else 1,000.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * SQLite only: how often an idle worker checks whether another process committed (`PRAGMA
+   * data_version`, one tiny read), in ms; when one did and a task is due, it claims at once. 0 turns it
+   * off. Default 20 with the system clock, 0 with any other clock.
+   */
+  readonly changePollMs?: number;
   /** How long `stop()` waits for running handlers before aborting them, in ms. Default 10,000. */
   readonly stopTimeoutMs?: number;
   /** This worker's id, recorded as `leased_by`. Default `<host>:<pid>:<random>`. */
@@ -72,6 +78,7 @@ export interface ResolvedWorkerOptions<P> {
   readonly batchSize: number;
   readonly prefetch: number;
   readonly pollIntervalMs: number;
+  readonly changePollMs: number;
   readonly stopTimeoutMs: number;
   readonly workerId: string;
   readonly random: () => number;
@@ -86,6 +93,7 @@ const schema = z.object({
   batchSize: positive.max(10_000).optional(),
   prefetch: z.number().int().min(0).max(100_000).optional(),
   pollIntervalMs: z.number().int().min(1).optional(),
+  changePollMs: z.number().int().min(0).max(60_000).optional(),
   stopTimeoutMs: z.number().int().min(0).optional(),
   workerId: z.string().min(1).max(200).optional(),
   completionBatchSize: positive.max(10_000).optional(),
@@ -99,6 +107,7 @@ export function resolveWorkerOptions<P>(options: WorkerOptions<P>): ResolvedWork
     batchSize: options.batchSize,
     prefetch: options.prefetch,
     pollIntervalMs: options.pollIntervalMs,
+    changePollMs: options.changePollMs,
     stopTimeoutMs: options.stopTimeoutMs,
     workerId: options.workerId,
     completionBatchSize: options.completionBatchSize,
@@ -137,6 +146,8 @@ export function resolveWorkerOptions<P>(options: WorkerOptions<P>): ResolvedWork
     batchSize,
     prefetch: o.prefetch ?? batchSize,
     pollIntervalMs: o.pollIntervalMs ?? (options.store.capabilities.notify ? 30_000 : 1_000),
+    // The system clock polls; a virtual clock would fire a poll for every few ms it is advanced.
+    changePollMs: o.changePollMs ?? ((options.clock ?? systemClock) === systemClock ? 20 : 0),
     stopTimeoutMs: o.stopTimeoutMs ?? 10_000,
     workerId: o.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     random: options.random ?? Math.random,

@@ -5,6 +5,7 @@
  * heartbeat timer and one wake-up timer per worker, never one per task.
  */
 import type { TimerHandle } from '../../runtime/clock.js';
+import { watchCommits, type CommitWatch } from '../../store/commit-watch.js';
 import type { Unsubscribe } from '../../store/index.js';
 import { CANCEL_CHANNEL } from './admin.js';
 import { inClaimOrder, nextDueAt } from './claim.js';
@@ -56,6 +57,8 @@ export class Worker<P = unknown> implements LocalWorker {
   private wakeTimer: TimerHandle | undefined;
   private wakeAt = Infinity;
   private unlisteners: Unsubscribe[] = [];
+  private watch: CommitWatch | undefined;
+  private checkingCommit = false;
   private unregister: (() => void) | undefined;
   private readonly background = new Set<Promise<unknown>>();
   private errorStreak = 0;
@@ -135,6 +138,12 @@ export class Worker<P = unknown> implements LocalWorker {
       throw error;
     }
     this.unregister = registerLocalWorker(store, this);
+    this.watch = watchCommits(store, {
+      intervalMs: this.o.changePollMs,
+      timers: this.o.clock,
+      onChange: () => this.onOtherCommit(),
+      onError: (error) => this.emitter.emit('error', { error }),
+    });
     this.leases.start();
     this.wantClaim = true;
     this.maybeClaim();
@@ -287,6 +296,31 @@ export class Worker<P = unknown> implements LocalWorker {
     this.maybeClaim();
   }
 
+  /**
+   * SQLite: another process committed (an enqueue from a client or another node, perhaps). An idle
+   * worker looks whether a task of its queues is due now — a read, so that the commits of busy
+   * neighbours cost no claim transaction — and claims at once when one is.
+   */
+  private onOtherCommit(): void {
+    if (this.current !== 'running' || !this.short || this.claiming || this.checkingCommit) return;
+    this.checkingCommit = true;
+    const names = this.o.queues.map((q) => q.name);
+    const work = nextDueAt(this.o.store, names).then(
+      (due) => {
+        this.checkingCommit = false;
+        if (due === undefined || this.current !== 'running') return;
+        if (due <= this.o.clock.now()) this.onWake('');
+        else if (due < this.wakeAt) this.armWake(due);
+      },
+      (error: unknown) => {
+        this.checkingCommit = false;
+        this.emitter.emit('error', { error });
+      },
+    );
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+  }
+
   private armWake(at: number): void {
     if (this.current !== 'running') return;
     this.wakeTimer?.cancel();
@@ -371,6 +405,7 @@ export class Worker<P = unknown> implements LocalWorker {
           this.notifyWaiters();
         });
     this.unregister?.();
+    this.watch?.stop();
     this.wakeTimer?.cancel();
     await Promise.allSettled(this.unlisteners.map((u) => u()));
     await this.until(() => !this.claiming && !this.checkingIdle && this.reserved === 0);
