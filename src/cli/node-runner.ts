@@ -1,30 +1,29 @@
 /**
- * Runs a long-lived node for `garrison worker` and `garrison serve`: the built-in workflows and agents
- * of the catalog, a graceful stop on SIGTERM/SIGINT (the node's drain: nothing new is claimed, work in
- * hand finishes until `drainTimeoutMs`, the rest is handed back; then exit), a second signal exits at once.
+ * Runs a long-lived node for `garrison worker` and `garrison serve`: the application given with `--app`
+ * (or the configuration file's `app`) — without one, a node that runs no workflows or agents of its own
+ * and writes nothing of any application to the store — and a graceful stop on SIGTERM/SIGINT (the node's
+ * drain: nothing new is claimed, work in hand finishes until `drainTimeoutMs`, the rest is handed back;
+ * then exit), a second signal exits at once.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineApp, loadApp, startApp, type RunningApp } from '../app/index.js';
 import { GarrisonError } from '../errors.js';
-import {
-  describeDrain,
-  startNode,
-  type DrainReport,
-  type GarrisonNode,
-  type NodeConfigInput,
-} from '../node/index.js';
-import { BreakerRegistry } from '../resilience/index.js';
-import { systemClock } from '../runtime/index.js';
-import { openStore } from '../store/index.js';
-import { demoAgents, FlakyGateway } from './demo/agents.js';
-import { ensureLedger } from './demo/ledger.js';
-import { orderWorkflow } from './demo/workflows.js';
+import { describeDrain, type DrainReport, type NodeConfigInput } from '../node/index.js';
 
 export interface NodeCommandOptions {
   store: string;
   name?: string;
   config?: string;
   agents?: number;
+  app?: string;
 }
+
+/** The demo's application module, next to this file (`.ts` when the command runs from its sources). */
+export const DEMO_APP = fileURLToPath(
+  new URL(`./demo/app${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /** Reads a JSON configuration file; a missing file or bad JSON is one clear error. */
 export function readConfigFile(path: string): NodeConfigInput {
@@ -43,51 +42,38 @@ export function readConfigFile(path: string): NodeConfigInput {
   }
 }
 
-/** Starts a node with the catalog's workflows and agents (`agents` of each capability, default 2). */
-export interface RunningNode {
-  readonly node: GarrisonNode;
-  /** Stops the node (graceful drain) and closes its store. */
-  stop(): Promise<DrainReport>;
+/** A node started by a command: its application running, until `stop` drains it. */
+export type RunningNode = Pick<RunningApp, 'node' | 'stop'>;
+
+/** The application of a command: `--app`, else the configuration file's `app` (relative to that file). */
+export function appPathOf(o: NodeCommandOptions, fileConfig: NodeConfigInput): string | undefined {
+  if (o.app !== undefined) return resolve(o.app);
+  if (fileConfig.app === undefined || o.config === undefined) return undefined;
+  return resolve(dirname(resolve(o.config)), fileConfig.app);
 }
 
-export async function startCatalogNode(o: NodeCommandOptions): Promise<RunningNode> {
+/**
+ * Starts a node running the command's application (`agents` of each agent type when given), and writes
+ * to stderr which application it runs — or that none was given.
+ */
+export async function startAppNode(o: NodeCommandOptions, label: string): Promise<RunningNode> {
   const fileConfig = o.config === undefined ? {} : readConfigFile(o.config);
-  const storeUrl = o.store;
-  const store = await openStore(storeUrl);
-  await ensureLedger(store);
-  const breakers = new BreakerRegistry({ clock: systemClock });
-  const team = demoAgents({ store, clock: systemClock, breakers, gateway: new FlakyGateway(2) });
-  const defs = [team.validator, team.processor, team.reporter];
-  let node: GarrisonNode;
-  try {
-    node = await startNode({
-      store,
-      config: { ...fileConfig, store: storeUrl, ...(o.name === undefined ? {} : { nodeName: o.name }) },
-      workflows: [orderWorkflow],
-      agents: defs,
-      breakers,
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  for (const def of defs) {
-    for (let i = 1; i <= (o.agents ?? 2); i++) {
-      const id = `${def.type.replace('demo.', '')}-${node.id}-${i}`;
-      if (node.agents.resumed.includes(id)) continue;
-      await node.agents.start(def, { id });
-    }
-  }
-  return {
-    node,
-    async stop() {
-      try {
-        return await node.stop();
-      } finally {
-        await store.close();
-      }
-    },
-  };
+  const appPath = appPathOf(o, fileConfig);
+  const app = appPath === undefined ? defineApp({}) : await loadApp(appPath);
+  const { app: _ignored, ...config } = fileConfig;
+  const running = await startApp(app, {
+    config: { ...config, store: o.store, ...(o.name === undefined ? {} : { nodeName: o.name }) },
+    ...(o.agents === undefined ? {} : { agentsPerType: o.agents }),
+  });
+  const a = running.app;
+  process.stderr.write(
+    appPath === undefined
+      ? `${label}: no --app given: this node runs no workflows or agents of its own (--app <module> names them)\n`
+      : `${label}: app ${appPath}${a.version === undefined ? '' : ` ${a.version}`}: ` +
+          `${a.workflows.length} workflow(s), ${running.agentIds.length} agent(s), ` +
+          `${a.queues.length} queue(s), ${a.schedules.length} schedule(s)\n`,
+  );
+  return running;
 }
 
 /** Resolves when SIGTERM or SIGINT arrives; a second signal exits at once. */

@@ -14,6 +14,11 @@ const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 export const nodeConfigSchema = z.strictObject({
   /** The store URL: `sqlite:<path>` or `postgres://…`. Default `sqlite:.garrison/garrison.db`. */
   store: z.string().min(1).default(DEFAULT_STORE_URL),
+  /**
+   * The application module the node runs (`garrison worker|serve|dev`): a path to a `.js`/`.mjs` file
+   * (or `.ts` with tsx installed), relative to the configuration file. Default none.
+   */
+  app: z.string().min(1).max(4096).optional(),
   /** This node's id in the cluster. Default `<hostname>-<pid>`. */
   nodeName: z
     .string()
@@ -52,6 +57,20 @@ export const nodeConfigSchema = z.strictObject({
     .optional(),
   /** How long a graceful stop waits for the tree to stop before killing what is left, in ms. Default 10000. */
   drainTimeoutMs: ms(0, 600_000).default(10_000),
+  /**
+   * The HTTP API of `garrison serve` (read by the command line, not by the node). Token files hold one
+   * token each (surrounding whitespace trimmed); paths are relative to the configuration file.
+   */
+  api: z
+    .strictObject({
+      /** A file with the admin token (every route). Default none. */
+      tokenFile: z.string().min(1).max(4096).optional(),
+      /** A file with a read-only token (GET routes only). Default none. */
+      readTokenFile: z.string().min(1).max(4096).optional(),
+      /** Host names requests may name besides loopback names and IP literals. Default none. */
+      allowedHosts: z.array(z.string().min(1).max(253)).max(1000).optional(),
+    })
+    .optional(),
 });
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;

@@ -5,12 +5,15 @@
  */
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { sqliteAdapter } from '../support/stores.js';
 import { startRuns, withStore } from './seed.js';
 import { expectOk, expectRefused, garrison, json, start } from './spawn.js';
 
 const TIMEOUT = 120_000;
+/** The demo application: the workflows and agents these commands run (`--app`). */
+const DEMO_APP = join(import.meta.dirname, '..', '..', 'src', 'cli', 'demo', 'app.ts');
 
 /** A fresh SQLite store URL and the file it would create. */
 function freshStore(): { url: string; file: string } {
@@ -47,7 +50,19 @@ describe.concurrent('garrison node commands as processes', () => {
       await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
       const busyPort = (busy.address() as AddressInfo).port;
       try {
-        const serve = start(['serve', '--store', url, '--port', '0', '--agents', '1', '--name', 'api-node']);
+        const serve = start([
+          'serve',
+          '--store',
+          url,
+          '--app',
+          DEMO_APP,
+          '--port',
+          '0',
+          '--agents',
+          '1',
+          '--name',
+          'api-node',
+        ]);
         const [badPort, inUse] = await Promise.all([
           garrison(['serve', '--store', url, '--port', '70000']),
           garrison(['serve', '--store', freshStore().url, '--port', String(busyPort)]),
@@ -96,7 +111,17 @@ describe.concurrent('garrison node commands as processes', () => {
     async () => {
       const { url } = freshStore();
       await withStore(url, (store) => startRuns(store, { greeting: false, orders: 3 }));
-      const worker = start(['worker', '--store', url, '--name', 'w-test', '--agents', '1']);
+      const worker = start([
+        'worker',
+        '--store',
+        url,
+        '--app',
+        DEMO_APP,
+        '--name',
+        'w-test',
+        '--agents',
+        '1',
+      ]);
       const none = freshStore();
       const [noConfig, badAgents] = await Promise.all([
         garrison(['worker', '--store', none.url, '--config', '/nonexistent/garrison.json']),

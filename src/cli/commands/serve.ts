@@ -1,7 +1,7 @@
 /** `garrison serve`: a node with the HTTP API and the dashboard, until SIGTERM. */
 import { Command, InvalidArgumentError } from 'commander';
 import { startApiServer } from '../../api/index.js';
-import { drainOnSignal, startCatalogNode, type NodeCommandOptions } from '../node-runner.js';
+import { drainOnSignal, startAppNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
 import { version } from '../version.js';
@@ -23,10 +23,15 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--name <name>', "this node's id in the cluster (default <hostname>-<pid>)")
     .option('--config <file>', 'a JSON node configuration file')
-    .option('--agents <n>', 'agents of each built-in capability on this node', parsePositiveInt, 2)
+    .option('--app <module>', 'the application module to run (its default export, made with defineApp)')
+    .option(
+      '--agents <n>',
+      "agents of each of the app's agent types on this node (default the app's counts)",
+      parsePositiveInt,
+    )
     .option('--token <token>', 'require Authorization: Bearer <token> (or GARRISON_TOKEN)')
     .action(async (o: NodeCommandOptions & { port: number; host: string; token?: string }) => {
-      const running = await startCatalogNode(o);
+      const running = await startAppNode(o, 'garrison serve');
       const token = o.token ?? process.env.GARRISON_TOKEN;
       let api;
       try {

@@ -1,6 +1,6 @@
 /** `garrison worker`: a node without HTTP that runs workflows and agents from the store until SIGTERM. */
 import { Command } from 'commander';
-import { drainOnSignal, startCatalogNode, type NodeCommandOptions } from '../node-runner.js';
+import { drainOnSignal, startAppNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
 
@@ -10,9 +10,14 @@ export function workerCommand(): Command {
     .addOption(storeOption())
     .option('--name <name>', "this node's id in the cluster (default <hostname>-<pid>)")
     .option('--config <file>', 'a JSON node configuration file')
-    .option('--agents <n>', 'agents of each built-in capability on this node', parsePositiveInt, 2)
+    .option('--app <module>', 'the application module to run (its default export, made with defineApp)')
+    .option(
+      '--agents <n>',
+      "agents of each of the app's agent types on this node (default the app's counts)",
+      parsePositiveInt,
+    )
     .action(async (o: NodeCommandOptions) => {
-      const running = await startCatalogNode(o);
+      const running = await startAppNode(o, 'garrison worker');
       const node = running.node;
       process.stderr.write(
         `garrison worker ${node.id} running on ${node.store.dialect}; SIGTERM drains and stops\n`,

@@ -4,13 +4,11 @@
  * hit a flaky payment service behind a circuit breaker and retries. Everything is in the store: a run
  * killed at any moment is finished by `--resume`.
  */
-import { startNode } from '../../node/index.js';
-import { BreakerRegistry } from '../../resilience/index.js';
+import { loadApp, startApp } from '../../app/index.js';
 import { systemClock } from '../../runtime/index.js';
 import { sleep } from '../../resilience/index.js';
 import { openStore, type Store } from '../../store/index.js';
-import { demoAgents, FlakyGateway } from './agents.js';
-import { ensureLedger } from './ledger.js';
+import { DEMO_APP } from '../node-runner.js';
 import { renderProgress, type ProgressView, type ProgressWriter } from './progress.js';
 import { readSummary, type DemoSummary } from './summary.js';
 import { orderWorkflow } from './workflows.js';
@@ -26,8 +24,6 @@ export interface DemoSettings {
 /** The node name of the demo: a restarted demo takes its own runs, agents and leases back at once. */
 export const DEMO_NODE = 'demo-node';
 const TICK_MS = 100;
-/** Simulated work per agent action: enough for the progress to be watched, and for a crash to land mid-run. */
-const DEMO_STEP_MS = 15;
 
 async function runningCount(store: Store): Promise<number> {
   const rows = await store.query<{ n: number | string }>(
@@ -72,21 +68,16 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
   const batch = settings.resume ? '' : `order-${started.toString(36)}-`;
   const store = await openStore(settings.store);
   try {
-    await ensureLedger(store);
-    const breakers = new BreakerRegistry({ clock: systemClock });
-    const gateway = new FlakyGateway(2);
-    const team = demoAgents({ store, clock: systemClock, breakers, gateway, stepMs: DEMO_STEP_MS });
-    const node = await startNode({
+    // The demo application, loaded as any application is (`--app`); its agents start with the node.
+    const running = await startApp(await loadApp(DEMO_APP), {
       store,
-      nodeName: DEMO_NODE,
       // Short task leases: after a crash, the work of the dead process is taken back within seconds.
-      config: { store: settings.store, tasks: { leaseMs: 2000 } },
-      workflows: [orderWorkflow],
-      agents: [team.validator, team.processor, team.reporter],
-      breakers,
+      config: { store: settings.store, nodeName: DEMO_NODE, tasks: { leaseMs: 2000 } },
+      agentsPerType: settings.agents,
     });
+    const node = running.node;
+    const breakers = node.breakers;
     try {
-      // Submitted before the team starts: every run is durable before any step runs.
       if (!settings.resume) {
         for (let i = 0; i < settings.workflows; i++) {
           await node.workflows.start(
@@ -94,15 +85,6 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
             { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
             { workflowId: `${batch}${String(i).padStart(4, '0')}` },
           );
-        }
-      }
-      for (const def of [team.validator, team.processor, team.reporter]) {
-        for (let i = 1; i <= settings.agents; i++) {
-          const id = `${def.type.replace('demo.', '')}-${i}`;
-          if (node.agents.resumed.includes(id)) continue;
-          await node.agents.start(def, { id }).catch((error: unknown) => {
-            if ((error as { code?: string }).code !== 'agent_running') throw error;
-          });
         }
       }
       const total = settings.agents * 3;
@@ -128,7 +110,7 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
         batch,
       );
     } finally {
-      await node.stop();
+      await running.stop();
     }
   } finally {
     await store.close();
