@@ -84,4 +84,18 @@ describe.each(adapters)('a node serving the HTTP API on $name', (adapter) => {
     expect((await call(api.url, 'GET', '/v1/breakers')).json.breakers).toHaveLength(1);
     expect((await call(api.url, 'GET', '/metrics')).text).toContain('node="api-node"');
   });
+
+  it("a queue named __proto__ shows in the node's /v1/metrics/summary and /metrics like any other", async () => {
+    store = await adapter.open();
+    node = await startNode({ store, nodeName: 'api-node' });
+    await node.queues.enqueue('__proto__', 1);
+    await node.queues.enqueue('plain', 2);
+    api = await startApiServer(node, { port: 0 });
+    const summary = await call(api.url, 'GET', '/v1/metrics/summary');
+    expect(Object.keys(summary.json.byQueue as object).sort()).toEqual(['__proto__', 'plain']);
+    expect(summary.json.byQueue['__proto__']).toMatchObject({ queued: 1 });
+    const metrics = (await call(api.url, 'GET', '/metrics')).text;
+    expect(metrics).toMatch(/coordination_tasks\{[^}]*queue="__proto__"[^}]*state="queued"[^}]*\} 1/);
+    expect(metrics).toMatch(/coordination_tasks\{[^}]*queue="plain"[^}]*state="queued"[^}]*\} 1/);
+  });
 });
