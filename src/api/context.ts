@@ -37,7 +37,7 @@ export interface ApiContext {
   readonly store: Store;
   /** Times of SSE heartbeats and of the metrics summary. */
   readonly clock: Clock;
-  readonly registry: Pick<AgentRegistry, 'list' | 'query' | 'get'>;
+  readonly registry: Pick<AgentRegistry, 'list' | 'query' | 'get' | 'listPage' | 'queryPage'>;
   readonly workflows: Pick<
     WorkflowEngine,
     'start' | 'list' | 'get' | 'steps' | 'cancel' | 'pause' | 'resume' | 'signal'
@@ -46,7 +46,7 @@ export interface ApiContext {
     QueueClient,
     'enqueue' | 'listTasks' | 'getTask' | 'cancel' | 'listDead' | 'retryDead' | 'purgeDead'
   >;
-  readonly timers: Pick<DurableTimers, 'list'>;
+  readonly timers: Pick<DurableTimers, 'list' | 'page'>;
   readonly breakers: Pick<BreakerRegistry, 'list' | 'reset'>;
   /** `/metrics` renders it; the summary adds up its counters. */
   readonly metrics: Pick<Metrics, 'render' | 'contentType' | 'registry'>;

@@ -59,24 +59,41 @@ const capabilities = z
     });
   });
 
-const resources = z.record(z.string(), z.number('must be a finite number')).superRefine((map, ctx) => {
-  if (Object.keys(map).length > MAX_ENTRIES) {
-    ctx.addIssue({ code: 'custom', path: [], message: `must hold at most ${MAX_ENTRIES} resources` });
-  }
-  for (const key of Object.keys(map)) {
-    if (!PATH_SEGMENT.test(key) || key.length > 255) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message: `the name ${JSON.stringify(key)} must match [A-Za-z_][A-Za-z0-9_-]* (at most 255 characters)`,
-      });
+/**
+ * A record that refuses an own key `__proto__`: zod leaves such a key out of what it parses (assigning it
+ * would set the prototype), so the entry would vanish without a word.
+ */
+function noProtoKey<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: 'the name "__proto__" is reserved' });
     }
-  }
-});
+    return value;
+  }, schema);
+}
 
-const metadata = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  checkJson(value, [], 0, ctx);
-});
+const resources = noProtoKey(
+  z.record(z.string(), z.number('must be a finite number')).superRefine((map, ctx) => {
+    if (Object.keys(map).length > MAX_ENTRIES) {
+      ctx.addIssue({ code: 'custom', path: [], message: `must hold at most ${MAX_ENTRIES} resources` });
+    }
+    for (const key of Object.keys(map)) {
+      if (!PATH_SEGMENT.test(key) || key.length > 255) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: `the name ${JSON.stringify(key)} must match [A-Za-z_][A-Za-z0-9_-]* (at most 255 characters)`,
+        });
+      }
+    }
+  }),
+);
+
+const metadata = noProtoKey(
+  z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    checkJson(value, [], 0, ctx);
+  }),
+);
 
 function checkJson(value: unknown, path: PropertyKey[], depth: number, ctx: z.RefinementCtx): void {
   if (depth > MAX_METADATA_DEPTH) {

@@ -9,7 +9,17 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
-import { parseJson, toJson, type Store, type Tx, type Unsubscribe } from '../store/index.js';
+import {
+  PAGE_DEFAULT_LIMIT,
+  PAGE_MAX_LIMIT,
+  decodePageCursor,
+  encodePageCursor,
+  parseJson,
+  toJson,
+  type Store,
+  type Tx,
+  type Unsubscribe,
+} from '../store/index.js';
 import { SchedulerErrorCode, TimerError } from './errors.js';
 import { Leadership } from './leadership.js';
 
@@ -155,6 +165,33 @@ export function nextCronTime(pattern: string, after: number, timezone?: string |
   const cron = new Cron(pattern, { paused: true, timezone: timezone ?? undefined });
   return cron.nextRun(new Date(after))?.getTime() ?? null;
 }
+
+/** What `DurableTimers.page` lists: timers of a topic and/or owner, one page at a time. */
+export interface TimerPageFilter {
+  readonly topic?: string;
+  readonly owner?: string;
+  /** Most timers answered. Default 100, at most 1000. */
+  readonly limit?: number;
+  /** The `nextCursor` of the page before. Omitted: the first page. */
+  readonly cursor?: string;
+}
+
+export interface TimerPage {
+  readonly timers: DurableTimerInfo[];
+  /** Pass as `cursor` for the next page; null when this page is the last. */
+  readonly nextCursor: string | null;
+}
+
+const timerPageSchema = z.strictObject({
+  topic: z.string().optional(),
+  owner: z.string().optional(),
+  limit: z
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(PAGE_MAX_LIMIT, `must be at most ${PAGE_MAX_LIMIT}`)
+    .optional(),
+  cursor: z.string().optional(),
+});
 
 export class DurableTimers {
   /** Where the timers live. */
@@ -311,7 +348,7 @@ export class DurableTimers {
     return rows[0] === undefined ? undefined : toInfo(rows[0]);
   }
 
-  /** Every durable timer, soonest first; filter by topic or owner. */
+  /** Every durable timer, soonest first; filter by topic or owner. Use `page` where there may be many. */
   async list(filter: { topic?: string; owner?: string } = {}): Promise<DurableTimerInfo[]> {
     const where: string[] = [];
     const params: string[] = [];
@@ -323,6 +360,43 @@ export class DurableTimers {
       params,
     );
     return rows.map(toInfo);
+  }
+
+  /**
+   * A page of `list`, soonest first: at most `limit` timers (default 100, at most 1000) after `cursor`
+   * (the `nextCursor` of the page before; null there when that page was the last). Keyset paging on
+   * (due time, id), so a timer fired or added meanwhile never shifts the pages.
+   */
+  async page(filter: TimerPageFilter = {}): Promise<TimerPage> {
+    const parsed = timerPageSchema.safeParse(filter);
+    if (!parsed.success) throw new ValidationError(`invalid page: ${describeIssues(parsed.error.issues)}`);
+    const { topic, owner, limit = PAGE_DEFAULT_LIMIT, cursor } = parsed.data;
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (topic !== undefined) where.push(`topic = $${params.push(topic)}`);
+    if (owner !== undefined) where.push(`owner = $${params.push(owner)}`);
+    if (cursor !== undefined) {
+      const key = decodePageCursor(cursor, ['number', 'string']);
+      if (key === undefined)
+        throw new ValidationError(
+          'invalid page: cursor is not a cursor of this listing; pass a nextCursor as given',
+        );
+      const due = `$${params.push(key[0] as number)}`;
+      const id = `$${params.push(key[1] as string)}`;
+      where.push(`(due_at > ${due} OR (due_at = ${due} AND id > ${id}))`);
+    }
+    // One row more than asked tells whether there is a next page.
+    const rows = await this.store.query<TimerRow>(
+      `SELECT * FROM garrison_timers ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY due_at, id LIMIT $${params.push(limit + 1)}`,
+      params,
+    );
+    const timers = rows.slice(0, limit).map(toInfo);
+    const last = timers[timers.length - 1];
+    return {
+      timers,
+      nextCursor: rows.length > limit && last !== undefined ? encodePageCursor([last.dueAt, last.id]) : null,
+    };
   }
 
   /** Starts firing due timers of the registered topics. */

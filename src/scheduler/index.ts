@@ -21,6 +21,8 @@ export {
   type DurableTimerInfo,
   type DurableTimerSpec,
   type DurableTimersOptions,
+  type TimerPage,
+  type TimerPageFilter,
   type TimerFiring,
   type TimerHandler,
 } from './durable-timers.js';

@@ -1,28 +1,38 @@
 /** `/v1/agents`: list with filters, query with the registry's criteria, get one. */
 import { z } from 'zod';
-import { Health, QueryOp, type Criterion } from '../../registry/index.js';
+import { Health, QueryOp, type Criterion, type PageOptions } from '../../registry/index.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
-import { id, idParam, scalar } from './schemas.js';
+import { id, idParam, limit, scalar } from './schemas.js';
+
+/** The `nextCursor` of the page before (opaque). */
+const cursor = z.string().min(1).max(4096).optional();
 
 export function agentRoutes({ registry }: ApiContext): Route[] {
   return [
     route({
       method: 'GET',
       path: '/v1/agents',
-      summary: 'List agents, by id',
+      summary: 'List agents, by id; pages of limit (default 100, at most 1000), go on with cursor=nextCursor',
       query: z.strictObject({
         capability: id.optional(),
         health: z.enum(Health).optional(),
         node: id.optional(),
         type: id.optional(),
+        limit,
+        cursor,
       }),
-      handle: async ({ query }) => ({ json: { agents: await registry.list(query) } }),
+      handle: async ({ query }) => {
+        const { limit: pageLimit, cursor: pageCursor, ...filter } = query;
+        return { json: await registry.listPage(filter, page(pageLimit, pageCursor)) };
+      },
     }),
     route({
       method: 'POST',
       path: '/v1/agents/query',
-      summary: 'Agents matching every criterion (the registry query language)',
+      summary:
+        'Agents matching every criterion (the registry query language), by id; at most 50 criteria and 1000 ' +
+        'values in all; pages of limit (default 100, at most 1000), go on with cursor=nextCursor',
       // A query changes nothing: a read token may run it.
       access: 'read',
       body: z.strictObject({
@@ -36,9 +46,11 @@ export function agentRoutes({ registry }: ApiContext): Route[] {
             }),
           )
           .max(50),
+        limit: z.int().min(1).max(1000).optional(),
+        cursor,
       }),
       handle: async ({ body }) => ({
-        json: { agents: await registry.query(body.criteria as readonly Criterion[]) },
+        json: await registry.queryPage(body.criteria as readonly Criterion[], page(body.limit, body.cursor)),
       }),
     }),
     route({
@@ -49,4 +61,8 @@ export function agentRoutes({ registry }: ApiContext): Route[] {
       handle: async ({ params }) => ({ json: { agent: await registry.get(params.id) } }),
     }),
   ];
+}
+
+function page(limit: number | undefined, cursor: string | undefined): PageOptions {
+  return { ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) };
 }

@@ -7,7 +7,7 @@ import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { route, type Route } from '../route.js';
 import { metricsSummary } from '../summary.js';
-import { id } from './schemas.js';
+import { id, limit } from './schemas.js';
 
 export function operationRoutes(ctx: ApiContext): Route[] {
   const { health, nodes, resources } = ctx;
@@ -15,9 +15,15 @@ export function operationRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       path: '/v1/timers',
-      summary: 'Durable timers, by due time',
-      query: z.strictObject({ topic: id.optional(), owner: id.optional() }),
-      handle: async ({ query }) => ({ json: { timers: await ctx.timers.list(query) } }),
+      summary:
+        'Durable timers, by due time; pages of limit (default 100, at most 1000), go on with cursor=nextCursor',
+      query: z.strictObject({
+        topic: id.optional(),
+        owner: id.optional(),
+        limit,
+        cursor: z.string().min(1).max(4096).optional(),
+      }),
+      handle: async ({ query }) => ({ json: await ctx.timers.page(query) }),
     }),
     route({
       method: 'GET',

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { Health } from '../../registry/index.js';
 import { createOutput } from '../output.js';
-import { oneOf } from '../parse.js';
+import { oneOf, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -11,30 +11,50 @@ const healths = Object.values(Health);
 
 export function agentsCommand(): Command {
   return new Command('agents')
-    .description('list registered agents')
+    .description('list registered agents, by id, one page at a time')
     .addOption(storeOption())
     .option('--capability <name>', 'only agents with this capability')
     .option('--health <health>', `only agents in this health (${healths.join(', ')})`, oneOf(healths))
+    .option('--limit <n>', 'most agents shown (default 100, at most 1000)', parsePositiveInt)
+    .option('--cursor <cursor>', 'go on after the page that printed this cursor')
     .option('--json', 'print machine-readable JSON')
-    .action(async (opts: { store: string; json?: boolean; capability?: string; health?: Health }) => {
+    .action(async (opts: Options) => {
       await withSession(opts.store, async ({ registry }) => {
-        let agents = await (opts.capability === undefined
-          ? registry.list()
-          : registry.findByCapability(opts.capability));
-        if (opts.health !== undefined) agents = agents.filter((a) => a.health === opts.health);
-        createOutput(opts.json === true).result({ agents }, () =>
-          table(
-            ['id', 'type', 'capabilities', 'health', 'node', 'registered'],
-            agents.map((a) => [
-              a.id,
-              a.type,
-              a.capabilities.join(','),
-              a.health,
-              a.node,
-              when(a.registeredAt),
-            ]),
-          ),
+        const { agents, nextCursor } = await registry.listPage(
+          {
+            ...(opts.capability === undefined ? {} : { capability: opts.capability }),
+            ...(opts.health === undefined ? {} : { health: opts.health }),
+          },
+          {
+            ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+            ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+          },
+        );
+        createOutput(opts.json === true).result({ agents, nextCursor }, () =>
+          [
+            table(
+              ['id', 'type', 'capabilities', 'health', 'node', 'registered'],
+              agents.map((a) => [
+                a.id,
+                a.type,
+                a.capabilities.join(','),
+                a.health,
+                a.node,
+                when(a.registeredAt),
+              ]),
+            ),
+            ...(nextCursor === null ? [] : [`more agents: run again with --cursor ${nextCursor}`]),
+          ].join('\n'),
         );
       });
     });
+}
+
+interface Options {
+  readonly store: string;
+  readonly json?: boolean;
+  readonly capability?: string;
+  readonly health?: Health;
+  readonly limit?: number;
+  readonly cursor?: string;
 }
