@@ -109,7 +109,12 @@ const resultOptionsSchema = z
   .object({ timeoutMs: z.number().min(0).optional(), signal: z.instanceof(AbortSignal).optional() })
   .strict();
 
-const nameSchema = z.string().min(1).max(200);
+// The rule of `defineWorkflow`: a name the executing node can have registered.
+const nameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\s]+$/);
 
 /** Opens a client on a store; no node runs in this process. */
 export async function createClient(options: ClientOptions): Promise<GarrisonClient> {

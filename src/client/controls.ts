@@ -9,7 +9,7 @@ import type { Store, Tx } from '../store/index.js';
 import { PENDING_CHANNEL, WORKFLOWS_CHANNEL, wakePayload } from '../work/workflow/channels.js';
 import { WorkflowError, WorkflowErrorCode } from '../work/workflow/errors.js';
 import { finishedError, notFound } from '../work/workflow/outcomes.js';
-import { signalText } from '../work/workflow/run-control.js';
+import { MAX_PENDING_SIGNALS, signalLimitError, signalText } from '../work/workflow/run-control.js';
 import { insertSignal, requestCancel, requestPause, requestResume } from '../work/workflow/run-writes.js';
 import { readRun, toRun } from '../work/workflow/runs.js';
 import { FINAL_STATUSES, type WorkflowRun } from '../work/workflow/types.js';
@@ -32,8 +32,20 @@ async function current(store: Store, id: string): Promise<WorkflowRun> {
 
 export async function signalRun(c: ControlContext, id: string, name: string, data: unknown): Promise<void> {
   const text = signalText(name, data);
-  const seq = await insertSignal(c.store, id, name, text, c.clock.now(), wake(c.store, id));
-  if (seq === undefined) throw finishedError(id, (await current(c.store, id)).status);
+  const seq = await insertSignal(
+    c.store,
+    id,
+    name,
+    text,
+    c.clock.now(),
+    MAX_PENDING_SIGNALS,
+    wake(c.store, id),
+  );
+  if (seq === undefined) {
+    const run = await current(c.store, id);
+    if (FINAL_STATUSES.includes(run.status)) throw finishedError(id, run.status);
+    throw signalLimitError(id);
+  }
 }
 
 export async function cancelRun(c: ControlContext, id: string): Promise<WorkflowRun> {

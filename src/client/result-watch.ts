@@ -83,6 +83,11 @@ export class ResultWatch {
         );
       }
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the watch was starting: no abort event will come any more.
+      if (signal?.aborted === true) {
+        onAbort();
+        return;
+      }
       // Listening already: a run that ends from now on is seen; this read sees one that ended before.
       this.look();
     });
