@@ -1,22 +1,13 @@
 /**
  * Runs the real `garrison` command in a child process (`node --import tsx src/cli/main.ts …`), as users
- * run it, and reads what it prints. `bin/garrison.js` is not used: it prefers a built `dist/`, which may
- * be older than the source under test.
+ * run it, and reads what it prints: the CLI tests' view of the child-process harness
+ * (`test/support/child.ts`), which kills and reaps a command still running when its test ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
+import { spawnGarrison, type ChildExit } from '../support/child.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
-
-export interface Exit {
-  /** The exit code; null when a signal ended the process. */
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type Exit = ChildExit;
 
 export interface SpawnOptions {
   /** Extra environment variables (GARRISON_STORE, DATABASE_URL, …). */
@@ -35,67 +26,14 @@ export interface Running {
   readonly exited: Promise<Exit>;
 }
 
-function environment(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
-  // A store named by the environment of the test run must not leak into a command under test.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  if (extra?.GARRISON_STORE === undefined) delete env.GARRISON_STORE;
-  delete env.NODE_OPTIONS; // vitest's loader options are not the command's
-  return env;
-}
-
 export function start(args: readonly string[], options: SpawnOptions = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: ROOT,
-    env: environment(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  const changed = () => listeners.forEach((l) => l());
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    changed();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-    changed();
-  });
-  const killer =
-    options.killAfterMs === undefined
-      ? undefined
-      : globalThis.setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
-  const exited = new Promise<Exit>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      if (killer !== undefined) globalThis.clearTimeout(killer);
-      changed();
-      resolve({ code, signal, stdout: out, stderr: err });
-    });
-  });
-  let done = false;
-  void exited.then(() => (done = true));
+  const command = spawnGarrison(args, options);
   return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor(pattern, stream = 'stderr') {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const match = (stream === 'stderr' ? err : out).match(pattern);
-          if (match !== null) {
-            listeners.delete(check);
-            resolve(match);
-          } else if (done || child.exitCode !== null || child.signalCode !== null) {
-            listeners.delete(check);
-            reject(new Error(`garrison exited before printing ${pattern}:\n${out}\n${err}`));
-          }
-        };
-        listeners.add(check);
-        check();
-      });
-    },
+    child: command.process,
+    stdout: () => command.stdout(),
+    stderr: () => command.stderr(),
+    exited: command.exited,
+    waitFor: (pattern, stream = 'stderr') => command.waitFor(pattern, stream),
   };
 }
 
