@@ -47,7 +47,7 @@ export function toHttpError(error: unknown): ApiError {
       return new ApiError(422, code, error.message, error.details);
     if (NOT_FOUND.test(code)) return new ApiError(404, code, error.message, error.details);
     if (CONFLICT.has(code)) return new ApiError(409, code, error.message, error.details);
-    if (code === 'resource_exhausted' || code === 'queue_full')
+    if (code === 'resource_exhausted' || code === 'queue_full' || code === 'signal_limit')
       return new ApiError(429, code, error.message, error.details, retryLater);
     if (UNAVAILABLE.has(code) || error.retryable)
       return new ApiError(503, code, error.message, error.details, retryLater);

@@ -8,6 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogFields } from '../../src/telemetry/index.js';
+import { MAX_PENDING_SIGNALS } from '../../src/work/workflow/run-control.js';
 import { adapters } from '../support/stores.js';
 import { call, startHarness, type Harness } from './support.js';
 
@@ -137,5 +138,28 @@ describe.each(adapters)('HTTP API hardening on $name', (adapter) => {
     expect(summary.json.byQueue['__proto__']).toMatchObject({ queued: 2 });
     expect(summary.json.byQueue.constructor).toMatchObject({ queued: 1 });
     expect(summary.json.tasks).toMatchObject({ queued: 3 });
+  });
+
+  it('a run holds at most MAX_PENDING_SIGNALS signals it has not consumed: more are 429 signal_limit, one it waits for still passes', async () => {
+    h = await startHarness(adapter);
+    await h.workflows.start('waiter', 1, { workflowId: 's' });
+    for (let i = 0; i < 1000 && (await h.workflows.get('s'))?.status !== 'waiting'; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < MAX_PENDING_SIGNALS; i++) await h.workflows.signal('s', 'other', { i });
+    const refused = await call(h.url, 'POST', '/v1/workflows/s/signal', { name: 'other', data: 'x' });
+    expect([refused.status, refused.json.error.code]).toEqual([429, 'signal_limit']);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    await expect(h.workflows.signal('s', 'more')).rejects.toMatchObject({ code: 'signal_limit' });
+    // The signal the run waits for is taken all the same, and the run goes on.
+    expect(
+      (await call(h.url, 'POST', '/v1/workflows/s/signal', { name: 'go', data: { add: 41 } })).status,
+    ).toBe(202);
+    expect(await h.workflows.result('s')).toBe(42);
+    const finished = await call(h.url, 'POST', '/v1/workflows/s/signal', { name: 'other' });
+    expect([finished.status, finished.json.error.code]).toEqual([409, 'workflow_finished']);
+    const stored = await h.store.query<{ n: number | string }>(
+      "SELECT COUNT(*) AS n FROM garrison_workflow_signals WHERE run_id = 's'",
+    );
+    expect(Number(stored[0]?.n)).toBe(MAX_PENDING_SIGNALS + 1);
   });
 });

@@ -150,6 +150,9 @@ export function describeError(error: unknown): string {
   return String(error).slice(0, 4000);
 }
 
+/** Definitions of undefined (plain) queues kept for reuse; past it the oldest is dropped and rebuilt if used. */
+export const MAX_PLAIN_QUEUES_KEPT = 1000;
+
 export function createQueueClient(options: QueueClientOptions): QueueClient {
   const store = options.store;
   const clock = options.clock ?? systemClock;
@@ -157,6 +160,7 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
   const random = options.random ?? Math.random;
   const known = new Map<string, QueueDefinition>();
   for (const d of options.queues ?? []) known.set(d.name, d);
+  const plainSeen = new Map<string, QueueDefinition>();
 
   const resolve = (queue: QueueRef<unknown, never> | string): QueueDefinition => {
     if (typeof queue !== 'string') return queue;
@@ -165,8 +169,13 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
     const name = queueNameSchema.safeParse(queue);
     if (!name.success)
       throw new ValidationError(`invalid queue name "${queue}": ${describeIssues(name.error.issues)}`);
-    const plain = plainQueue(queue);
-    known.set(queue, plain);
+    let plain = plainSeen.get(queue);
+    if (plain === undefined) {
+      plain = plainQueue(queue);
+      // Names of queues nobody defined come from callers (API requests): keep the most recent only.
+      if (plainSeen.size >= MAX_PLAIN_QUEUES_KEPT) plainSeen.delete(plainSeen.keys().next().value as string);
+      plainSeen.set(queue, plain);
+    }
     return plain;
   };
 

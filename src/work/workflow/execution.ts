@@ -309,8 +309,10 @@ export class RunExecution {
       this.waiters.get(best)?.resolve({ kind: 'signal', signal });
       return;
     }
-    this.unconsumed.push(signal);
-    this.unconsumed.sort((a, b) => a.seq - b.seq);
+    // Kept in seq order; signals mostly arrive in order, so this is a push (the store bounds how many).
+    let at = this.unconsumed.length;
+    while (at > 0 && (this.unconsumed[at - 1]?.seq ?? 0) > signal.seq) at -= 1;
+    this.unconsumed.splice(at, 0, signal);
   }
 
   /** Re-reads what may have been handed in while a wake-up was missed or came from another node. */

@@ -3,7 +3,7 @@
  * into its journal (dispatched steps). Each is recorded in the store first; then the executing engine is
  * told directly (same engine) or woken (another engine), and a run nobody executes is taken over here.
  */
-import { ValidationError } from '../../errors.js';
+import { GarrisonError, ValidationError } from '../../errors.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Store } from '../../store/index.js';
 import type { EngineBackground } from './background.js';
@@ -94,12 +94,28 @@ export function signalText(name: unknown, data: unknown): string {
   }
 }
 
+/**
+ * Signals a run may hold that it has not consumed yet. Each may be up to a request body in size and is
+ * kept in memory by the executing engine until a wait takes it, so a run that is sent signals it never
+ * waits for must not grow without bound.
+ */
+export const MAX_PENDING_SIGNALS = 100;
+
+/** What a signal refused for `MAX_PENDING_SIGNALS` throws (retryable: once the run consumes some). */
+export const signalLimitError = (id: string): GarrisonError =>
+  new GarrisonError(
+    'signal_limit',
+    `workflow ${id} holds ${MAX_PENDING_SIGNALS} signals it has not consumed; send more once it waits for them`,
+    { retryable: true, details: { workflowId: id, limit: MAX_PENDING_SIGNALS } },
+  );
+
 export async function sendSignal(host: ControlHost, id: string, name: string, data: unknown): Promise<void> {
   const text = signalText(name, data);
-  const seq = await insertSignal(host.store, id, name, text, host.clock.now());
+  const seq = await insertSignal(host.store, id, name, text, host.clock.now(), MAX_PENDING_SIGNALS);
   if (seq === undefined) {
     const run = await current(host, id);
-    throw finishedError(id, run.status);
+    if (FINAL_STATUSES.includes(run.status)) throw finishedError(id, run.status);
+    throw signalLimitError(id);
   }
   const exec = host.active.get(id);
   if (exec !== undefined) exec.deliverSignal({ seq, name, data: JSON.parse(text) as unknown });

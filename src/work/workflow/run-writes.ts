@@ -14,21 +14,34 @@ const SIGNALS = 'garrison_workflow_signals';
  */
 export type AlsoInTx = (tx: Tx) => Promise<void>;
 
-/** Adds a signal to an unfinished run; undefined when the run is missing or finished. */
+const STEPS = 'garrison_workflow_steps';
+
+/**
+ * Adds a signal to an unfinished run that holds fewer than `maxPending` signals not yet consumed (a
+ * signal its run waits for right now is always taken); undefined when the run is missing or finished,
+ * or holds that many. Consumed = a completed signal wait that records the signal's seq.
+ */
 export async function insertSignal(
   store: Store,
   runId: string,
   name: string,
   data: string,
   now: number,
+  maxPending: number,
   also?: AlsoInTx,
 ): Promise<number | undefined> {
   return store.write(async (tx) => {
+    const consumedSeq =
+      tx.dialect === 'postgres' ? "output->>'seq' IS NOT NULL" : "json_extract(output, '$.seq') IS NOT NULL";
     const rows = await tx.query<{ seq: number }>(
       `INSERT INTO ${SIGNALS} (run_id, name, data, created_at) ` +
         `SELECT $1, $2, ${tx.dialect === 'postgres' ? '$3::jsonb' : '$3'}, $4 ` +
-        `WHERE EXISTS (SELECT 1 FROM ${RUNS} WHERE id = $1 AND status NOT IN ${FINAL_SQL}) RETURNING seq`,
-      [runId, name, data, now],
+        `WHERE EXISTS (SELECT 1 FROM ${RUNS} WHERE id = $1 AND status NOT IN ${FINAL_SQL}) AND (` +
+        `(SELECT COUNT(*) FROM ${SIGNALS} WHERE run_id = $1) - (SELECT COUNT(*) FROM ${STEPS} ` +
+        `WHERE run_id = $1 AND kind = 'signal' AND status = 'completed' AND ${consumedSeq}) < $5 ` +
+        `OR EXISTS (SELECT 1 FROM ${STEPS} WHERE run_id = $1 AND kind = 'signal' AND status = 'pending' ` +
+        `AND name = $2)) RETURNING seq`,
+      [runId, name, data, now, maxPending],
     );
     const seq = rows[0]?.seq;
     if (seq === undefined) return undefined;
