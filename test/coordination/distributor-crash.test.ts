@@ -3,42 +3,24 @@
  * transaction just before COMMIT): nothing is lost and no step gets a second live task; a new distributor
  * on the same store finishes the job.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTaskDistributor, isDispatchedTask } from '../../src/coordination/index.js';
 import { createRegistry } from '../../src/registry/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
 import { parseJson, openStore, type Store } from '../../src/store/index.js';
 import { createQueueClient } from '../../src/work/index.js';
+import { repositoryRoot, spawnScript } from '../support/child.js';
 import { adapters } from '../support/stores.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STEPS = 6;
 
 /** Runs the child; answers the signal that ended it (null when it finished). */
 async function runChild(url: string, mode: 'dispatch' | 'sweep', killAt: number): Promise<string | null> {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'coordination', 'fixtures', 'distributor-crash-child.ts');
-  const child = spawn(
-    process.execPath,
-    ['--import', loader, script, url, mode, String(killAt), String(STEPS)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) =>
-      signal === null && code !== 0
-        ? reject(new Error(`the child failed (${code}): ${output}`))
-        : resolve(signal),
-    );
-  });
+  const script = join(repositoryRoot, 'test', 'coordination', 'fixtures', 'distributor-crash-child.ts');
+  const { code, signal, stdout, stderr } = await spawnScript(script, [url, mode, killAt, STEPS]).exited;
+  if (signal === null && code !== 0) throw new Error(`the child failed (${code}): ${stdout}${stderr}`);
+  return signal;
 }
 
 /** The queues holding each step's live (queued or running) tasks, by workflow id. */

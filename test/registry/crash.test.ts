@@ -1,43 +1,22 @@
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore, openStore } from '../../src/store/index.js';
+import { repositoryRoot, spawnScript } from '../support/child.js';
 import { adapters } from '../support/stores.js';
 import { dumpRegistry, type RegistryDump } from './support/dump.js';
 import { openRegistryAt } from './support/fixtures.js';
 import { STEPS, runSteps, seed } from './support/scenario.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
  * Starts the crash child on `url`, waits until it reports being at `point`, kills it with SIGKILL and
  * waits for it to be gone.
  */
 async function killChildAt(url: string, point: string): Promise<void> {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'registry', 'crash-child.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, url, point], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve(signal));
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes(`at ${point}\n`)) resolve();
-    });
-    child.on('exit', (code) =>
-      reject(new Error(`the child exited (${code}) before reaching ${point}: ${stdout}${stderr}`)),
-    );
-  });
-  child.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
+  const script = join(repositoryRoot, 'test', 'registry', 'crash-child.ts');
+  // stdin keeps the child alive until it is killed.
+  const child = spawnScript(script, [url, point], { stdin: true });
+  await child.waitFor(`at ${point}\n`, 'stdout');
+  expect((await child.kill()).signal).toBe('SIGKILL');
 }
 
 /** The registry's dump after the scenario's transaction has committed, computed on a fresh database. */

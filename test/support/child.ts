@@ -72,8 +72,12 @@ export interface Child {
   running(): boolean;
   /** The first JSON line `{"e": e, …}` the child printed on stdout; rejects if it ends without one. */
   line<T extends { readonly e: string }>(e: T['e'], options?: WaitOptions): Promise<T>;
-  /** The first match of `pattern` in a stream; rejects if the child ends without one. */
-  waitFor(pattern: RegExp, stream: 'stdout' | 'stderr', options?: WaitOptions): Promise<RegExpMatchArray>;
+  /** The first match of `pattern` (a string matches as it is) in a stream; rejects if the child ends without one. */
+  waitFor(
+    pattern: RegExp | string,
+    stream: 'stdout' | 'stderr',
+    options?: WaitOptions,
+  ): Promise<RegExpMatchArray>;
   /** Sends a signal, if the process still runs. */
   signal(name: NodeJS.Signals): void;
   /** SIGKILL, then its end. */
@@ -261,12 +265,16 @@ function start(name: string, argv: readonly string[], options: ChildOptions): Ch
     exited,
     line: <T extends { readonly e: string }>(e: T['e'], wait?: WaitOptions) =>
       until(`a line {"e":"${e}"} on stdout`, () => lines.find((l) => l.e === e) as T | undefined, wait),
-    waitFor: (pattern, stream, wait) =>
-      until(
-        `${pattern} on ${stream}`,
-        () => (stream === 'stdout' ? out : err).match(pattern) ?? undefined,
+    waitFor(pattern, stream, wait) {
+      const regex =
+        typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
+      const what = typeof pattern === 'string' ? JSON.stringify(pattern) : String(pattern);
+      return until(
+        `${what} on ${stream}`,
+        () => (stream === 'stdout' ? out : err).match(regex) ?? undefined,
         wait,
-      ),
+      );
+    },
     signal(signal) {
       if (child.running()) proc.kill(signal);
     },

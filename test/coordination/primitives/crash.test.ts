@@ -4,39 +4,19 @@
  * comes back with the same id and calls `recover`. Its barrier arrival and its vote were committed and
  * stay.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { repositoryRoot, spawnScript } from '../../support/child.js';
 import { adapters } from '../../support/stores.js';
 import { drive, Scenes } from './support.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
 /** Runs the crash child on `url` until it reports "ready", then kills it with SIGKILL. */
 async function killReadyChild(url: string, start: number): Promise<void> {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'coordination', 'primitives', 'crash-child.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, url, String(start)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve(signal));
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('ready\n')) resolve();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) =>
-      reject(new Error(`the child exited (${code}) before it was ready: ${output}`)),
-    );
-  });
-  child.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
+  const script = join(repositoryRoot, 'test', 'coordination', 'primitives', 'crash-child.ts');
+  // stdin keeps the child alive until it is killed.
+  const child = spawnScript(script, [url, start], { stdin: true });
+  await child.waitFor('ready\n', 'stdout');
+  expect((await child.kill()).signal).toBe('SIGKILL');
 }
 
 describe.each(adapters)('a node killed with SIGKILL on $name', (adapter) => {
