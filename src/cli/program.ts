@@ -12,6 +12,7 @@ import { tasksCommand } from './commands/tasks.js';
 import { timersCommand } from './commands/timers.js';
 import { workerCommand } from './commands/worker.js';
 import { workflowsCommand } from './commands/workflows.js';
+import { visible, visibleLines } from './output.js';
 import { version } from './version.js';
 
 export function buildProgram(): Command {
@@ -45,7 +46,7 @@ export function buildProgram(): Command {
  */
 function sameErrorPrefix(command: Command): void {
   command.configureOutput({
-    outputError: (text, write) => write(`garrison: ${text.replace(/^error: /, '')}`),
+    outputError: (text, write) => write(`garrison: ${visibleLines(text.replace(/^error: /, ''))}`),
   });
   for (const sub of command.commands) sameErrorPrefix(sub);
 }
@@ -63,7 +64,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       : error instanceof Error
         ? error.message
         : String(error);
-    process.stderr.write(`garrison: ${message}\n`);
+    process.stderr.write(`garrison: ${visible(message)}\n`);
     return 1;
   }
 }

@@ -7,10 +7,11 @@ import { hostname } from 'node:os';
 import { createRegistry, type AgentRegistry } from '../registry/index.js';
 import { systemClock } from '../runtime/index.js';
 import { DurableTimers } from '../scheduler/durable-timers.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { createQueueClient, type QueueClient } from '../work/queue/index.js';
 import { createWorkflowEngine, type WorkflowEngine } from '../work/workflow/index.js';
 import { catalogWorkflows } from './catalog.js';
+import { openExistingStore } from './store-option.js';
 
 export interface Session {
   readonly store: Store;
@@ -20,9 +21,12 @@ export interface Session {
   readonly timers: DurableTimers;
 }
 
-/** Opens the store (migrating it) and runs `fn` with the layers over it; always closes the store. */
+/**
+ * Opens the store (migrating it; a store that does not exist is `store_not_found`, nothing created) and
+ * runs `fn` with the layers over it; always closes the store.
+ */
 export async function withSession<T>(url: string, fn: (session: Session) => Promise<T>): Promise<T> {
-  const store = await openStore(url);
+  const store = await openExistingStore(url);
   const clock = systemClock;
   const nodeId = `cli-${hostname()}-${process.pid}`;
   const workflows = createWorkflowEngine({ store, nodeId, clock, autoExecute: false, recoverIntervalMs: 0 });

@@ -4,6 +4,8 @@ import { GarrisonError } from '../errors.js';
 export const StoreErrorCode = {
   /** The store URL could not be understood (unknown scheme, bad syntax). */
   urlInvalid: 'store_url_invalid',
+  /** No store is there, and the caller asked not to create one (`openStore(url, { create: false })`). */
+  notFound: 'store_not_found',
   /** The database server could not be reached. Retryable. */
   unreachable: 'store_unreachable',
   /** The database file is not a database or is damaged. */

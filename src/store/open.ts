@@ -6,6 +6,11 @@ import { DEFAULT_STORE_URL, parseStoreUrl } from './url.js';
 export interface OpenStoreOptions {
   /** Apply pending migrations when opening. Default true. */
   readonly migrate?: boolean;
+  /**
+   * Create the store when there is none (SQLite: the folders and the file; PostgreSQL: the schema and its
+   * tables). Default true. With false, a missing store is `store_not_found` and nothing is created.
+   */
+  readonly create?: boolean;
   /** SQLite only: see `SqliteStoreOptions.synchronous`. A `?synchronous=` in the URL wins. */
   readonly synchronous?: SqliteStoreOptions['synchronous'];
   /** PostgreSQL only: the schema to use. A `?schema=` in the URL wins. Default `garrison`. */
@@ -39,6 +44,7 @@ export async function openStore(
       synchronous: parsed.synchronous ?? options.synchronous,
       busyTimeoutMs: parsed.busyTimeoutMs,
       migrate: options.migrate,
+      create: options.create,
       maxBatch: options.maxBatch,
       now: options.now,
     });
@@ -54,6 +60,7 @@ export async function openStore(
     clock: options.clock,
     onBackgroundError: options.onBackgroundError,
     migrate: options.migrate,
+    create: options.create,
     maxBatch: options.maxBatch,
     now: options.now,
   };

@@ -38,7 +38,7 @@ export type ParsedStoreUrl =
       readonly connectionString: string;
       readonly schema?: string;
       readonly poolSize?: number;
-      /** The URL with any password replaced by `***`, for messages and status. */
+      /** The URL with its user-info and secret parameters replaced by `***`, for messages and status. */
       readonly redacted: string;
     };
 
@@ -46,9 +46,46 @@ function invalid(url: string, why: string): StoreError {
   return new StoreError(StoreErrorCode.urlInvalid, `invalid store URL "${redact(url)}": ${why}`);
 }
 
-/** Replaces the password of a URL with `***`. */
+/** Query parameters the pg driver reads as secrets (`?password=` works as the URL's password). */
+const secretParams = /pass/i;
+
+/**
+ * A URL fit for messages and status: all of the user-info (user and password: an unencoded `@`, `:` or
+ * `/` in a password moves its pieces around) and every secret query parameter become `***`. A URL that
+ * cannot be parsed is never echoed whole: everything between `//` (or the scheme) and the last `@` goes.
+ */
 export function redact(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  if (/^sqlite:/i.test(url)) return url; // a file path: no credentials, and an `@` in it is a name
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return redactRaw(url);
+  if (parsed.username === '' && parsed.password === '' && !hasSecretParam(parsed)) return url;
+  return redactParsed(parsed);
+}
+
+function hasSecretParam(url: URL): boolean {
+  return [...url.searchParams.keys()].some((k) => secretParams.test(k));
+}
+
+function redactParsed(url: URL): string {
+  const copy = new URL(url.toString());
+  for (const key of [...copy.searchParams.keys()])
+    if (secretParams.test(key)) copy.searchParams.set(key, '***');
+  if (copy.username === '' && copy.password === '') return copy.toString();
+  copy.password = '';
+  copy.username = 'REDACTED';
+  return copy.toString().replace('//REDACTED@', '//***@');
+}
+
+function redactRaw(url: string): string {
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = /^[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0].length ?? 0;
+  return at < scheme ? url : `${url.slice(0, scheme)}***${url.slice(at)}`;
 }
 
 function queryObject(params: URLSearchParams): Record<string, string> {
@@ -91,7 +128,7 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
       connectionString: parsedUrl.toString(),
       schema: parsed.data.schema,
       poolSize: parsed.data.pool,
-      redacted: redact(parsedUrl.toString()),
+      redacted: redactParsed(parsedUrl),
     };
   }
   if (scheme === undefined) {

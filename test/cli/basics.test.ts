@@ -5,13 +5,13 @@ import { adapters } from '../support/stores.js';
 import { cli, lastJson } from './support.js';
 
 describe.each(adapters)('migrate and status on $name', (adapter) => {
-  it('status before migrate lists the pending migrations; after, the nodes and their states', async () => {
+  it('status before migrate says there is no store (creating none); after, the nodes and their states', async () => {
     const url = adapter.freshUrl();
-    const before = lastJson<{ store: { version: number; pending: string[] } }>(
-      (await cli('status', '--store', url, '--json')).stdout,
-    );
-    expect(before.store.version).toBe(0);
-    expect(before.store.pending.length).toBeGreaterThan(0);
+    const before = await cli('status', '--store', url, '--json');
+    expect(before.code).toBe(1);
+    expect(before.stdout).toBe('');
+    expect(before.stderr).toMatch(/^garrison: there is no store at .*\[store_not_found\]\n$/);
+    await expect(openStore(url, { create: false })).rejects.toMatchObject({ code: 'store_not_found' });
 
     expect((await cli('migrate', '--store', url)).code).toBe(0);
     const store = await openStore(url);

@@ -78,7 +78,21 @@ describe('store URLs that are refused', () => {
   it('the password never appears in a refusal', () => {
     const { message } = refusal('postgres://admin:s3cret-pw@db.example:5432/app?schema=BAD');
     expect(message).not.toContain('s3cret-pw');
-    expect(message).toContain('admin:***@db.example');
+    expect(message).toContain('postgres://***@db.example');
+  });
+
+  it('no piece of a password with / # or @ in it appears, parseable or not, nor a ?password=', () => {
+    for (const url of [
+      'postgres://u:s3cr/etpw@db:5432/app',
+      'postgres://u:s3cr#etpw@db:5432/app',
+      'postgres://u:s3cr@etpw@db:5432/app?schema=BAD',
+      'postgres://db/app?password=s3cr-etpw&schema=BAD',
+    ]) {
+      expect(refusal(url).message).not.toMatch(/s3cr|etpw/);
+      expect(redact(url)).not.toMatch(/s3cr|etpw/);
+    }
+    expect(redact('postgres://u:s3cr/etpw@db:5432/app')).toBe('postgres://***@db:5432/app');
+    expect(redact('postgres://db/app?password=s3cr-etpw')).toBe('postgres://db/app?password=***');
   });
 });
 
@@ -112,7 +126,7 @@ describe('store URLs that are accepted', () => {
       connectionString: 'postgresql://app:pw@db:6543/prod?sslmode=require',
       schema: 'tenant_a',
       poolSize: 4,
-      redacted: 'postgresql://app:***@db:6543/prod?sslmode=require',
+      redacted: 'postgresql://***@db:6543/prod?sslmode=require',
     });
     expect(parseStoreUrl('postgres://localhost/db')).toMatchObject({
       schema: undefined,
@@ -120,9 +134,11 @@ describe('store URLs that are accepted', () => {
     });
   });
 
-  it('redact replaces only the password', () => {
-    expect(redact('postgres://u:p@h/db')).toBe('postgres://u:***@h/db');
-    expect(redact('postgres://u@h/db')).toBe('postgres://u@h/db');
+  it('redact replaces all of the user-info, and nothing of a URL without one', () => {
+    expect(redact('postgres://u:p@h/db')).toBe('postgres://***@h/db');
+    expect(redact('postgres://u@h/db')).toBe('postgres://***@h/db');
+    expect(redact('postgres://h/db?sslmode=require')).toBe('postgres://h/db?sslmode=require');
+    expect(redact('sqlite:/srv/a@b/g.db')).toBe('sqlite:/srv/a@b/g.db');
     expect(redact('sqlite:a.db')).toBe('sqlite:a.db');
   });
 });

@@ -9,6 +9,7 @@ import { ProgressWriter } from '../demo/progress.js';
 import { runDemo, watchUntilDone, type DemoSettings } from '../demo/run.js';
 import { readSummary, type DemoSummary } from '../demo/summary.js';
 import { orderWorkflow } from '../demo/workflows.js';
+import { jsonLine } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
 
 export const DEMO_STORE = 'sqlite:.garrison/demo.db';
@@ -34,7 +35,7 @@ function parsePercent(value: string): number {
 function printSummary(summary: DemoSummary, json: boolean, recovery?: string): void {
   const w = summary.workflows;
   if (json) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.stdout.write(`${jsonLine(summary)}\n`);
     return;
   }
   const exact = summary.steps.completed === summary.steps.effects;

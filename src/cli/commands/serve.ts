@@ -1,6 +1,7 @@
 /** `garrison serve`: a node with the HTTP API and the dashboard, until SIGTERM. */
 import { Command, InvalidArgumentError } from 'commander';
 import { startApiServer } from '../../api/index.js';
+import { checkServeOptions, collect, type ServeOptionsInput } from '../node-options.js';
 import { drainOnSignal, startAppNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
@@ -20,7 +21,7 @@ export function serveCommand(): Command {
     )
     .addOption(storeOption())
     .option('--port <port>', 'port to listen on', parsePort, 7070)
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (other than loopback: a token is required)', '127.0.0.1')
     .option('--name <name>', "this node's id in the cluster (default <hostname>-<pid>)")
     .option('--config <file>', 'a JSON node configuration file')
     .option('--app <module>', 'the application module to run (its default export, made with defineApp)')
@@ -29,18 +30,24 @@ export function serveCommand(): Command {
       "agents of each of the app's agent types on this node (default the app's counts)",
       parsePositiveInt,
     )
-    .option('--token <token>', 'require Authorization: Bearer <token> (or GARRISON_TOKEN)')
-    .action(async (o: NodeCommandOptions & { port: number; host: string; token?: string }) => {
+    .option('--token-file <path>', 'require Authorization: Bearer <the token in this file> (admin scope)')
+    .option('--read-token-file <path>', 'also accept the token in this file for GET routes only')
+    .option(
+      '--token <token>',
+      'the admin token itself (visible in ps: prefer --token-file; or GARRISON_TOKEN)',
+    )
+    .option(
+      '--allowed-host <name>',
+      'a host name clients may use besides loopback names and IP addresses (repeatable)',
+      collect,
+    )
+    .action(async (o: NodeCommandOptions & ServeOptionsInput) => {
+      // Every option is checked before the store is opened: a refusal leaves the store untouched.
+      const { api: options } = checkServeOptions(o);
       const running = await startAppNode(o, 'garrison serve');
-      const token = o.token ?? process.env.GARRISON_TOKEN;
       let api;
       try {
-        api = await startApiServer(running.node, {
-          port: o.port,
-          host: o.host,
-          version,
-          ...(token === undefined ? {} : { token }),
-        });
+        api = await startApiServer(running.node, { ...options, version });
       } catch (error) {
         await running.stop();
         throw error;

@@ -4,9 +4,9 @@ import { parseNodeConfig } from '../../node/config.js';
 import type { HeldCounts } from '../../node/held.js';
 import { listNodes } from '../../node/membership.js';
 import { systemClock } from '../../runtime/index.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { createOutput } from '../output.js';
-import { storeOption } from '../store-option.js';
+import { openExistingStore, storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
 
 async function countBy(store: Store, sql: string): Promise<Record<string, number>> {
@@ -44,7 +44,7 @@ export function statusCommand(): Command {
     .addOption(storeOption())
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: { store: string; json?: boolean }) => {
-      const store = await openStore(opts.store, { migrate: false });
+      const store = await openExistingStore(opts.store, { migrate: false });
       try {
         const status = await store.status();
         const ready = status.pending.length === 0;

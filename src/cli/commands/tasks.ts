@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { GarrisonError } from '../../errors.js';
 import { TaskState, type Task } from '../../work/queue/index.js';
-import { createOutput } from '../output.js';
+import { createOutput, visible } from '../output.js';
 import { oneOf, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
@@ -59,8 +59,8 @@ function showCommand(): Command {
         const task = await queues.getTask(id);
         if (task === undefined) throw new GarrisonError('task_not_found', `no task has the id ${id}`);
         createOutput(opts.json === true).result({ task }, () =>
-          [table(taskHeaders, [taskRow(task)]), `payload: ${JSON.stringify(task.payload)}`]
-            .concat(task.lastError === null ? [] : [`last error: ${task.lastError}`])
+          [table(taskHeaders, [taskRow(task)]), visible(`payload: ${JSON.stringify(task.payload)}`)]
+            .concat(task.lastError === null ? [] : [visible(`last error: ${task.lastError}`)])
             .join('\n'),
         );
       });

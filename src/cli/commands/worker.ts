@@ -1,5 +1,6 @@
 /** `garrison worker`: a node without HTTP that runs workflows and agents from the store until SIGTERM. */
 import { Command } from 'commander';
+import { checkNodeOptions } from '../node-options.js';
 import { drainOnSignal, startAppNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
 import { storeOption } from '../store-option.js';
@@ -17,6 +18,8 @@ export function workerCommand(): Command {
       parsePositiveInt,
     )
     .action(async (o: NodeCommandOptions) => {
+      // Every option is checked before the store is opened: a refusal leaves the store untouched.
+      checkNodeOptions(o);
       const running = await startAppNode(o, 'garrison worker');
       const node = running.node;
       process.stderr.write(

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { WORKFLOWS_PENDING_CHANNEL } from '../../coordination/index.js';
 import { GarrisonError } from '../../errors.js';
 import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
-import { createOutput } from '../output.js';
+import { createOutput, visible } from '../output.js';
 import { oneOf, parseJsonArgument, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
@@ -60,8 +60,12 @@ function showCommand(): Command {
         const steps = await workflows.steps(id);
         createOutput(opts.json === true).result({ workflow: run, steps }, () =>
           [
-            `${run.id}  ${run.name}  ${run.status}${run.error ? `  (${run.error.code}: ${run.error.message})` : ''}`,
-            `created ${when(run.createdAt)}  finished ${when(run.finishedAt)}  owner ${run.owner ?? '-'}`,
+            visible(
+              `${run.id}  ${run.name}  ${run.status}${run.error ? `  (${run.error.code}: ${run.error.message})` : ''}`,
+            ),
+            visible(
+              `created ${when(run.createdAt)}  finished ${when(run.finishedAt)}  owner ${run.owner ?? '-'}`,
+            ),
             '',
             table(
               ['#', 'step', 'kind', 'status', 'attempts'],
@@ -98,7 +102,8 @@ function startCommand(): Command {
         if (handle.created) await store.notify(WORKFLOWS_PENDING_CHANNEL);
         createOutput(opts.json === true).result(
           { workflowId: handle.workflowId, created: handle.created },
-          () => (handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`),
+          () =>
+            visible(handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`),
         );
       });
     });
@@ -117,7 +122,7 @@ function cancelCommand(): Command {
         await workflows.result(id, { timeoutMs: 10_000 }).catch(() => undefined);
         const run = await workflows.get(id);
         if (run === undefined) throw notFound(id);
-        createOutput(opts.json === true).result({ workflow: run }, () => `${run.id}: ${run.status}`);
+        createOutput(opts.json === true).result({ workflow: run }, () => visible(`${run.id}: ${run.status}`));
       });
     });
 }
@@ -133,9 +138,8 @@ function signalCommand(): Command {
     .action(async (id: string, name: string, opts: Common & { data?: unknown }) => {
       await withSession(opts.store, async ({ workflows }) => {
         await workflows.signal(id, name, opts.data);
-        createOutput(opts.json === true).result(
-          { workflowId: id, signal: name, sent: true },
-          () => `signal ${name} sent to ${id}`,
+        createOutput(opts.json === true).result({ workflowId: id, signal: name, sent: true }, () =>
+          visible(`signal ${name} sent to ${id}`),
         );
       });
     });

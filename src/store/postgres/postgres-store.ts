@@ -51,6 +51,8 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Apply pending migrations when opening. Default true. */
   readonly migrate?: boolean;
+  /** Create the schema and its tables when missing. Default true; false: `store_not_found` instead. */
+  readonly create?: boolean;
   /** Largest number of writes committed together by `write`. Default 512. */
   readonly maxBatch?: number;
   /** The time source for migration records, in UNIX epoch ms. Default `Date.now`. */
@@ -171,6 +173,8 @@ export class PostgresStore implements Store {
     }
     const store = new PostgresStore(options);
     try {
+      if (options.create === false && !(await store.hasMigrationsTable()))
+        throw new StoreError(StoreErrorCode.notFound, `there is no store at ${store.location} (no such schema)`);
       if (options.migrate ?? true) await store.migrate();
       else await store.assertNotTooNew();
       return store;
@@ -338,11 +342,15 @@ export class PostgresStore implements Store {
   }
 
   private async currentVersion(): Promise<number> {
+    return appliedVersion(this.onPool, await this.hasMigrationsTable());
+  }
+
+  private async hasMigrationsTable(): Promise<boolean> {
     const exists = await this.onPool.query(
       "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'garrison_migrations'",
       [this.schema],
     );
-    return appliedVersion(this.onPool, exists.length > 0);
+    return exists.length > 0;
   }
 
   private async assertNotTooNew(): Promise<void> {
