@@ -6,22 +6,19 @@
  * B and back, is a LISTEN/NOTIFY wake-up. On SQLite (two processes on one file) the poll (200 ms)
  * carries them. Real time, real processes, no timing assertions.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { agentQueueName, createAgentHost } from '../../src/agents/index.js';
 import { createRegistry } from '../../src/registry/index.js';
 import { createRuntime, systemClock } from '../../src/runtime/index.js';
 import { openStore } from '../../src/store/index.js';
 import { createQueueClient } from '../../src/work/index.js';
+import { repositoryRoot, scratchFolder, spawnScript } from '../support/child.js';
 import { adapters } from '../support/stores.js';
 import { ledgerAgent, type LedgerState } from './fixtures/cross-node-agent.js';
 import { eventually } from './support.js';
-
-const root = join(import.meta.dirname, '..', '..');
 
 interface Started {
   readonly label: string;
@@ -38,36 +35,13 @@ interface NodeB {
 }
 
 function startNodeB(url: string, ledger: string, mode: 'first' | 'again', pollMs: number): NodeB {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'agents', 'fixtures', 'cross-node-b.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, url, ledger, mode, String(pollMs)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const waiting: Array<{ line: string; resolve: () => void }> = [];
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const w of [...waiting]) {
-      if (out.includes(`${w.line}\n`)) {
-        waiting.splice(waiting.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(String(signal ?? code))),
-  );
+  const script = join(repositoryRoot, 'test', 'agents', 'fixtures', 'cross-node-b.ts');
+  // Closing stdin shuts node B down; every stream is a pipe.
+  const child = spawnScript(script, [url, ledger, mode, pollMs], { stdin: true });
   return {
-    child,
-    exited,
-    printed: (line) =>
-      new Promise<void>((resolve, reject) => {
-        if (out.includes(`${line}\n`)) return resolve();
-        waiting.push({ line, resolve });
-        void exited.then((how) => reject(new Error(`node B exited (${how}) before "${line}": ${out}${err}`)));
-      }),
+    child: child.process as ChildProcessWithoutNullStreams,
+    exited: child.exited.then((exit) => String(exit.signal ?? exit.code)),
+    printed: (line) => child.waitFor(`${line}\n`, 'stdout').then(() => undefined),
   };
 }
 
@@ -83,7 +57,7 @@ describe.each(adapters)('agents across nodes, node B killed, on $name', (adapter
     'work, a call and a signal from node A survive B killed with SIGKILL: each runs exactly once after B restarts',
     { timeout: 30_000 },
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'garrison-cross-node-'));
+      const dir = scratchFolder('garrison-cross-node-');
       const ledger = join(dir, 'ledger.jsonl');
       const url = adapter.freshUrl();
       const pollMs = adapter.name === 'postgres' ? 60_000 : 200;
@@ -153,7 +127,6 @@ describe.each(adapters)('agents across nodes, node B killed, on $name', (adapter
         await host.shutdown();
         await runtime.shutdown();
         await store.close();
-        rmSync(dir, { recursive: true, force: true });
       }
     },
   );

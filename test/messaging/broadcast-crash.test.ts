@@ -4,7 +4,6 @@
  * once); the copy in flight was never acknowledged, its effect rolled back with its transaction, and the
  * restarted node delivers it once the dead node's lease has run out.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createDurableDelivery,
@@ -15,34 +14,17 @@ import {
 import { VirtualClock, createRuntime, type Behaviour } from '../../src/runtime/index.js';
 import { openStore } from '../../src/store/index.js';
 import { adapters } from '../support/stores.js';
-import { createEffects, effects, fixtureCommand, messageRows, nextEvent } from './helpers.js';
+import { createEffects, effects, startFixture, messageRows, nextEvent } from './helpers.js';
 
 /** Starts the doomed node; resolves `ready` once `b` acked and `a` is handling its copy. */
 function startDoomedNode(url: string, clockStart: number, visibilityMs: number) {
-  const [command, argv] = fixtureCommand('broadcast-relay.ts', [
-    url,
-    String(clockStart),
-    String(visibilityMs),
-  ]);
-  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const ready = new Promise<{ acked: string; handling: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const acked = /acked b \d+/.exec(stdout);
-      const handling = /handling a \d+ \d+/.exec(stdout);
-      if (acked !== null && handling !== null) resolve({ acked: acked[0], handling: handling[0] });
-    });
-    child.on('exit', (code, signal) =>
-      reject(new Error(`the node exited (${code ?? signal}) too early: ${stdout}${stderr}`)),
-    );
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => resolve(signal)),
-  );
-  return { child, ready, exited };
+  const child = startFixture('broadcast-relay.ts', [url, clockStart, visibilityMs]);
+  const ready = Promise.all([
+    child.waitFor(/acked b \d+/, 'stdout'),
+    child.waitFor(/handling a \d+ \d+/, 'stdout'),
+  ]).then(([acked, handling]) => ({ acked: acked[0], handling: handling[0] }));
+  const exited = child.exited.then((exit) => exit.signal);
+  return { child: child.process, ready, exited };
 }
 
 describe.each(adapters)('an at-least-once broadcast across a SIGKILL, on $name', (adapter) => {

@@ -3,39 +3,19 @@
  * handler's effect and the ack) never commits, and once its lease has run out the message is delivered
  * again and acknowledged exactly once, with the handler's effect recorded once.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDurableDelivery, type DeliveredMessage } from '../../src/messaging/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
 import { openStore } from '../../src/store/index.js';
 import { adapters } from '../support/stores.js';
-import { createEffects, effects, fixtureCommand, messageRows, nextEvent } from './helpers.js';
+import { createEffects, effects, startFixture, messageRows, nextEvent } from './helpers.js';
 
 /** Starts the crash fixture and resolves with the child once it prints that it is handling. */
 function startDoomedConsumer(url: string, clockStart: number, visibilityMs: number) {
-  const [command, argv] = fixtureCommand('crash-consumer.ts', [
-    url,
-    String(clockStart),
-    String(visibilityMs),
-  ]);
-  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const handling = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = /handling \d+ \d+/.exec(stdout);
-      if (line !== null) resolve(line[0]);
-    });
-    child.on('exit', (code, signal) =>
-      reject(new Error(`the consumer exited (${code ?? signal}) before handling: ${stdout}${stderr}`)),
-    );
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => resolve(signal)),
-  );
-  return { child, handling, exited };
+  const child = startFixture('crash-consumer.ts', [url, clockStart, visibilityMs]);
+  const handling = child.waitFor(/handling \d+ \d+/, 'stdout').then((line) => line[0]);
+  const exited = child.exited.then((exit) => exit.signal);
+  return { child: child.process, handling, exited };
 }
 
 describe.each(adapters)('a consumer killed while handling, on $name', (adapter) => {

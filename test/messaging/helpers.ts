@@ -2,8 +2,7 @@
  * Helpers for the messaging tests: a delivery service on a fresh store with a virtual clock, a scratch
  * table for handler effects, and waits on events and store state (waits, never timed assertions).
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import {
   createDurableDelivery,
   type DeliveryEvents,
@@ -12,9 +11,8 @@ import {
 } from '../../src/messaging/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
 import { openStore, parseJson, type Store } from '../../src/store/index.js';
+import { repositoryRoot, spawnScript, type Child } from '../support/child.js';
 import type { TestAdapter } from '../support/stores.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface Fixture {
   readonly store: Store;
@@ -132,8 +130,7 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve };
 }
 
-/** The command that runs a TypeScript fixture from `test/messaging/fixtures/` in a new Node process. */
-export function fixtureCommand(name: string, args: readonly string[]): [string, string[]] {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  return [process.execPath, ['--import', loader, join(root, 'test', 'messaging', 'fixtures', name), ...args]];
+/** Starts a TypeScript fixture from `test/messaging/fixtures/` in a new Node process; stdin keeps it alive. */
+export function startFixture(name: string, args: readonly (string | number)[]): Child {
+  return spawnScript(join(repositoryRoot, 'test', 'messaging', 'fixtures', name), args, { stdin: true });
 }
