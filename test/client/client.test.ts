@@ -19,7 +19,7 @@ const LONG_MS = 600_000;
 describe.each(adapters)('a client in another process on $name', (adapter) => {
   let store: Store | undefined;
   let node: GarrisonNode | undefined;
-  let worker: Worker | undefined;
+  let worker: Worker<{ to: string }> | undefined;
   afterEach(async () => {
     await worker?.stop();
     await node?.stop();
@@ -29,7 +29,7 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
 
   async function executor(url: string, mails: string[]): Promise<void> {
     store = await openStore(url);
-    worker = createWorker<{ to: string }>({
+    const started = createWorker<{ to: string }>({
       store,
       queues: 'mail',
       pollIntervalMs: LONG_MS,
@@ -37,7 +37,8 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
         mails.push(task.payload.to);
       },
     });
-    await worker.start();
+    worker = started;
+    await started.start();
     node = await startNode({
       store,
       nodeName: 'executor',
