@@ -47,6 +47,11 @@ export interface Route {
   readonly okStatus: number;
   /** The content type of success, for the OpenAPI document. Default `application/json`. */
   readonly produces: string;
+  /**
+   * Statuses this route gives beyond those every route of its kind gives, with what they mean, for the
+   * OpenAPI document (below 400: another success; from 400: an error in the one error shape).
+   */
+  readonly also: Readonly<Record<number, string>>;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
@@ -65,6 +70,7 @@ export function route<
   access?: RouteAccess;
   okStatus?: number;
   produces?: string;
+  also?: Readonly<Record<number, string>>;
   params?: P;
   query?: Q;
   body?: B;
@@ -75,6 +81,7 @@ export function route<
     access: spec.access ?? (spec.method === 'GET' ? 'read' : 'admin'),
     okStatus: spec.okStatus ?? 200,
     produces: spec.produces ?? 'application/json',
+    also: spec.also ?? {},
     handle: spec.handle,
   };
 }

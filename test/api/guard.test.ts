@@ -119,7 +119,8 @@ describe.each(adapters)('cross-site and rebinding guard on $name', (adapter) => 
     const { port } = new URL(h.url);
     for (const r of h.api.routes) {
       const what = `${r.method} ${r.path}`;
-      const headers = r.method === 'GET' ? {} : { 'content-type': 'application/json' };
+      const headers: Record<string, string> =
+        r.method === 'GET' ? {} : { 'content-type': 'application/json' };
       const reply = await rawCall(h.url, r.method, samplePath(r.path), '', {
         ...headers,
         host: `attacker.example:${port}`,

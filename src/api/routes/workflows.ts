@@ -15,6 +15,7 @@ export function workflowRoutes({ workflows }: ApiContext): Route[] {
       method: 'POST',
       path: `/v1/workflows/:id/${action}`,
       summary,
+      also: { 409: "The run's state does not allow it (workflow_finished, workflow_invalid_state)" },
       params: idParam,
       handle: async ({ params }) => {
         const run = await workflows[action](params.id);
@@ -28,6 +29,10 @@ export function workflowRoutes({ workflows }: ApiContext): Route[] {
       path: '/v1/workflows',
       summary: 'Start a run; workflowId is an idempotency key (201 created, 200 when it existed)',
       okStatus: 201,
+      also: {
+        200: 'A run with this workflowId existed: it is answered, nothing is started',
+        409: 'A run with this workflowId is of another workflow (workflow_conflict)',
+      },
       body: z.strictObject({ name: id, input: json.optional(), workflowId: id.optional() }),
       handle: async ({ body }) => {
         const handle = await workflows.start(
@@ -75,6 +80,10 @@ export function workflowRoutes({ workflows }: ApiContext): Route[] {
       path: '/v1/workflows/:id/signal',
       summary: 'Send a durable signal to a run (202: recorded, delivered when the run waits for it)',
       okStatus: 202,
+      also: {
+        409: 'The run is finished (workflow_finished)',
+        429: 'The run holds MAX_PENDING_SIGNALS signals it has not consumed (signal_limit); retry later',
+      },
       params: idParam,
       body: z.strictObject({ name: id, data: json.optional() }),
       handle: async ({ params, body }) => {
