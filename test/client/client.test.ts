@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createWorker, type Worker } from '../../src/work/queue/index.js';
+import { createWorkflowEngine, type WorkflowEngine } from '../../src/work/workflow/index.js';
 import { spawnScript } from '../support/child.js';
 import { adapters } from '../support/stores.js';
 import { approval, sum } from './fixtures/workflows.js';
@@ -20,7 +21,10 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
   let store: Store | undefined;
   let node: GarrisonNode | undefined;
   let worker: Worker<{ to: string }> | undefined;
+  let engine: WorkflowEngine | undefined;
   afterEach(async () => {
+    await engine?.stop();
+    engine = undefined;
     await worker?.stop();
     await node?.stop();
     await store?.close();
@@ -85,5 +89,17 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
     await child.line('started');
     expect(await node!.workflows.result('woken')).toBe(42);
     expect((await node!.workflows.get('woken'))?.owner).toBe(node!.id);
+  });
+
+  it('a plain engine whose recovery runs ten minutes apart takes up a run a client started', async () => {
+    const url = adapter.freshUrl();
+    store = await openStore(url);
+    engine = createWorkflowEngine({ store, nodeId: 'plain', leaseMs: LONG_MS, recoverIntervalMs: LONG_MS });
+    engine.register(sum);
+    expect(await engine.recover()).toBe(0); // listening from here on
+    const child = spawnScript(join(fixtures, 'client-start.ts'), [url, 'plain-run'], { env: {} });
+    await child.line('started');
+    expect(await engine.result('plain-run')).toBe(42);
+    expect((await engine.get('plain-run'))?.owner).toBe('plain');
   });
 });
