@@ -32,6 +32,25 @@ export class ValidationError extends GarrisonError {
   }
 }
 
+/**
+ * An error that another attempt cannot fix (bad data, a refused request): thrown by an action or a step,
+ * it is never retried, whatever attempts remain. Any other error thrown by an agent's action is retried
+ * by its queue while attempts remain. `code` defaults to `permanent_error`.
+ */
+export class PermanentError extends GarrisonError {
+  constructor(
+    message: string,
+    options: { code?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(options.code ?? 'permanent_error', message, { ...options, retryable: false });
+  }
+}
+
+/** True when `e` is a `PermanentError` (never retried). */
+export function isPermanentError(e: unknown): e is PermanentError {
+  return e instanceof PermanentError;
+}
+
 /** Turns a zod issue list into one readable line: "path.to.field: message; other: message". */
 export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
   return issues

@@ -32,8 +32,9 @@ export interface ActionContext<S> {
   /** The task this run is for, when it came from the agent's queue; undefined for a direct call. */
   readonly task: ActionTaskInfo | undefined;
   /**
-   * The same on every retry of one task (`task:<id>`), unique per direct call: effects outside the store
-   * are at least once, and this is their dedupe key.
+   * The dedupe key of effects outside the store (they are at least once): for a step a workflow
+   * dispatched, the step's `<workflow id>:<step index>` (the same on every attempt, re-route and restart);
+   * for another queued task `task:<id>` (the same on every retry); unique per direct call.
    */
   readonly idempotencyKey: string;
   /** The registry, to read other agents (a monitor's metrics, a coordinator's choices). */
@@ -70,19 +71,26 @@ export interface ActionSpec<IS extends z.ZodType, OS extends z.ZodType, S> {
    * not return directives. Default false.
    */
   readonly readOnly?: boolean;
-  /** The work. Throwing fails the action (`action_failed`, counted, the state unchanged). */
+  /**
+   * The work. Throwing fails the action (`action_failed`, counted, the state unchanged). A queued task
+   * is retried after a plain `Error` or a retryable Garrison error while attempts remain; never after a
+   * `PermanentError` or another non-retryable Garrison error (see docs/agents.md).
+   */
   run(
     ctx: ActionContext<S>,
     input: z.output<IS>,
   ): ActionReturn<z.input<OS>> | Promise<ActionReturn<z.input<OS>>>;
 }
 
-/** A defined action. `S` is the state type its `run` expects. */
-export interface ActionDefinition<I = unknown, O = unknown, S = unknown> {
-  readonly name: string;
+/**
+ * A defined action. `S` is the state type its `run` expects; `N` its name (a literal when inferred);
+ * `In` the input it accepts before parsing (fields with defaults optional).
+ */
+export interface ActionDefinition<I = unknown, O = unknown, S = unknown, N extends string = string, In = I> {
+  readonly name: N;
   readonly description: string | undefined;
   readonly readOnly: boolean;
-  readonly inputSchema: z.ZodType<I>;
+  readonly inputSchema: z.ZodType<I, In>;
   readonly outputSchema: z.ZodType<O>;
   /** Validates an input; throws `invalid_input` naming the action and the fields. */
   parseInput(input: unknown): I;
@@ -113,9 +121,14 @@ function fieldsOf(issues: ReadonlyArray<{ path: PropertyKey[] }>): string[] {
 }
 
 /** Declares an action. Annotate `ctx` (`ctx: ActionContext<MyState>`) to type the state it reads. */
-export function defineAction<IS extends z.ZodType, OS extends z.ZodType, S = unknown>(
-  spec: ActionSpec<IS, OS, S>,
-): ActionDefinition<z.output<IS>, z.output<OS>, S> {
+export function defineAction<
+  IS extends z.ZodType,
+  OS extends z.ZodType,
+  S = unknown,
+  const N extends string = string,
+>(
+  spec: ActionSpec<IS, OS, S> & { readonly name: N },
+): ActionDefinition<z.output<IS>, z.output<OS>, S, N, z.input<IS>> {
   const checked = specSchema.safeParse(spec);
   if (!checked.success)
     throw new ValidationError(`invalid action definition: ${describeIssues(checked.error.issues)}`);
@@ -124,7 +137,7 @@ export function defineAction<IS extends z.ZodType, OS extends z.ZodType, S = unk
     name,
     description: spec.description,
     readOnly: spec.readOnly ?? false,
-    inputSchema: spec.input as z.ZodType<z.output<IS>>,
+    inputSchema: spec.input as z.ZodType<z.output<IS>, z.input<IS>>,
     outputSchema: spec.output as z.ZodType<z.output<OS>>,
     parseInput(input) {
       const parsed = spec.input.safeParse(input);

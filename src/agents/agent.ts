@@ -19,7 +19,13 @@ export interface AgentSchedule {
   readonly input?: unknown;
 }
 
-export interface AgentSpec<SS extends z.ZodType> {
+/** The actions of an agent spec, as given (their names and types kept). */
+export type AgentActions<S> = ReadonlyArray<ActionDefinition<unknown, unknown, S>>;
+
+export interface AgentSpec<
+  SS extends z.ZodType,
+  A extends AgentActions<z.output<SS>> = AgentActions<z.output<SS>>,
+> {
   /** The agent type, 1–200 characters of letters, digits and `_ . : -`; recorded with every agent. */
   readonly type: string;
   /** What agents of this type can do: registered in the registry, where work is routed by them. */
@@ -29,7 +35,7 @@ export interface AgentSpec<SS extends z.ZodType> {
   /** The state of a new agent (validated with `state`). A start may give another. */
   readonly initialState: z.input<SS>;
   /** The actions, names unique. */
-  readonly actions: ReadonlyArray<ActionDefinition<unknown, unknown, z.output<SS>>>;
+  readonly actions: A;
   /** Actions run periodically while the agent runs. Default none. */
   readonly schedules?: readonly AgentSchedule[];
   /**
@@ -41,7 +47,23 @@ export interface AgentSpec<SS extends z.ZodType> {
   readonly signals?: Readonly<Record<string, string>>;
 }
 
-export interface AgentDefinition<S = unknown> {
+/**
+ * One action of an agent type, with the type's first capability: what `ctx.dispatch` takes to hand a
+ * workflow step to an agent of that type. Input and output types come from the action's schemas.
+ */
+export interface AgentActionRef<I, O> {
+  readonly name: string;
+  readonly capability: string;
+  /** The action's input schema; `I` is what it accepts (fields with defaults optional). */
+  readonly inputSchema: z.ZodType<unknown, I>;
+  parseInput(input: unknown): unknown;
+  parseOutput(output: unknown): O;
+}
+
+type ActionInput<T> = T extends { inputSchema: z.ZodType<unknown, infer I> } ? I : never;
+type ActionOutput<T> = T extends { parseOutput(output: unknown): infer O } ? O : never;
+
+export interface AgentDefinition<S = unknown, A extends AgentActions<S> = AgentActions<S>> {
   readonly type: string;
   readonly capabilities: readonly string[];
   readonly stateSchema: z.ZodType<S>;
@@ -54,6 +76,16 @@ export interface AgentDefinition<S = unknown> {
   signalAction(type: string): string | undefined;
   /** Validates a state; throws `invalid_state` saying where the state came from and which fields fail. */
   parseState(value: unknown, what: string): S;
+  /**
+   * The action named `name`, routed by this type's first capability, for `ctx.dispatch`. A name the type
+   * does not have does not compile (and throws `unknown_action` when the types were bypassed).
+   */
+  action<N extends A[number]['name']>(
+    name: N,
+  ): AgentActionRef<
+    ActionInput<Extract<A[number], { name: N }>>,
+    ActionOutput<Extract<A[number], { name: N }>>
+  >;
 }
 
 const specSchema = z.object({
@@ -74,7 +106,9 @@ const specSchema = z.object({
   signals: z.record(z.string(), nameSchema).optional(),
 });
 
-export function defineAgent<SS extends z.ZodType>(spec: AgentSpec<SS>): AgentDefinition<z.output<SS>> {
+export function defineAgent<SS extends z.ZodType, const A extends AgentActions<z.output<SS>>>(
+  spec: AgentSpec<SS, A>,
+): AgentDefinition<z.output<SS>, A> {
   type S = z.output<SS>;
   const checked = specSchema.safeParse(spec);
   if (!checked.success)
@@ -111,5 +145,22 @@ export function defineAgent<SS extends z.ZodType>(spec: AgentSpec<SS>): AgentDef
     signalPatterns: routes.map((r) => r.pattern.text),
     signalAction: (type) => routeSignal(routes, type),
     parseState,
+    action(name) {
+      const found = actions.get(name);
+      if (found === undefined)
+        throw new AgentError(
+          AgentErrorCode.unknownAction,
+          `agent type ${spec.type} has no action "${name}" (it has: ${[...actions.keys()].join(', ')})`,
+          { details: { type: spec.type, action: name, known: [...actions.keys()] } },
+        );
+      const capability = spec.capabilities[0] as string;
+      return {
+        name: found.name,
+        capability,
+        inputSchema: found.inputSchema,
+        parseInput: (input: unknown) => found.parseInput(input),
+        parseOutput: (output: unknown) => found.parseOutput(output),
+      } as never;
+    },
   };
 }

@@ -50,6 +50,8 @@ export interface HostCore {
   definitionOf(agentId: string): AgentDefinition | undefined;
   /** Settles a dispatched task's outcome with the task distributor, when the host has one. */
   settle: ((payload: unknown, outcome: SettleOutcome) => Promise<void>) | undefined;
+  /** Records an attempt of a dispatched task on its workflow's timeline, when the host has a distributor. */
+  attempted: ((payload: unknown, attempt: TaskAttempt) => Promise<void>) | undefined;
   emit<K extends keyof AgentEvents>(name: K, payload: AgentEvents[K]): void;
   /**
    * Has the host read the agent's row again and follow it (its process found a pause the host had not
@@ -60,10 +62,26 @@ export interface HostCore {
   track(agentId: string | undefined, operation: string, work: Promise<unknown>): void;
 }
 
+/** How one attempt of a queued task ended. */
+export interface TaskAttempt {
+  readonly attempt: number;
+  /** The attempt's error; absent when it succeeded. */
+  readonly error?: unknown;
+  /** True when the queue runs the task again. */
+  readonly retried: boolean;
+}
+
 /** The outcome of a dispatched task, as the distributor is told. */
 export type SettleOutcome =
   | { readonly ok: true; readonly output: unknown }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | {
+      readonly ok: false;
+      readonly error: {
+        readonly code: string;
+        readonly message: string;
+        readonly details?: Record<string, unknown>;
+      };
+    };
 
 const definitions = new Map<string, QueueDefinition>();
 

@@ -8,7 +8,7 @@ import type { Store } from '../store/index.js';
 import type { QueueClient } from '../work/index.js';
 import type { AgentDefinition } from './agent.js';
 import type { AgentEventSink } from './events.js';
-import { agentIdSchema, type AgentScheduler, type SettleOutcome } from './host-core.js';
+import { agentIdSchema, type AgentScheduler, type SettleOutcome, type TaskAttempt } from './host-core.js';
 
 /**
  * The task distributor, as the host uses it: after an agent ran a task a workflow dispatched, the host
@@ -19,6 +19,8 @@ export interface AgentTaskSettler {
   /** True when a task payload is a dispatched task this distributor settles. */
   isDispatched(payload: unknown): boolean;
   settle(payload: unknown, outcome: SettleOutcome): Promise<void>;
+  /** Records one attempt of a dispatched task on its workflow's timeline (before it is settled). */
+  attempted?(payload: unknown, attempt: TaskAttempt): Promise<void>;
 }
 
 export interface AgentHostOptions {

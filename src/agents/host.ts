@@ -148,6 +148,12 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
         : async (payload, outcome) => {
             if (distributor.isDispatched(payload)) await distributor.settle(payload, outcome);
           },
+    attempted:
+      distributor?.attempted === undefined
+        ? undefined
+        : async (payload, attempt) => {
+            if (distributor.isDispatched(payload)) await distributor.attempted?.(payload, attempt);
+          },
     emit: emitter(options.events),
     track(agentId, operation, work) {
       const p = work.then(

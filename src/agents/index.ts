@@ -14,7 +14,14 @@ export {
   type ActionSpec,
   type ActionTaskInfo,
 } from './action.js';
-export { defineAgent, type AgentDefinition, type AgentSchedule, type AgentSpec } from './agent.js';
+export {
+  defineAgent,
+  type AgentActionRef,
+  type AgentActions,
+  type AgentDefinition,
+  type AgentSchedule,
+  type AgentSpec,
+} from './agent.js';
 export {
   directive,
   type Directive,

@@ -34,7 +34,14 @@ export type AgentStatus = (typeof AgentStatus)[keyof typeof AgentStatus];
 /** The outcome of a queued task, as checkpointed (and settled again if the task is retried). */
 export type StoredOutcome =
   | { readonly ok: true; readonly output: unknown }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | {
+      readonly ok: false;
+      readonly error: {
+        readonly code: string;
+        readonly message: string;
+        readonly details?: Record<string, unknown>;
+      };
+    };
 
 export interface AgentRow {
   readonly id: string;

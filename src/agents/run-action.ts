@@ -16,7 +16,7 @@ import type { HostCore } from './host-core.js';
 import type { Hosted } from './hosted.js';
 import { checkpointFailure, checkpointSuccess, type AgentRow, type StoredOutcome } from './rows.js';
 import { syncRegistry } from './registry-sync.js';
-import { sendReply } from './reply.js';
+import { sendReply, ticketOf } from './reply.js';
 
 /** The process's cache of its agent: the row and the state as last committed. */
 export interface AgentProcState {
@@ -41,13 +41,41 @@ interface Success {
 export function storedOutcome(outcome: RunOutcome): StoredOutcome {
   if (outcome.ok) return { ok: true, output: outcome.output ?? null };
   const e = outcome.error;
+  const cause = e instanceof Error ? causeInfo(e.cause) : undefined;
+  const details = {
+    ...(isGarrisonError(e) ? e.details : undefined),
+    ...(cause === undefined ? {} : { cause }),
+  };
   return {
     ok: false,
     error: {
       code: isGarrisonError(e) ? e.code : AgentErrorCode.actionFailed,
       message: e instanceof Error ? e.message : String(e),
+      ...(Object.keys(details).length === 0 ? {} : { details }),
     },
   };
+}
+
+/** What an action threw, as plain data (kept with the failure: its name, message, code, details). */
+function causeInfo(cause: unknown): Record<string, unknown> | undefined {
+  if (!(cause instanceof Error)) return undefined;
+  return {
+    name: cause.name,
+    message: cause.message,
+    ...(isGarrisonError(cause) ? { code: cause.code, retryable: cause.retryable } : {}),
+    ...(isGarrisonError(cause) && cause.details !== undefined ? { details: cause.details } : {}),
+  };
+}
+
+/**
+ * The idempotency key of an action's run: a dispatched step's own (`<workflow id>:<step index>`, the same
+ * on every attempt, re-route and restart), else `task:<id>` for a queued task, else one per call.
+ */
+function idempotencyKeyOf(task: ClaimedTask | undefined): string {
+  if (task === undefined) return `call:${randomUUID()}`;
+  const payload = task.payload as { dispatch?: { idempotencyKey?: unknown } } | null;
+  const key = payload !== null && typeof payload === 'object' ? payload.dispatch?.idempotencyKey : undefined;
+  return typeof key === 'string' && key.length > 0 ? key : `task:${task.id}`;
 }
 
 async function execute(
@@ -70,7 +98,7 @@ async function execute(
       task === undefined
         ? undefined
         : { id: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, priority: task.priority },
-    idempotencyKey: task === undefined ? `call:${randomUUID()}` : `task:${task.id}`,
+    idempotencyKey: idempotencyKeyOf(task),
     registry: p.core.registry,
   };
   let returned: unknown;
@@ -82,8 +110,12 @@ async function execute(
       `action "${action.name}" of agent ${hosted.id} failed: ${error instanceof Error ? error.message : String(error)}`,
       {
         cause: error,
-        // A transient failure (an open breaker, a rate limit) stays one: a queued task is retried.
-        retryable: isGarrisonError(error) && error.retryable,
+        // A queued task is retried after any error but a Garrison error that says it is not retryable
+        // (a PermanentError, bad input): a plain Error is taken as transient. A call (local, or remote
+        // through a task) answers its caller with its first plain failure.
+        retryable: isGarrisonError(error)
+          ? error.retryable
+          : task !== undefined && ticketOf(task) === undefined,
         details: { agentId: hosted.id, action: action.name },
       },
     );

@@ -56,6 +56,7 @@ export async function runTask(
   } else {
     await markProcessing(task.id);
     const outcome = await runOne(p, task, signal);
+    if (!signal.aborted) await noteAttempt(p, task, outcome);
     // Aborted (the task was handed back by a draining node, cancelled, or its lease lost): the run did not
     // finish, so it has no outcome to record — whoever runs the task next decides it.
     if (!outcome.ok && (signal.aborted || willRetry(task, outcome.error)))
@@ -70,6 +71,25 @@ export async function runTask(
     }
   }
   return { ok: true, outcome: stored };
+}
+
+/**
+ * Puts the attempt on the timeline of the workflow that dispatched the task (a no-op for other tasks).
+ * The timeline is a record, not the outcome: a failure to write it is reported, the task goes on.
+ */
+async function noteAttempt(p: AgentProcState, task: ClaimedTask, outcome: RunOutcome): Promise<void> {
+  if (p.core.attempted === undefined) return;
+  const retried = !outcome.ok && willRetry(task, outcome.error);
+  const stored = storedOutcome(outcome);
+  try {
+    await p.core.attempted(task.payload, {
+      attempt: task.attempt,
+      ...(stored.ok ? {} : { error: stored.error }),
+      retried,
+    });
+  } catch (error) {
+    p.core.emit('agent.error', { agentId: p.hosted.id, operation: 'note dispatched attempt', error });
+  }
 }
 
 /** True when the task is a call whose caller's deadline has passed. */

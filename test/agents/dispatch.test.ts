@@ -1,5 +1,6 @@
 /**
- * Work dispatched by workflows: `ctx.dispatch(capability, action, input)` is routed by the task
+ * Work dispatched by workflows (the untyped, deprecated form `ctx.dispatch(capability, action, input)`;
+ * typed-dispatch.test.ts has the typed one) is routed by the task
  * distributor to a healthy agent with the capability, runs there as a task of the agent's own queue, and
  * its outcome is settled back into the workflow's journal — success and failure, on both adapters.
  */
@@ -7,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agentQueueName, defineAction, defineAgent } from '../../src/agents/index.js';
 import { createTaskDistributor, type TaskDistributor } from '../../src/coordination/index.js';
-import { isGarrisonError } from '../../src/errors.js';
+import { isGarrisonError, PermanentError } from '../../src/errors.js';
 import { createWorkflowEngine, defineWorkflow, type WorkflowEngine } from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
 import { counterAgent, eventually, newJournal, openFixture, type Fixture } from './support.js';
@@ -23,7 +24,7 @@ const checker = defineAgent({
       input: z.object({ amount: z.number() }),
       output: z.object({ valid: z.boolean(), by: z.string() }),
       run: (ctx, { amount }) => {
-        if (amount < 0) throw new Error(`a negative amount (${amount})`);
+        if (amount < 0) throw new PermanentError(`a negative amount (${amount})`);
         return { valid: amount < 1000, by: ctx.agentId };
       },
     }),

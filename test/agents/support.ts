@@ -11,7 +11,7 @@ import {
   type AgentHost,
   type AgentHostOptions,
 } from '../../src/agents/index.js';
-import { GarrisonError } from '../../src/errors.js';
+import { GarrisonError, PermanentError } from '../../src/errors.js';
 import { createRegistry, type AgentRegistry } from '../../src/registry/index.js';
 import { createRuntime, VirtualClock, type Runtime } from '../../src/runtime/index.js';
 import type { Store } from '../../src/store/index.js';
@@ -154,7 +154,7 @@ export function counterAgent(journal: Journal = newJournal(), type = 'counter') 
     output: z.null(),
     run: (_ctx, { message }) => {
       journal.ran.push(`fail:${message}`);
-      throw new Error(message);
+      throw new PermanentError(message); // fails at once: no retry
     },
   });
   const badOutput = defineAction({

@@ -38,6 +38,8 @@ export const dispatchInfoSchema = z.strictObject({
   agentId: z.string().min(1),
   /** 1 for the first routing, one more on every re-route (a dead agent's work moved on). */
   route: z.number().int().min(1),
+  /** Attempts of the action the workflow asked for (`retry.maxAttempts`); default the distributor's. */
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
 });
 export type DispatchInfo = z.infer<typeof dispatchInfoSchema>;
 
@@ -74,4 +76,5 @@ export const dispatchRequestSchema = z.object({
   action: z.string().min(1),
   input: z.unknown(),
   idempotencyKey: z.string().min(1).max(500),
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
 });

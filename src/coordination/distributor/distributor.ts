@@ -13,7 +13,13 @@ import { describeIssues, ValidationError } from '../../errors.js';
 import type { AgentRegistry } from '../../registry/index.js';
 import type { Clock } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import type { DispatchRequest, DispatchResults, Dispatcher, QueueClient } from '../../work/index.js';
+import {
+  errorInfo,
+  type DispatchRequest,
+  type DispatchResults,
+  type Dispatcher,
+  type QueueClient,
+} from '../../work/index.js';
 import {
   dispatchedTaskSchema,
   dispatchOutcomeSchema,
@@ -117,26 +123,88 @@ export class TaskDistributor implements Dispatcher {
         idempotencyKey: r.idempotencyKey,
         agentId,
         route: 1,
+        ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
       },
     });
+    const maxAttempts = r.maxAttempts ?? this.maxAttempts;
     const agentId = await this.pick(r.capability);
     try {
       const done = await this.o.store.transaction(async (tx) => {
         const anchor = await this.o.queues.enqueue(parkingQueue(r.capability), task(PARKED), {
           tx,
           idempotencyKey: r.idempotencyKey,
-          maxAttempts: this.maxAttempts,
+          maxAttempts,
         });
         if (!anchor.created) return 'repeated' as const;
         if (agentId === undefined) return 'parked' as const;
         const to = { queue: this.o.queueOf(agentId), key: `${r.idempotencyKey}#1`, payload: task(agentId) };
-        await moveStep(tx, this.o.queues, anchor.id, to, this.maxAttempts);
+        await moveStep(tx, this.o.queues, anchor.id, to, maxAttempts);
         return 'routed' as const;
       });
       this.counts[done] += 1;
+      if (done !== 'repeated') await this.noteWait(r.workflowId, r.stepIndex, r.capability, agentId);
     } finally {
       this.release(agentId);
     }
+  }
+
+  /**
+   * Records on the workflow's step why it waits: on an agent, or for want of a capable healthy one (the
+   * run's timeline and `GET /v1/workflows/:id` show it). After the hand-off has committed; a step
+   * answered meanwhile is left alone.
+   */
+  private async noteWait(
+    workflowId: string,
+    stepIndex: number,
+    capability: string,
+    agentId: string | undefined,
+  ): Promise<void> {
+    const results = this.o.results();
+    if (results.noteDispatched === undefined) return;
+    const since = this.o.clock.now();
+    await results.noteDispatched(workflowId, stepIndex, {
+      waiting:
+        agentId === undefined
+          ? {
+              reason: 'no_capable_agent',
+              capability,
+              since,
+              message: `no healthy agent has the capability "${capability}"; the step waits for one`,
+            }
+          : {
+              reason: 'assigned',
+              capability,
+              agentId,
+              since,
+              message: `on agent ${agentId}`,
+            },
+    });
+  }
+
+  /**
+   * Records one attempt of a dispatched step's action on the workflow's timeline (the agent calls it
+   * after every attempt, before settling the last). Rejects with `invalid_input` for a payload that is
+   * not a dispatched step.
+   */
+  async attempted(
+    payload: unknown,
+    attempt: { readonly attempt: number; readonly error?: unknown; readonly retried: boolean },
+  ): Promise<void> {
+    const task = dispatchedTaskSchema.safeParse(payload);
+    if (!task.success)
+      throw new ValidationError(`not a dispatched task: ${describeIssues(task.error.issues)}`);
+    const results = this.o.results();
+    if (results.noteDispatched === undefined) return;
+    const d = task.data.dispatch;
+    await results.noteDispatched(d.workflowId, d.stepIndex, {
+      attempt: {
+        attempt: attempt.attempt,
+        agentId: d.agentId,
+        at: this.o.clock.now(),
+        ...(attempt.error === undefined ? {} : { error: errorInfo(attempt.error) }),
+        retried: attempt.retried,
+      },
+    });
   }
 
   /** True when a task payload is a dispatched step (agents ask before settling). */
@@ -257,10 +325,11 @@ export class TaskDistributor implements Dispatcher {
     };
     try {
       const moved = await this.o.store.transaction((tx) =>
-        moveStep(tx, this.o.queues, found.id, to, this.maxAttempts),
+        moveStep(tx, this.o.queues, found.id, to, info.maxAttempts ?? this.maxAttempts),
       );
       // Not moved: finished, or moved by another sweep meanwhile; either way it is not ours any more.
       if (!moved) return 'stay';
+      await this.noteWait(info.workflowId, info.stepIndex, info.capability, agentId);
     } finally {
       this.release(agentId);
     }

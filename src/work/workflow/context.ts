@@ -6,12 +6,14 @@
 import { ValidationError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import { startChild } from './children.js';
-import { dispatch } from './dispatch-step.js';
+import { dispatch, dispatchTarget } from './dispatch-step.js';
 import type { RunExecution } from './execution.js';
 import { checkName } from './names.js';
 import { journaledStep } from './steps.js';
 import type {
   ChildHandle,
+  DispatchableAction,
+  DispatchOptions,
   StartChildOptions,
   StepContext,
   StepOptions,
@@ -85,13 +87,17 @@ export class Context implements WorkflowContext {
     return handle.result();
   }
 
-  dispatch<T = unknown>(capability: string, action: string, input?: unknown): Promise<T> {
-    return dispatch(
-      this.run,
-      checkName(capability, 'ctx.dispatch'),
-      checkName(action, 'ctx.dispatch'),
-      input,
-    ) as Promise<T>;
+  dispatch<I, O>(action: DispatchableAction<I, O>, input: I, options?: DispatchOptions): Promise<O>;
+  dispatch<T = unknown>(capability: string, action: string, input?: unknown): Promise<T>;
+  dispatch(target: unknown, second: unknown, third?: unknown): Promise<unknown> {
+    if (typeof target === 'string') {
+      const action = checkName(second, 'ctx.dispatch');
+      return dispatch(this.run, checkName(target, 'ctx.dispatch'), action, third, {});
+    }
+    const { capability, action, options } = dispatchTarget(target, third);
+    // Bad input fails here, in the workflow, naming the fields, before anything is handed off.
+    (target as DispatchableAction<unknown, unknown>).parseInput(second);
+    return dispatch(this.run, capability, action, second, options);
   }
 }
 

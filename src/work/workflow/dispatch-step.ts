@@ -1,15 +1,64 @@
-/** `ctx.dispatch`: a step performed elsewhere, handed off once its pending entry is durable. */
-import { ValidationError } from '../../errors.js';
-import { WorkflowError, WorkflowErrorCode } from './errors.js';
+/**
+ * `ctx.dispatch`: a step performed elsewhere, handed off once its pending entry is durable. Its timeout
+ * is the entry's `due_at` (and the run's `wake_at`), so it survives restarts like a durable sleep.
+ */
+import { describeIssues, ValidationError } from '../../errors.js';
+import { z } from 'zod';
+import { parseDetail } from './dispatch-notes.js';
+import { errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
 import { never, type RunExecution } from './execution.js';
-import { UNKNOWN_ERROR } from './names.js';
-import type { WorkflowErrorInfo } from './types.js';
+import { checkName, UNKNOWN_ERROR } from './names.js';
+import { readEntries } from './runs.js';
+import type { DispatchOptions, WorkflowErrorInfo } from './types.js';
+
+/** The options a dispatch keeps (checked). */
+export interface CheckedDispatchOptions {
+  readonly timeoutMs?: number;
+  readonly maxAttempts?: number;
+}
+
+const optionsSchema = z.strictObject({
+  capability: z.string().min(1).max(200).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31)
+    .optional(),
+  retry: z.strictObject({ maxAttempts: z.number().int().min(1).max(1000).optional() }).optional(),
+});
+
+/** The capability, action name and options of a typed `ctx.dispatch(action, input, options)`. */
+export function dispatchTarget(
+  target: unknown,
+  options: unknown,
+): { capability: string; action: string; options: CheckedDispatchOptions } {
+  const t = target as { name?: unknown; capability?: unknown; parseInput?: unknown } | null;
+  if (t === null || typeof t !== 'object' || typeof t.parseInput !== 'function')
+    throw new ValidationError('ctx.dispatch needs an action (agent.action(name), or a defineAction value)');
+  const parsed = optionsSchema.safeParse(options ?? {});
+  if (!parsed.success)
+    throw new ValidationError(`invalid ctx.dispatch options: ${describeIssues(parsed.error.issues)}`);
+  const o = parsed.data as DispatchOptions;
+  const capability = o.capability ?? t.capability;
+  const action = checkName(t.name, 'ctx.dispatch');
+  if (capability === undefined)
+    throw new ValidationError(
+      `ctx.dispatch of action "${action}" needs a capability: give options.capability, or dispatch agent.action("${action}")`,
+    );
+  return {
+    capability: checkName(capability, 'ctx.dispatch'),
+    action,
+    options: { timeoutMs: o.timeoutMs, maxAttempts: o.retry?.maxAttempts },
+  };
+}
 
 export async function dispatch(
   run: RunExecution,
   capability: string,
   action: string,
   input: unknown,
+  options: CheckedDispatchOptions,
 ): Promise<unknown> {
   const idx = run.nextIdx++;
   const name = `${capability}.${action}`;
@@ -30,7 +79,9 @@ export async function dispatch(
     throw new ValidationError(`ctx.dispatch input for ${name} cannot be stored as JSON`, undefined, error);
   }
   await run.boundary();
+  let dueAt = entry?.dueAt;
   if (entry === undefined) {
+    dueAt = options.timeoutMs === undefined ? undefined : run.host.clock.now() + options.timeoutMs;
     const detail = { capability, action, input: request };
     run.journal.set(idx, {
       idx,
@@ -40,7 +91,7 @@ export async function dispatch(
       output: undefined,
       error: undefined,
       attempts: 1,
-      dueAt: undefined,
+      dueAt,
       detail,
     });
     run.writeStep({
@@ -51,14 +102,14 @@ export async function dispatch(
       output: null,
       error: null,
       attempts: 1,
-      dueAt: null,
+      dueAt: dueAt ?? null,
       detail: JSON.stringify(detail),
     });
   }
-  run.writePatch({ status: 'waiting', wakeAt: null }, false);
+  run.writePatch({ status: 'waiting', wakeAt: dueAt ?? null }, false);
   // The hand-off happens only once the pending entry is durable.
   await run.boundary();
-  const outcome = run.wait(idx, 'dispatch', undefined);
+  const outcome = run.wait(idx, 'dispatch', dueAt);
   try {
     await dispatcher.dispatch(
       {
@@ -68,6 +119,7 @@ export async function dispatch(
         action,
         input: request,
         idempotencyKey: `${run.id}:${idx}`,
+        ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
       },
       run.host.results,
     );
@@ -76,13 +128,41 @@ export async function dispatch(
     await run.host.results.failDispatched(run.id, idx, error);
   }
   const result = await outcome;
+  const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, capability);
   run.writePatch({ status: 'running', wakeAt: null }, false);
-  const done = result.kind === 'entry' ? result.entry : undefined;
   if (done?.status === 'completed') return done.output;
   throw dispatchFailed(name, idx, done?.error ?? UNKNOWN_ERROR);
 }
 
+/**
+ * The step's deadline passed: journals its failure (unless an answer won the race, which is then
+ * returned) — `no_capable_agent` when no agent ever took it, else `dispatch_timeout`.
+ */
+async function timedOut(run: RunExecution, idx: number, name: string, capability: string) {
+  const [stored] = await readEntries(run.host.store, run.id, [idx]);
+  if (stored !== undefined && stored.status !== 'pending') return stored;
+  const detail = parseDetail(stored?.detail);
+  const taken = detail.waiting?.reason === 'assigned' || (detail.attempts?.length ?? 0) > 0;
+  const error = taken
+    ? new WorkflowError(
+        WorkflowErrorCode.dispatchTimeout,
+        `dispatched step ${idx} (${name}) got no result before its timeout`,
+        { details: { step: name, index: idx, capability, agentId: detail.waiting?.agentId } },
+      )
+    : new WorkflowError(
+        WorkflowErrorCode.noCapableAgent,
+        `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
+        { details: { step: name, index: idx, capability } },
+      );
+  await run.host.results.failDispatched(run.id, idx, error);
+  const [after] = await readEntries(run.host.store, run.id, [idx]);
+  return after ?? { status: 'failed' as const, error: errorInfo(error), output: undefined };
+}
+
 function dispatchFailed(name: string, idx: number, info: WorkflowErrorInfo): WorkflowError {
+  // A timeout is the step's own failure, thrown with its own code on the first run and every replay.
+  if (info.code === WorkflowErrorCode.noCapableAgent || info.code === WorkflowErrorCode.dispatchTimeout)
+    return new WorkflowError(info.code, info.message, { details: info.details });
   return new WorkflowError(
     WorkflowErrorCode.dispatchFailed,
     `dispatched step ${idx} (${name}) failed: ${info.message}`,

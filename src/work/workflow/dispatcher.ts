@@ -4,6 +4,7 @@
  * journaled by `engine.completeDispatched` / `engine.failDispatched`, from any node. After a restart the
  * request is handed off again (at least once); `idempotencyKey` lets the receiver see the repeat.
  */
+import type { DispatchNote } from './dispatch-notes.js';
 import { errorInfo } from './errors.js';
 import type { WorkflowErrorInfo } from './types.js';
 
@@ -16,6 +17,8 @@ export interface DispatchRequest {
   readonly input: unknown;
   /** `<workflow id>:<step index>`: the same on every hand-off of this step. */
   readonly idempotencyKey: string;
+  /** Attempts of the action (`ctx.dispatch` option `retry.maxAttempts`). Default: the dispatcher's. */
+  readonly maxAttempts?: number;
 }
 
 /** Where a dispatched step's outcome goes: into the run's journal. */
@@ -24,6 +27,11 @@ export interface DispatchResults {
   completeDispatched(workflowId: string, stepIndex: number, output: unknown): Promise<boolean>;
   /** Journals the step's failure (the workflow sees `dispatch_failed`). */
   failDispatched(workflowId: string, stepIndex: number, error: unknown): Promise<boolean>;
+  /**
+   * Records on the waiting step why it waits or how an attempt ended (its timeline); false when the
+   * step is not waiting any more.
+   */
+  noteDispatched?(workflowId: string, stepIndex: number, note: DispatchNote): Promise<boolean>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Store, Tx } from '../../store/index.js';
 import { EngineBackground } from './background.js';
 import { inputText } from './define.js';
+import { dispatchView, noteDispatch, type DispatchNote } from './dispatch-notes.js';
 import type { Dispatcher, DispatchResults } from './dispatcher.js';
 import { DueTimers } from './due-timers.js';
 import {
@@ -350,6 +351,7 @@ export class WorkflowEngine implements DispatchResults {
         startedAt: e.startedAt,
         finishedAt,
         durationMs: finishedAt === undefined ? undefined : Math.max(0, finishedAt - e.startedAt),
+        ...dispatchView(e),
       };
     });
   }
@@ -410,6 +412,11 @@ export class WorkflowEngine implements DispatchResults {
   /** Journals the failure of a dispatched step; the workflow sees `dispatch_failed`. */
   async failDispatched(workflowId: string, stepIndex: number, error: unknown): Promise<boolean> {
     return handOffDispatched(this.control, workflowId, stepIndex, { error: errorInfo(error) });
+  }
+
+  /** Records why a dispatched step waits, or how an attempt of it ended (see `DispatchResults`). */
+  async noteDispatched(workflowId: string, stepIndex: number, note: DispatchNote): Promise<boolean> {
+    return noteDispatch(this.store, workflowId, stepIndex, note);
   }
 
   /**
@@ -510,6 +517,7 @@ export class WorkflowEngine implements DispatchResults {
       results: {
         completeDispatched: (id, idx, output) => this.completeDispatched(id, idx, output),
         failDispatched: (id, idx, error) => this.failDispatched(id, idx, error),
+        noteDispatched: (id, idx, note) => this.noteDispatched(id, idx, note),
       },
       autoExecute: this.options.autoExecute ?? true,
       flushIn: (tx: Tx, input: FlushInput): Promise<FlushResult> =>

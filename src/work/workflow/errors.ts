@@ -25,6 +25,10 @@ export const WorkflowErrorCode = {
   childFailed: 'child_workflow_failed',
   /** A dispatched step came back with an error. */
   dispatchFailed: 'dispatch_failed',
+  /** A dispatched step's timeout passed while no healthy agent with its capability had taken it. */
+  noCapableAgent: 'no_capable_agent',
+  /** A dispatched step's timeout passed while an agent had it (its result came too late or never). */
+  dispatchTimeout: 'dispatch_timeout',
   /** No dispatcher was given to the engine. */
   noDispatcher: 'no_dispatcher',
   /** One or more compensations failed after their last attempt. */
@@ -65,6 +69,23 @@ export function errorInfo(error: unknown): WorkflowErrorInfo {
       ...(typeof code === 'string' ? { code } : {}),
       ...(details !== null && typeof details === 'object'
         ? { details: details as Record<string, unknown> }
+        : {}),
+    };
+  }
+  // Plain data with a message (an agent's stored outcome, an error that crossed a process): kept as
+  // fields, never turned into JSON inside the message.
+  if (
+    error !== null &&
+    typeof error === 'object' &&
+    typeof (error as { message?: unknown }).message === 'string'
+  ) {
+    const e = error as { name?: unknown; message: string; code?: unknown; details?: unknown };
+    return {
+      name: typeof e.name === 'string' ? e.name : 'Error',
+      message: e.message,
+      ...(typeof e.code === 'string' ? { code: e.code } : {}),
+      ...(e.details !== null && typeof e.details === 'object'
+        ? { details: e.details as Record<string, unknown> }
         : {}),
     };
   }

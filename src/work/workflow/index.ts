@@ -8,12 +8,18 @@ export {
   type Dispatcher,
   type LocalHandler,
 } from './dispatcher.js';
+export type { DispatchNote } from './dispatch-notes.js';
 export { MAX_BATCH, type StartItem } from './start-batch.js';
 export { PENDING_CHANNEL, WORKFLOWS_CHANNEL } from './channels.js';
-export { isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
+export { errorInfo, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 export {
   WorkflowStatus,
   type ChildHandle,
+  type DispatchableAction,
+  type DispatchAttempt,
+  type DispatchOptions,
+  type DispatchRetryPolicy,
+  type DispatchWait,
   type InputSchema,
   type ListOptions,
   type ResultOptions,

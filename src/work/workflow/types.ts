@@ -87,6 +87,10 @@ export interface WorkflowStepInfo {
   readonly finishedAt: number | undefined;
   /** `finishedAt - startedAt` in ms, retries and their waits included; undefined until it ends. */
   readonly durationMs: number | undefined;
+  /** A pending dispatched step: why it has no result yet. */
+  readonly waiting?: DispatchWait;
+  /** A dispatched step: every attempt of the agent's action so far, in order. */
+  readonly attemptLog?: readonly DispatchAttempt[];
 }
 
 /** How a step is retried when its function throws. The wait before each retry is durable. */
@@ -191,10 +195,81 @@ export interface WorkflowContext {
   /** Starts a child workflow and waits for its result. */
   child<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: StartChildOptions): Promise<O>;
   /**
-   * A step performed elsewhere: handed to the engine's dispatcher once its entry is journaled; the run
-   * waits (status `waiting`) until the result is journaled with `engine.completeDispatched`.
+   * A step performed by an agent elsewhere: handed to the engine's dispatcher once its entry is
+   * journaled; the run waits (status `waiting`) until the result is journaled. `action` is an agent's
+   * action (`agentDefinition.action('validate')`, or the `defineAction` value itself with
+   * `options.capability`): its input and output types come from its schemas. Fails with
+   * `dispatch_failed` (the agent's error in `details.error`) or, past `options.timeoutMs`, with
+   * `no_capable_agent` / `dispatch_timeout`.
+   */
+  dispatch<I, O>(action: DispatchableAction<I, O>, input: I, options?: DispatchOptions): Promise<O>;
+  /**
+   * @deprecated Untyped form, kept for compatibility: pass an action (`agent.action('name')`) instead.
    */
   dispatch<T = unknown>(capability: string, action: string, input?: unknown): Promise<T>;
+}
+
+/**
+ * An action a workflow can dispatch: what `defineAction` returns (then `options.capability` is needed)
+ * or `agentDefinition.action(name)` (which carries the agent's first capability). Only the name and the
+ * capability travel; the input type is the input schema's (a Standard Schema, as zod 4's are), the
+ * output type `parseOutput`'s.
+ */
+export interface DispatchableAction<I, O> {
+  readonly name: string;
+  /** The capability the step is routed by; `DispatchOptions.capability` wins over it. */
+  readonly capability?: string;
+  readonly inputSchema: { readonly '~standard': { readonly types?: { readonly input: I } | undefined } };
+  /** Validates an input (throws `invalid_input`). */
+  parseInput(input: unknown): unknown;
+  parseOutput(output: unknown): O;
+}
+
+/** Options of `ctx.dispatch`. */
+export interface DispatchOptions {
+  /** The capability agents must have. Default: the action's own (`agent.action(name)`). */
+  readonly capability?: string;
+  /**
+   * How long the step may wait for its result, in ms, from its first hand-off; the deadline is journaled
+   * (it survives restarts). Past it the step fails: `no_capable_agent` when no healthy agent with the
+   * capability ever took it, else `dispatch_timeout`. Default: no limit.
+   */
+  readonly timeoutMs?: number;
+  /** Attempts of the agent's action (the queue's retries). */
+  readonly retry?: DispatchRetryPolicy;
+}
+
+/** How often an agent runs a dispatched action that fails with a retryable error. */
+export interface DispatchRetryPolicy {
+  /**
+   * Attempts in all, the first included; a crash or a lost lease uses one too. Default: the task
+   * distributor's `maxAttempts` (5).
+   */
+  readonly maxAttempts?: number;
+}
+
+/** Why a dispatched step has no result yet, as recorded on its journal entry. */
+export interface DispatchWait {
+  /** `no_capable_agent`: parked until a healthy agent with the capability exists; `assigned`: on an agent. */
+  readonly reason: 'no_capable_agent' | 'assigned';
+  readonly capability: string;
+  /** The agent holding the step (`assigned`). */
+  readonly agentId?: string;
+  /** Since when, UNIX epoch ms. */
+  readonly since: number;
+  readonly message: string;
+}
+
+/** One attempt of a dispatched action, as the step's timeline shows it. */
+export interface DispatchAttempt {
+  readonly attempt: number;
+  readonly agentId: string;
+  /** When it ended, UNIX epoch ms. */
+  readonly at: number;
+  /** Its error; absent for the attempt that succeeded. */
+  readonly error?: WorkflowErrorInfo;
+  /** True when the queue runs the action again. */
+  readonly retried: boolean;
 }
 
 /** A workflow's code. */
