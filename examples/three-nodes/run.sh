@@ -10,9 +10,9 @@ garrison() { node --import tsx src/cli/main.ts "$@"; }
 garrison migrate --store "$url"
 pids=()
 for n in 1 2 3; do
-  node --import tsx src/cli/main.ts worker --store "$url" --name "worker-$n" --agents 2 & pids+=($!)
+  node --import tsx src/cli/main.ts worker --app src/cli/demo/app.ts --store "$url" --name "worker-$n" --agents 2 & pids+=($!)
 done
-node --import tsx src/cli/main.ts serve --store "$url" --name api --port 7070 & pids+=($!)
+node --import tsx src/cli/main.ts serve --app src/cli/demo/app.ts --store "$url" --name api --port 7070 & pids+=($!)
 # Ctrl-C reaches every node of the terminal's group by itself; a TERM to this script is passed on.
 trap 'wait' INT
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' TERM
