@@ -20,7 +20,7 @@
 import { releaseNodeLeases } from '../coordination/index.js';
 import type { AgentRegistry } from '../registry/index.js';
 import type { Clock, TimerHandle } from '../runtime/index.js';
-import type { Store } from '../store/index.js';
+import { bindList, type Store } from '../store/index.js';
 import type { EventBus, GarrisonEvents } from '../telemetry/index.js';
 import { countHeld, heldByNode, type NodeHoldings } from './held.js';
 import { setNodeState } from './membership.js';
@@ -213,19 +213,22 @@ async function sortOut(
   const stillHeld = new Set<number | string>([...left.tasks, ...left.workflowRuns]);
   const tasks = before.tasks.filter((id) => !stillHeld.has(id));
   const runs = before.workflowRuns.filter((id) => !stillHeld.has(id));
+  // Each list is bound as one parameter: a node may have held thousands.
+  const taskIn = bindList(store.dialect, 'id', 'integer', tasks, 1);
   const taskRows =
     tasks.length === 0
       ? []
       : await store.query<{ id: number | string; state: string }>(
-          `SELECT id, state FROM garrison_tasks WHERE id IN (${tasks.map((_, i) => `$${i + 1}`).join(', ')})`,
-          tasks,
+          `SELECT id, state FROM garrison_tasks WHERE ${taskIn.sql}`,
+          [taskIn.param],
         );
+  const runIn = bindList(store.dialect, 'id', 'text', runs, 1);
   const runRows =
     runs.length === 0
       ? []
       : await store.query<{ id: string; status: string }>(
-          `SELECT id, status FROM garrison_workflow_runs WHERE id IN (${runs.map((_, i) => `$${i + 1}`).join(', ')})`,
-          runs,
+          `SELECT id, status FROM garrison_workflow_runs WHERE ${runIn.sql}`,
+          [runIn.param],
         );
   // A task given back is queued again, moved to another agent (cancelled here), or running elsewhere; a
   // finished one was deleted, retained as completed, or dead-lettered.

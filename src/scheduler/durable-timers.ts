@@ -10,12 +10,14 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
 import {
+  bindList,
   PAGE_DEFAULT_LIMIT,
   PAGE_MAX_LIMIT,
   decodePageCursor,
   encodePageCursor,
   parseJson,
   toJson,
+  type SqlValue,
   type Store,
   type Tx,
   type Unsubscribe,
@@ -516,13 +518,15 @@ export class DurableTimers {
     this.inFlight.add(p);
   }
 
-  private inList(topics: string[], from: number): string {
-    return topics.map((_, i) => `$${from + i}`).join(', ');
+  /** `topic` is one of `topics`, the list bound as the one parameter `$at`. */
+  private topicIn(topics: string[], at: number): { sql: string; param: SqlValue } {
+    return bindList(this.store.dialect, 'topic', 'text', topics, at);
   }
 
   private async claim(topics: string[]): Promise<TimerRow[]> {
     const now = this.clock.now();
     const lock = this.store.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    const topic = this.topicIn(topics, 5);
     return this.store.write((tx) =>
       tx.query<TimerRow>(
         `UPDATE garrison_timers
@@ -530,19 +534,20 @@ export class DurableTimers {
          WHERE id IN (
            SELECT id FROM garrison_timers
            WHERE due_at <= $3 AND (claimed_by IS NULL OR claim_until < $3)
-             AND topic IN (${this.inList(topics, 5)}) ${this.kindFilter()}
+             AND ${topic.sql} ${this.kindFilter()}
            ORDER BY due_at LIMIT $4 ${lock})
          RETURNING *`,
-        [this.nodeId, now + this.leaseMs, now, this.batchSize, ...topics],
+        [this.nodeId, now + this.leaseMs, now, this.batchSize, topic.param],
       ),
     );
   }
 
   private async armForNext(topics: string[]): Promise<void> {
+    const topic = this.topicIn(topics, 1);
     const rows = await this.store.query<{ next: number | null }>(
       `SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at ELSE claim_until END) AS next
-       FROM garrison_timers WHERE topic IN (${this.inList(topics, 1)}) ${this.kindFilter()}`,
-      topics,
+       FROM garrison_timers WHERE ${topic.sql} ${this.kindFilter()}`,
+      [topic.param],
     );
     const next = rows[0]?.next;
     if (next !== null && next !== undefined) this.arm(Number(next));
