@@ -153,31 +153,53 @@ export function describeError(error: unknown): string {
 /** Definitions of undefined (plain) queues kept for reuse; past it the oldest is dropped and rebuilt if used. */
 export const MAX_PLAIN_QUEUES_KEPT = 1000;
 
+export interface QueueResolver {
+  /** The definition of a queue: a given one, a defined one by name, or a plain one for any valid name. */
+  resolve(queue: QueueRef<unknown, never> | string): QueueDefinition;
+  /** Plain definitions kept (at most `MAX_PLAIN_QUEUES_KEPT`). */
+  readonly plainKept: number;
+}
+
+/**
+ * Names of queues nobody defined come from callers (API requests, any string): their definitions are
+ * kept for reuse, the most recent `maxPlain` only, so the set of names seen cannot grow without bound.
+ */
+export function createQueueResolver(
+  defined: readonly QueueDefinition<unknown, never>[],
+  maxPlain = MAX_PLAIN_QUEUES_KEPT,
+): QueueResolver {
+  const known = new Map<string, QueueDefinition>();
+  for (const d of defined) known.set(d.name, d);
+  const plainSeen = new Map<string, QueueDefinition>();
+  return {
+    resolve(queue) {
+      if (typeof queue !== 'string') return queue;
+      const def = known.get(queue);
+      if (def !== undefined) return def;
+      const name = queueNameSchema.safeParse(queue);
+      if (!name.success)
+        throw new ValidationError(`invalid queue name "${queue}": ${describeIssues(name.error.issues)}`);
+      let plain = plainSeen.get(queue);
+      if (plain === undefined) {
+        plain = plainQueue(queue);
+        if (plainSeen.size >= maxPlain) plainSeen.delete(plainSeen.keys().next().value as string);
+        plainSeen.set(queue, plain);
+      }
+      return plain;
+    },
+    get plainKept() {
+      return plainSeen.size;
+    },
+  };
+}
+
 export function createQueueClient(options: QueueClientOptions): QueueClient {
   const store = options.store;
   const clock = options.clock ?? systemClock;
   const handoff = options.localHandoff ?? true;
   const random = options.random ?? Math.random;
-  const known = new Map<string, QueueDefinition>();
-  for (const d of options.queues ?? []) known.set(d.name, d);
-  const plainSeen = new Map<string, QueueDefinition>();
-
-  const resolve = (queue: QueueRef<unknown, never> | string): QueueDefinition => {
-    if (typeof queue !== 'string') return queue;
-    const def = known.get(queue);
-    if (def !== undefined) return def;
-    const name = queueNameSchema.safeParse(queue);
-    if (!name.success)
-      throw new ValidationError(`invalid queue name "${queue}": ${describeIssues(name.error.issues)}`);
-    let plain = plainSeen.get(queue);
-    if (plain === undefined) {
-      plain = plainQueue(queue);
-      // Names of queues nobody defined come from callers (API requests): keep the most recent only.
-      if (plainSeen.size >= MAX_PLAIN_QUEUES_KEPT) plainSeen.delete(plainSeen.keys().next().value as string);
-      plainSeen.set(queue, plain);
-    }
-    return plain;
-  };
+  const resolver = createQueueResolver(options.queues ?? []);
+  const resolve = (queue: QueueRef<unknown, never> | string): QueueDefinition => resolver.resolve(queue);
 
   const toNew = (
     def: QueueDefinition,
