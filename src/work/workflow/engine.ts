@@ -42,6 +42,7 @@ import {
 import { WorkflowRegistry } from './registry.js';
 import { releaseLeases } from './run-writes.js';
 import { findClaimable, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
+import { PENDING_CHANNEL } from './channels.js';
 import { insertBatch, prepareBatch, type StartItem } from './start-batch.js';
 import type {
   ListOptions,
@@ -229,16 +230,18 @@ export class WorkflowEngine implements DispatchResults {
     }
     const auto = this.host.autoExecute;
     const now = this.clock.now();
-    const created = await this.store.transaction((tx) =>
-      insertBatch(
+    const created = await this.store.transaction(async (tx) => {
+      const ids = await insertBatch(
         tx,
         runs,
         auto
           ? { status: 'running', owner: this.nodeId, leaseUntil: now + this.leaseMs, fence: 1 }
           : { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
         now,
-      ),
-    );
+      );
+      if (ids.size > 0 && this.announcesPending()) await this.store.notify(PENDING_CHANNEL, '');
+      return ids;
+    });
     for (const run of runs) {
       if (!created.has(run.id) || run.def === undefined) continue;
       if (auto) this.runs.launchFresh(run.def, run.id, run.input, null, null);
@@ -270,7 +273,10 @@ export class WorkflowEngine implements DispatchResults {
       fence: auto ? 1 : 0,
     });
     if (created && auto) this.runs.launchFresh(def, id, text, null, null);
-    else if (created) this.host.pendingCreated(id);
+    else if (created) {
+      this.host.pendingCreated(id);
+      if (this.announcesPending()) await this.store.notify(PENDING_CHANNEL, '');
+    }
     return created;
   }
 
@@ -550,6 +556,14 @@ export class WorkflowEngine implements DispatchResults {
       const ids = await this.claimable(1);
       if (ids.length > 0) this.handOff(ids);
     };
+  }
+
+  /**
+   * Whether runs created `pending` here are announced to the nodes that take runs up: when nobody here
+   * will (no `onRunPending`, as in a command-line process), or they wait for a scan.
+   */
+  private announcesPending(): boolean {
+    return this.options.autoExecute === false && this.options.onRunPending === undefined;
   }
 
   /** Hands runs needing an executor to the supervisor, when one asked for them (`onRunClaimable`). */

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineWorkflow, WorkflowErrorCode } from '../../../src/work/workflow/index.js';
 import type { Store } from '../../../src/store/index.js';
-import { adapters } from '../../support/stores.js';
-import { Harnesses, rejectionOf } from './helpers.js';
+import { adapters, itOnPostgres } from '../../support/stores.js';
+import { Harnesses, rejectionOf, until } from './helpers.js';
 
 const double = defineWorkflow(
   'double',
@@ -108,4 +108,19 @@ describe.each(adapters)('engine.startMany on $name', (adapter) => {
       ['pending', undefined, { n: 5 }],
     ]);
   });
+
+  itOnPostgres(adapter)(
+    'an engine that executes nothing (a command-line process) announces its pending runs to other processes',
+    async () => {
+      const h = await harnesses.create(adapter);
+      const other = await h.openAgain();
+      let heard = 0;
+      await other.listen('garrison_workflows_pending', () => heard++);
+      const engine = h.engine({ autoExecute: false });
+      await engine.start(double, { n: 1 });
+      await until(() => heard === 1, 'the start is announced');
+      await engine.startMany([2, 3].map((n) => ({ workflow: double, input: { n } })));
+      await until(() => heard === 2, 'the batch is announced');
+    },
+  );
 });
