@@ -2,15 +2,11 @@
  * The main job, run as users run it: the real command in a child process, killed with SIGKILL partway
  * and resumed on the same store. Every workflow completes and every step takes effect exactly once.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
+import { scratchFolder, spawnGarrison } from '../support/child.js';
 import { lastJson } from './support.js';
-
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 interface Summary {
   workflows: { total: number; completed: number; failed: number; cancelled: number; unfinished: number };
@@ -20,14 +16,10 @@ interface Summary {
 }
 
 function run(args: string[]): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const command = spawnGarrison(args);
   return {
-    done: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout }))),
-    kill: () => child.kill('SIGKILL'),
+    done: command.exited.then(({ code, stdout }) => ({ code, stdout })),
+    kill: () => command.signal('SIGKILL'),
   };
 }
 
@@ -45,7 +37,7 @@ async function completedIn(url: string): Promise<number> {
 
 describe('garrison demo', () => {
   it('killed with SIGKILL mid-run, --resume on the same store finishes every workflow, each step once', async () => {
-    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
+    const url = `sqlite:${join(scratchFolder('garrison-demo-'), 'demo.db')}`;
     const first = run(['demo', '--store', url, '--workflows', '120', '--json']);
     // Kill once some, but not all, workflows are done.
     for (let i = 0; i < 1200; i++) {
@@ -68,7 +60,7 @@ describe('garrison demo', () => {
   });
 
   it('--crash-at kills its own worker with SIGKILL and a second worker finishes the job', async () => {
-    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'garrison-demo-')), 'demo.db')}`;
+    const url = `sqlite:${join(scratchFolder('garrison-demo-'), 'demo.db')}`;
     const { code, stdout } = await run([
       'demo',
       '--store',

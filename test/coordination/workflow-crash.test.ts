@@ -4,17 +4,14 @@
  * every journaled step has exactly one committed result, and the ledger of external effects, deduplicated
  * by idempotency key, has exactly one entry per step.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createWorkflowEngine, defineWorkflow } from '../../src/work/index.js';
+import { repositoryRoot, scratchFolder, spawnScript, type Child } from '../support/child.js';
 import { postgresAdapter, sqliteAdapter } from '../support/stores.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const WORKFLOWS = 200;
 const STEPS = 5;
 const KILLS = 10;
@@ -41,11 +38,6 @@ function readLedger(path: string): Entry[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Entry);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /** Checks after every few ms of real time (child processes work in real time); gives up after `ms`. */
@@ -108,46 +100,30 @@ async function checkOutcome(store: Store, ledger: string): Promise<{ effects: nu
 }
 
 describe('workflow supervisor under SIGKILL', () => {
-  const children: ChildProcess[] = [];
   const stores: Store[] = [];
-  const folders: string[] = [];
   afterEach(async () => {
-    for (const c of children.splice(0)) {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      await exited(c);
-    }
     for (const s of stores.splice(0)) await s.close();
-    for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
   });
 
+  /** A ledger in a folder removed after the test, once its workers are reaped. */
   function ledgerFile(): string {
-    const folder = mkdtempSync(join(tmpdir(), 'garrison-wf-crash-'));
-    folders.push(folder);
-    return join(folder, 'ledger.jsonl');
+    return join(scratchFolder('garrison-wf-crash-'), 'ledger.jsonl');
   }
 
-  function startWorker(url: string, ledger: string, config: WorkerConfig): ChildProcess {
-    const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-    const script = join(root, 'test', 'coordination', 'fixtures', 'workflow-crash-worker.ts');
+  function startWorker(url: string, ledger: string, config: WorkerConfig): Child {
+    const script = join(repositoryRoot, 'test', 'coordination', 'fixtures', 'workflow-crash-worker.ts');
     const args = [config.node, config.maxRunning, config.leaseMs, config.scanMs, ...config.stepMs];
-    const child = spawn(process.execPath, ['--import', loader, script, url, ledger, ...args.map(String)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr?.on('data', (chunk: Buffer) =>
-      process.stderr.write(`[worker ${child.pid}] ${chunk.toString()}`),
-    );
-    children.push(child);
-    return child;
+    return spawnScript(script, [url, ledger, ...args], { echo: 'worker' });
   }
 
   /** Waits until `child` is ready and has started a random number of steps, then kills it. */
   async function killAtRandom(
-    child: ChildProcess,
+    child: Child,
     ledger: string,
     store: Store,
     maxStarts: number,
   ): Promise<boolean> {
-    const pid = child.pid!;
+    const pid = child.pid;
     const mine = (e: Entry) => e.pid === pid;
     await eventually(
       () => readLedger(ledger).some((e) => mine(e) && e.e === 'ready'),
@@ -166,8 +142,7 @@ describe('workflow supervisor under SIGKILL', () => {
       20_000,
     );
     if (finished) return false;
-    child.kill('SIGKILL');
-    await exited(child);
+    await child.kill();
     return true;
   }
 
@@ -205,9 +180,8 @@ describe('workflow supervisor under SIGKILL', () => {
         'every workflow completes',
         60_000,
       );
-      last.kill('SIGTERM');
-      await exited(last);
-      expect(last.exitCode).toBe(0);
+      last.signal('SIGTERM');
+      expect((await last.exited).code).toBe(0);
 
       const { effects } = await checkOutcome(store, ledger);
       // At least once: a step killed between its effect and its commit ran again (same key).
@@ -235,7 +209,7 @@ describe('workflow supervisor under SIGKILL', () => {
         // A new node id each life: its runs wait for their lease to expire, then any node takes them.
         const victim = startWorker(url, ledger, { ...base, node: `victim-${++lives}` });
         if (!(await killAtRandom(victim, ledger, store, 8))) break;
-        killedAt.set(victim.pid!, Date.now());
+        killedAt.set(victim.pid, Date.now());
       }
       expect(killedAt.size).toBe(KILLS);
       expect(await completedCount(store)).toBeLessThan(WORKFLOWS);
@@ -245,9 +219,9 @@ describe('workflow supervisor under SIGKILL', () => {
         'every workflow completes',
         60_000,
       );
-      for (const w of [...steady, last]) w.kill('SIGTERM');
-      for (const w of [...steady, last]) await exited(w);
-      expect([...steady, last].map((w) => w.exitCode)).toEqual([0, 0, 0]);
+      for (const w of [...steady, last]) w.signal('SIGTERM');
+      const exits = await Promise.all([...steady, last].map((w) => w.exited));
+      expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
 
       await checkOutcome(store, ledger);
       // No step ran in two live processes at once: a later execution of a step starts only after the

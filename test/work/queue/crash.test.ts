@@ -3,18 +3,14 @@
  * and restarted; a worker is paused with SIGSTOP past its lease. Every claim is recorded with its fencing
  * token in a ledger, and the ledger and the store are checked afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { createQueueClient, defineQueue } from '../../../src/work/index.js';
+import { repositoryRoot, scratchFolder, spawnScript, type Child } from '../../support/child.js';
 import { adapters } from '../../support/stores.js';
 import { eventually } from './support.js';
-
-const root = join(import.meta.dirname, '..', '..', '..');
 
 interface Entry {
   readonly e: 'ready' | 'start' | 'end' | 'done' | 'leaseLost' | 'error';
@@ -40,42 +36,17 @@ function spawnWorker(
   leaseMs: number,
   concurrency: number,
   mode: string,
-): ChildProcess {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'work', 'queue', 'fixtures', 'worker-process.ts');
-  const child = spawn(
-    process.execPath,
-    ['--import', loader, script, url, ledger, queue, String(leaseMs), String(concurrency), mode],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  child.stderr?.on('data', (chunk: Buffer) =>
-    process.stderr.write(`[worker ${child.pid}] ${chunk.toString()}`),
-  );
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+): Child {
+  const script = join(repositoryRoot, 'test', 'work', 'queue', 'fixtures', 'worker-process.ts');
+  return spawnScript(script, [url, ledger, queue, leaseMs, concurrency, mode], { echo: 'worker' });
 }
 
 describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
-  const children: ChildProcess[] = [];
   const stores: Store[] = [];
-  const folders: string[] = [];
-  /** A temporary folder for a ledger, removed after the test. */
-  const ledgerFile = (prefix: string): string => {
-    const folder = mkdtempSync(join(tmpdir(), prefix));
-    folders.push(folder);
-    return join(folder, 'ledger.jsonl');
-  };
+  /** A temporary folder for a ledger, removed after the test once its workers are reaped. */
+  const ledgerFile = (prefix: string): string => join(scratchFolder(prefix), 'ledger.jsonl');
   afterEach(async () => {
-    for (const c of children.splice(0)) {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      await exited(c);
-    }
     for (const s of stores.splice(0)) await s.close();
-    for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
   });
 
   it(
@@ -91,11 +62,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ queue, payload: { i } })));
       const ledger = ledgerFile('garrison-crash-');
       const leaseMs = 3000;
-      const start = () => {
-        const c = spawnWorker(url, ledger, 'crash', leaseMs, 2, 'work');
-        children.push(c);
-        return c;
-      };
+      const start = () => spawnWorker(url, ledger, 'crash', leaseMs, 2, 'work');
       // Two steady workers and one that is killed again and again.
       start();
       start();
@@ -104,7 +71,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       const completedCount = async () => (await client.stats('crash')).completed;
 
       for (let kill = 0; kill < 5; kill++) {
-        const pid = victim.pid!;
+        const pid = victim.pid;
         const startsBefore = () => readLedger(ledger).filter((e) => e.e === 'start' && e.pid === pid).length;
         const wanted = 1 + Math.floor(Math.random() * 4);
         await eventually(
@@ -113,8 +80,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
           6000,
         );
         if ((await completedCount()) >= total) break;
-        victim.kill('SIGKILL');
-        await exited(victim);
+        await victim.kill();
         killedAt.set(pid, Date.now());
         victim = start();
       }
@@ -163,14 +129,13 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       const { id } = await client.enqueue(queue, { job: 1 });
       const ledger = ledgerFile('garrison-stop-');
       const child = spawnWorker(url, ledger, 'paused', 1000, 1, 'hold');
-      children.push(child);
       await eventually(
         () => readLedger(ledger).some((e) => e.e === 'start' && e.id === id),
         'the worker starts the task',
         3000,
       );
 
-      child.kill('SIGSTOP');
+      child.signal('SIGSTOP');
       // Past the paused worker's lease, a claim here takes the task over and completes it.
       let taken: Awaited<ReturnType<typeof client.claim>> = [];
       await eventually(
@@ -185,7 +150,7 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       await client.complete(taken[0]!);
 
       writeFileSync(`${ledger}.release`, '');
-      child.kill('SIGCONT');
+      child.signal('SIGCONT');
       await eventually(
         () => readLedger(ledger).some((e) => e.e === 'leaseLost' && e.id === id),
         'the resumed worker learns its lease was lost',

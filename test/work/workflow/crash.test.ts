@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/index.js';
+import { repositoryRoot, spawnScript } from '../../support/child.js';
 import { adapters } from '../../support/stores.js';
 
-const root = join(import.meta.dirname, '..', '..', '..');
 const WORKFLOWS = 60;
 const KILLS = 5;
 
@@ -16,23 +15,21 @@ interface Worker {
 }
 
 function startWorker(url: string): Worker {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'work', 'workflow', 'fixtures', 'crash-worker.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, url, String(WORKFLOWS)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.includes('ready')) onReady();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>(
-    (resolve) => child.on('close', (code, signal) => resolve({ code, signal, output })),
-  );
-  return { child, ready, exited };
+  const script = join(repositoryRoot, 'test', 'work', 'workflow', 'fixtures', 'crash-worker.ts');
+  const child = spawnScript(script, [url, WORKFLOWS]);
+  return {
+    child: child.process,
+    // Never rejects: a worker that ends first is judged by its exit.
+    ready: child.waitFor('ready', 'stdout').then(
+      () => undefined,
+      () => undefined,
+    ),
+    exited: child.exited.then(({ code, signal, stdout, stderr }) => ({
+      code,
+      signal,
+      output: stdout + stderr,
+    })),
+  };
 }
 
 async function completed(store: Store): Promise<number> {
@@ -46,8 +43,6 @@ describe.each(adapters)('workflows under SIGKILL on $name', (adapter) => {
   let store: Store | undefined;
   let worker: Worker | undefined;
   afterEach(async () => {
-    worker?.child.kill('SIGKILL');
-    await worker?.exited;
     await store?.close();
   });
 
