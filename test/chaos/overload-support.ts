@@ -3,10 +3,11 @@
  * from stdout, a full collection asked for on stdin) and the HTTP enqueues, each judged as accepted,
  * refused, failed at the connection (ambiguous: the store decides) or anything else.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
-import { alive, childScript, exited, sleep } from './support.js';
+import { spawnScript, type Child } from '../support/child.js';
+import { childScript, sleep } from './support.js';
 
 export interface MemorySample {
   readonly t: number;
@@ -23,58 +24,51 @@ export class NodeChild {
   readonly samples: MemorySample[] = [];
   private readonly collected: MemorySample[] = [];
   private readonly waiting: Array<(sample: MemorySample) => void> = [];
-  stderr = '';
   apiUrl = '';
   heapLimit = 0;
   heapAdmissionLimit = 0;
 
-  private constructor(readonly process: ChildProcess) {}
+  private constructor(private readonly child: Child) {}
+
+  get process(): ChildProcess {
+    return this.child.process;
+  }
+
+  /** Everything the child printed on stderr so far. */
+  get stderr(): string {
+    return this.child.stderr();
+  }
 
   static async start(args: readonly (string | number)[]): Promise<NodeChild> {
     const script = await childScript('overload-node');
-    const proc = spawn(
-      process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, '--expose-gc', script, ...args.map(String)],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    const child = new NodeChild(proc);
-    proc.stderr.on('data', (chunk: Buffer) => {
-      child.stderr += chunk.toString();
-      process.stderr.write(`[overload-node ${proc.pid}] ${chunk.toString()}`);
+    const child = spawnScript(script, args, {
+      nodeArgs: [`--max-old-space-size=${HEAP_MB}`, '--expose-gc'],
+      stdin: true,
+      echo: 'overload-node',
     });
-    const ready = new Promise<void>((resolve, reject) => {
-      proc.once('exit', (code, signal) =>
-        reject(new Error(`the node child exited before it was ready (${code ?? signal}): ${child.stderr}`)),
-      );
-      createInterface({ input: proc.stdout }).on('line', (line) => {
-        const report = JSON.parse(line) as Record<string, unknown> & MemorySample;
-        const sample = {
-          t: report.t,
-          heapUsed: report.heapUsed,
-          heapTotal: report.heapTotal,
-          rss: report.rss,
-        };
-        if (report.e === 'mem') child.samples.push(sample);
-        else if (report.e === 'gc') {
-          child.collected.push(sample);
-          child.waiting.shift()?.(sample);
-        } else if (report.e === 'ready') {
-          if (report.gc !== true) reject(new Error('the node child has no gc(): --expose-gc missing'));
-          child.apiUrl = report.url as string;
-          child.heapLimit = report.heapLimit as number;
-          child.heapAdmissionLimit = report.heapAdmissionLimit as number;
-          resolve();
-        }
-      });
+    const node = new NodeChild(child);
+    // The memory reports: a sample every so often, and one per full collection asked for.
+    createInterface({ input: child.process.stdout! }).on('line', (line) => {
+      const report = JSON.parse(line) as Record<string, unknown> & MemorySample;
+      const sample = { t: report.t, heapUsed: report.heapUsed, heapTotal: report.heapTotal, rss: report.rss };
+      if (report.e === 'mem') node.samples.push(sample);
+      else if (report.e === 'gc') {
+        node.collected.push(sample);
+        node.waiting.shift()?.(sample);
+      }
     });
-    await ready;
-    return child;
+    const ready = await child.line<Ready>('ready');
+    if (ready.gc !== true) throw new Error('the node child has no gc(): --expose-gc missing');
+    node.apiUrl = ready.url;
+    node.heapLimit = ready.heapLimit;
+    node.heapAdmissionLimit = ready.heapAdmissionLimit;
+    return node;
   }
 
   /** The live heap: the child collects fully and reports what is left. */
   collect(): Promise<MemorySample> {
     const next = new Promise<MemorySample>((resolve) => this.waiting.push(resolve));
-    this.process.stdin!.write('gc\n');
+    this.child.process.stdin!.write('gc\n');
     return next;
   }
 
@@ -84,20 +78,28 @@ export class NodeChild {
   }
 
   alive(): boolean {
-    return alive(this.process);
+    return this.child.running();
   }
 
   /** SIGTERM, then the exit code (null when a signal ended it). */
   async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.process.kill('SIGTERM');
-    await exited(this.process);
-    return { code: this.process.exitCode, signal: this.process.signalCode };
+    this.child.signal('SIGTERM');
+    const { code, signal } = await this.child.exited;
+    return { code, signal };
   }
 
   async kill(): Promise<void> {
-    if (this.alive()) this.process.kill('SIGKILL');
-    await exited(this.process);
+    await this.child.kill();
   }
+}
+
+/** The `ready` report: where the API listens, the heap limits, and whether `gc()` is there. */
+interface Ready {
+  readonly e: 'ready';
+  readonly url: string;
+  readonly heapLimit: number;
+  readonly heapAdmissionLimit: number;
+  readonly gc: boolean;
 }
 
 /** What one `POST /v1/tasks` came to. */

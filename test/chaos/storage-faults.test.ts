@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createQueueClient, type Worker } from '../../src/work/index.js';
+import { repositoryRoot } from '../support/child.js';
 import { postgresAdapter, uniqueName } from '../support/stores.js';
 import { expectClean, History } from './history.js';
 import { drained, holdCompleted, judgeErrors, Producer, queue, startWorker } from './queue-faults.js';
@@ -28,6 +29,9 @@ import {
   sleep,
   terminate,
 } from './support.js';
+
+/** The other process of the SQLITE_BUSY fault: it takes SQLite's write lock and holds it until killed. */
+const HOLD_WRITE_LOCK = join(repositoryRoot, 'test', 'support', 'fixtures', 'hold-write-lock.ts');
 
 /** A uid and gid without privileges, for a process that must not be able to write what root could. */
 function unprivileged(): { uid?: number; gid?: number } {
@@ -119,18 +123,13 @@ describe('storage faults', () => {
       await worker.start();
       const producer = new Producer(client, history, errors);
       producer.start();
-      const ledger = new LedgerReader(join(folder, 'ledger.jsonl'));
       for (let i = 0; i < scaled(3); i++) {
         await sleep(between(200, 400));
-        const holder = await children.start('hold-write-lock', [path, ledger.path]);
-        await eventually(
-          () => ledger.count('locked', holder.pid) > 0,
-          'the other process holds the lock',
-          20_000,
-        );
+        const holder = await children.spawn(HOLD_WRITE_LOCK, [path]);
+        await holder.line('locked', { timeoutMs: 20_000 });
         history.fault('write lock held by another process');
         await sleep(between(400, 700));
-        await kill9(holder);
+        await holder.kill();
       }
       await sleep(300);
       await producer.stop();

@@ -2,11 +2,12 @@
  * What every fault test shares: the scale of the run, child processes (bundled once, killed, stopped,
  * restarted), ledgers the children append to, and waiting on real time without timed assertions.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { build } from 'esbuild';
+import { spawnScript, type Child } from '../support/child.js';
 
 export const root = join(import.meta.dirname, '..', '..');
 
@@ -70,19 +71,21 @@ export class Scratch {
 const bundles = new Map<string, Promise<string>>();
 
 /**
- * The child script `test/chaos/children/<name>.ts` bundled into one plain ES module, so a restart costs
- * a third of a second instead of a second of compiling TypeScript — restarts are most of what these tests
- * do. The bundle sits two folders below the repository, as the sources do, so the store finds its
- * migrations, and inside node_modules so that the packages resolve.
+ * The child script `test/chaos/children/<name>.ts` (or the TypeScript file at the absolute path `name`)
+ * bundled into one plain ES module, so a restart costs a third of a second instead of a second of
+ * compiling TypeScript — restarts are most of what these tests do. The bundle sits two folders below
+ * the repository, as the sources do, so the store finds its migrations, and inside node_modules so that
+ * the packages resolve.
  */
 export function childScript(name: string): Promise<string> {
   let bundle = bundles.get(name);
   if (bundle === undefined) {
+    const entry = isAbsolute(name) ? name : join(root, 'test', 'chaos', 'children', `${name}.ts`);
     const folder = join(root, 'node_modules', '.cache');
     mkdirSync(folder, { recursive: true });
-    const outfile = join(folder, `garrison-chaos-${name}-${process.pid}.mjs`);
+    const outfile = join(folder, `garrison-chaos-${basename(entry, '.ts')}-${process.pid}.mjs`);
     bundle = build({
-      entryPoints: [join(root, 'test', 'chaos', 'children', `${name}.ts`)],
+      entryPoints: [entry],
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -102,9 +105,13 @@ export async function removeBundles(): Promise<void> {
   bundles.clear();
 }
 
-/** Child processes of one test: started, faulted, and all gone after `killAll()`. */
+/**
+ * Child processes of one test, through the shared harness (`test/support/child.ts`, which also reaps
+ * them when the test ends): started, faulted, and all gone after `killAll()` — which the tests' `afterEach`
+ * awaits before removing the folders the children write into.
+ */
 export class Children {
-  private readonly all: ChildProcess[] = [];
+  private readonly all: Child[] = [];
 
   /** Starts `children/<name>.ts` with `args`, extra environment variables and, as root, a uid and gid. */
   async start(
@@ -112,33 +119,31 @@ export class Children {
     args: readonly (string | number)[],
     env: Record<string, string> = {},
     user: { readonly uid?: number; readonly gid?: number } = {},
-  ) {
+  ): Promise<ChildProcess> {
+    return (await this.spawn(name, args, env, user)).process;
+  }
+
+  /** As `start` (`name` may be an absolute path), answering the harness's child: its output, waits on it. */
+  async spawn(
+    name: string,
+    args: readonly (string | number)[],
+    env: Record<string, string> = {},
+    user: { readonly uid?: number; readonly gid?: number } = {},
+  ): Promise<Child> {
     const script = await childScript(name);
-    const child = spawn(process.execPath, [script, ...args.map(String)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-      ...user,
-    });
-    child.stderr?.on('data', (chunk: Buffer) =>
-      process.stderr.write(`[${name} ${child.pid}] ${chunk.toString()}`),
-    );
+    const child = spawnScript(script, args, { env, ...user, echo: basename(name, '.ts') });
     this.all.push(child);
     return child;
   }
 
   /** Every child started since the last `killAll()`. */
   started(): readonly ChildProcess[] {
-    return [...this.all];
+    return this.all.map((c) => c.process);
   }
 
   async killAll(): Promise<void> {
-    for (const c of this.all.splice(0)) {
-      if (alive(c)) {
-        c.kill('SIGCONT');
-        c.kill('SIGKILL');
-      }
-      await exited(c);
-    }
+    // SIGKILL ends a stopped (SIGSTOP) child as well.
+    await Promise.all(this.all.splice(0).map((c) => c.kill()));
   }
 }
 
