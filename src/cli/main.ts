@@ -4,9 +4,6 @@ import { watchStopSignals } from './stop-signals.js';
 const LONG_RUNNING = new Set(['worker', 'serve', 'dev']);
 
 const args = process.argv.slice(2);
-if (args[0] !== undefined && LONG_RUNNING.has(args[0]) && !args.includes('--help') && !args.includes('-h')) {
-  watchStopSignals();
-  process.stderr.write(`garrison ${args[0]}: starting\n`);
-}
+if (args[0] !== undefined && LONG_RUNNING.has(args[0])) watchStopSignals();
 const { runCli } = await import('./program.js');
 process.exitCode = await runCli(args);
