@@ -45,11 +45,9 @@ const isLoopbackName = (name: string) =>
   name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 
 export function createRequestGuard(o: RequestGuardOptions): MiddlewareHandler<ApiEnv> {
-  const allowed = new Set(
-    [hostName(o.boundHost) ?? o.boundHost, ...o.allowedHosts].map((h) => h.toLowerCase()),
-  );
-  const hostAllowed = (name: string) =>
-    allowed.has(name) || isLoopbackName(name) || isIP(name) !== 0 || name === '';
+  // The bound address is a name or an IP literal (then it passes as one, brackets or not).
+  const allowed = new Set([o.boundHost, ...o.allowedHosts].map((h) => h.toLowerCase()));
+  const hostAllowed = (name: string) => allowed.has(name) || isLoopbackName(name) || isIP(name) !== 0;
 
   return async (c, next) => {
     const host = c.req.header('host');

@@ -66,6 +66,11 @@ export async function startAppNode(o: NodeCommandOptions, label: string): Promis
     ...(o.agents === undefined ? {} : { agentsPerType: o.agents }),
   });
   const a = running.app;
+  // Started by `garrison dev` (with an IPC channel): when that process goes, even killed, this node drains.
+  if (process.send !== undefined) {
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+    process.channel?.unref(); // the channel alone must not keep a drained node alive
+  }
   process.stderr.write(
     appPath === undefined
       ? `${label}: no --app given: this node runs no workflows or agents of its own (--app <module> names them)\n`

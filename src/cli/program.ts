@@ -4,6 +4,7 @@ import { isGarrisonError } from '../errors.js';
 import { agentsCommand } from './commands/agents.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const command of [
     demoCommand(),
+    devCommand(),
     serveCommand(),
     workerCommand(),
     statusCommand(),

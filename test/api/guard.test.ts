@@ -6,6 +6,7 @@
  * still work.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApiToken } from '../../src/api/index.js';
 import { adapters } from '../support/stores.js';
 import { call, rawCall, samplePath, startHarness, type Harness, type Reply } from './support.js';
 
@@ -165,6 +166,22 @@ describe.each(adapters)('cross-site and rebinding guard on $name', (adapter) => 
     await expect(startHarness(adapter, { allowedHosts: ['http://x.example/'] })).rejects.toMatchObject({
       code: 'invalid_input',
     });
+  });
+
+  it('bound to 0.0.0.0: IP literals and loopback names pass, other names only when listed in allowedHosts', async () => {
+    const token = createApiToken().token;
+    h = await startHarness(adapter, { host: '0.0.0.0', token, allowedHosts: ['garrison.lan'] });
+    const { port } = new URL(h.url);
+    const url = `http://127.0.0.1:${port}`;
+    const auth = { authorization: `Bearer ${token}` };
+    for (const host of ['192.0.2.10', `[2001:db8::1]:${port}`, `localhost:${port}`, `garrison.lan:${port}`])
+      expect((await rawCall(url, 'GET', '/v1/breakers', '', { ...auth, host })).status, host).toBe(200);
+    expectError(
+      await rawCall(url, 'GET', '/v1/breakers', '', { ...auth, host: `box.example:${port}` }),
+      421,
+      'host_not_allowed',
+      'box.example',
+    );
   });
 
   it('the call helper of these tests sends JSON on POST: the guard does not hide behind it', async () => {

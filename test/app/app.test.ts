@@ -55,8 +55,13 @@ describe('loadApp', () => {
   });
 
   it('says which module is missing, failed or has no application, with a stable code', async () => {
-    const failure = (path: string) =>
-      loadApp(path, fixtures).catch((e: unknown) => e as Error & { code: string });
+    const failure = (path: string): Promise<Error & { code: string }> =>
+      loadApp(path, fixtures).then(
+        () => {
+          throw new Error(`${path} loaded`);
+        },
+        (e: unknown) => e as Error & { code: string },
+      );
     expect(await failure('nowhere.mjs')).toMatchObject({ code: 'app_not_found' });
     const threw = await failure('throws.mjs');
     expect(threw).toMatchObject({ code: 'app_load_failed' });
