@@ -32,6 +32,7 @@ export {
   type SetStateDirective,
 } from './directives.js';
 export { AgentError, AgentErrorCode, isAgentError } from './errors.js';
+export { agentStatuses, withAgentStatus, type AgentStatusView } from './status-view.js';
 export type { AgentEventSink, AgentEvents } from './events.js';
 export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
 export type { AgentScheduler, SettleOutcome } from './host-core.js';

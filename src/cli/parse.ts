@@ -28,3 +28,19 @@ export function oneOf<T extends string>(values: readonly T[]) {
     return value as T;
   };
 }
+
+/**
+ * A list of choices among fixed values, comma-separated and/or given by repeating the option (commander
+ * passes the values so far as `previous`); duplicates are dropped.
+ */
+export function listOf<T extends string>(values: readonly T[]) {
+  const one = oneOf(values);
+  return (value: string, previous: readonly T[] | undefined): T[] => {
+    const parts = value.split(',').map((part) => part.trim());
+    if (parts.some((part) => part === ''))
+      throw new InvalidArgumentError(
+        `must be a comma-separated list of ${values.join(', ')}, not "${value}"`,
+      );
+    return [...new Set([...(previous ?? []), ...parts.map(one)])];
+  };
+}

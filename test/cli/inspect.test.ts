@@ -70,7 +70,7 @@ describe.each(adapters)('inspection commands on $name', (adapter) => {
     expect(badInput.code).toBe(1);
     expect(badInput.stderr).toMatch(/^garrison: .*\[invalid_input\]\n$/);
     const unknown = await cli('workflows', 'start', 'nope', '--store', url);
-    expect(unknown.stderr).toContain('[unknown_workflow]');
+    expect(unknown.stderr).toContain('[workflow_unknown]');
     const missing = await cli('workflows', 'show', 'absent', '--store', url);
     expect(missing.stderr).toBe('garrison: no workflow run has the id absent [workflow_not_found]\n');
     const list = lastJson<{ workflows: unknown[] }>(

@@ -214,7 +214,7 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
 
       expectRefused(
         badState,
-        /^garrison: option '--state <state>' argument 'lost' is invalid\. must be one of queued, running/,
+        /^garrison: option '--state <states>' argument 'lost' is invalid\. must be one of queued, running/,
         'garrison tasks list [options]',
       );
       expectRefused(

@@ -126,7 +126,7 @@ describe.concurrent('garrison workflows as a process on SQLite', () => {
       expectRefused(badInput, /^garrison: invalid input for workflow 'demo\.order': .*\[invalid_input\]$/);
       expectRefused(
         unknown,
-        /^garrison: no workflow is named demo\.refund \(known: demo\.order\) \[unknown_workflow\]$/,
+        /^garrison: no workflow is named demo\.refund \(known: demo\.order\) \[workflow_unknown\]$/,
       );
       expect(await snapshot(s.url)).toEqual(before);
 

@@ -1,6 +1,7 @@
 /** `/v1/agents`: list with filters, query with the registry's criteria, get one. */
 import { z } from 'zod';
-import { Health, QueryOp, type Criterion, type PageOptions } from '../../registry/index.js';
+import { withAgentStatus } from '../../agents/index.js';
+import { Health, QueryOp, type PageOptions } from '../../registry/index.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
 import { id, idParam, limit, scalar } from './schemas.js';
@@ -8,7 +9,7 @@ import { id, idParam, limit, scalar } from './schemas.js';
 /** The `nextCursor` of the page before (opaque). */
 const cursor = z.string().min(1).max(4096).optional();
 
-export function agentRoutes({ registry }: ApiContext): Route[] {
+export function agentRoutes({ registry, store }: ApiContext): Route[] {
   return [
     route({
       method: 'GET',
@@ -24,7 +25,9 @@ export function agentRoutes({ registry }: ApiContext): Route[] {
       }),
       handle: async ({ query }) => {
         const { limit: pageLimit, cursor: pageCursor, ...filter } = query;
-        return { json: await registry.listPage(filter, page(pageLimit, pageCursor)) };
+        const found = await registry.listPage(filter, page(pageLimit, pageCursor));
+        // status from the agent's state row (idle / processing / paused), not the registry's copy
+        return { json: { ...found, agents: await withAgentStatus(store, found.agents) } };
       },
     }),
     route({
@@ -49,16 +52,23 @@ export function agentRoutes({ registry }: ApiContext): Route[] {
         limit: z.int().min(1).max(1000).optional(),
         cursor,
       }),
-      handle: async ({ body }) => ({
-        json: await registry.queryPage(body.criteria as readonly Criterion[], page(body.limit, body.cursor)),
-      }),
+      handle: async ({ body }) => {
+        const found = await registry.queryPage(
+          body.criteria,
+          page(body.limit, body.cursor),
+        );
+        return { json: { ...found, agents: await withAgentStatus(store, found.agents) } };
+      },
     }),
     route({
       method: 'GET',
       path: '/v1/agents/:id',
       summary: 'One agent',
       params: idParam,
-      handle: async ({ params }) => ({ json: { agent: await registry.get(params.id) } }),
+      handle: async ({ params }) => {
+        const [agent] = await withAgentStatus(store, [await registry.get(params.id)]);
+        return { json: { agent } };
+      },
     }),
   ];
 }

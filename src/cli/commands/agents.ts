@@ -1,5 +1,6 @@
 /** `garrison agents`: the agents in the registry. */
 import { Command } from 'commander';
+import { withAgentStatus } from '../../agents/index.js';
 import { Health } from '../../registry/index.js';
 import { createOutput } from '../output.js';
 import { oneOf, parsePositiveInt } from '../parse.js';
@@ -19,8 +20,8 @@ export function agentsCommand(): Command {
     .option('--cursor <cursor>', 'go on after the page that printed this cursor')
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: Options) => {
-      await withSession(opts.store, async ({ registry }) => {
-        const { agents, nextCursor } = await registry.listPage(
+      await withSession(opts.store, async ({ registry, store }) => {
+        const page = await registry.listPage(
           {
             ...(opts.capability === undefined ? {} : { capability: opts.capability }),
             ...(opts.health === undefined ? {} : { health: opts.health }),
@@ -30,16 +31,20 @@ export function agentsCommand(): Command {
             ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
           },
         );
+        // What each agent is doing, from its state row (the registry's copy says idle while it works).
+        const agents = await withAgentStatus(store, page.agents);
+        const nextCursor = page.nextCursor;
         createOutput(opts.json === true).result({ agents, nextCursor }, () =>
           [
             table(
-              ['id', 'type', 'capabilities', 'health', 'node', 'registered'],
+              ['id', 'type', 'capabilities', 'health', 'node', 'status', 'registered'],
               agents.map((a) => [
                 a.id,
                 a.type,
                 a.capabilities.join(','),
                 a.health,
                 a.node,
+                a.pauseReason === null ? a.status : `${a.status} (${a.pauseReason})`,
                 when(a.registeredAt),
               ]),
             ),

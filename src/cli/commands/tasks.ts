@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { GarrisonError } from '../../errors.js';
 import { TaskState, type Task } from '../../work/queue/index.js';
 import { createOutput, visible } from '../output.js';
-import { oneOf, parsePositiveInt } from '../parse.js';
+import { listOf, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -33,14 +33,18 @@ function listCommand(): Command {
     .description('list tasks by id')
     .addOption(storeOption())
     .option('--queue <name>', 'only tasks of this queue')
-    .option('--state <state>', `only tasks in this state (${states.join(', ')})`, oneOf(states))
+    .option(
+      '--state <states>',
+      `only tasks in these states, comma-separated or repeated (${states.join(', ')})`,
+      listOf(states),
+    )
     .option('--limit <n>', 'most tasks shown (default 50)', parsePositiveInt)
     .option('--json', 'print machine-readable JSON')
-    .action(async (opts: Common & { queue?: string; state?: TaskState; limit?: number }) => {
+    .action(async (opts: Common & { queue?: string; state?: TaskState[]; limit?: number }) => {
       await withSession(opts.store, async ({ queues }) => {
         const tasks = await queues.listTasks({
           ...(opts.queue === undefined ? {} : { queue: opts.queue }),
-          ...(opts.state === undefined ? {} : { states: [opts.state] }),
+          ...(opts.state === undefined ? {} : { states: opts.state }),
           limit: opts.limit ?? 50,
         });
         createOutput(opts.json === true).result({ tasks }, () => table(taskHeaders, tasks.map(taskRow)));

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { WORKFLOWS_PENDING_CHANNEL } from '../../coordination/index.js';
 import { GarrisonError } from '../../errors.js';
-import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
+import { WorkflowErrorCode, WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
 import { createOutput, visible } from '../output.js';
 import { oneOf, parseJsonArgument, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
@@ -61,7 +61,7 @@ function showCommand(): Command {
         createOutput(opts.json === true).result({ workflow: run, steps }, () =>
           [
             visible(
-              `${run.id}  ${run.name}  ${run.status}${run.error ? `  (${run.error.code}: ${run.error.message})` : ''}`,
+              `${run.id}  ${run.name}  ${run.status}${run.error ? `  (${run.error.code ?? run.error.name}: ${run.error.message})` : ''}`,
             ),
             visible(
               `created ${when(run.createdAt)}  finished ${when(run.finishedAt)}  owner ${run.owner ?? '-'}`,
@@ -71,6 +71,19 @@ function showCommand(): Command {
               ['#', 'step', 'kind', 'status', 'attempts'],
               steps.map((s) => [s.index, s.name, s.kind, s.status, s.attempts]),
             ),
+            // Why a dispatched step waits, and how its failed attempts failed.
+            ...steps.flatMap((s) => [
+              ...(s.waiting === undefined
+                ? []
+                : [visible(`step ${s.index} waits: ${s.waiting.reason} (${s.waiting.message})`)]),
+              ...(s.attemptLog ?? [])
+                .filter((a) => a.error !== undefined)
+                .map((a) =>
+                  visible(
+                    `step ${s.index} attempt ${a.attempt} on ${a.agentId} failed${a.retried ? ' (retried)' : ''}: ${a.error?.code ?? a.error?.name}: ${a.error?.message}`,
+                  ),
+                ),
+            ]),
           ].join('\n'),
         );
       });
@@ -89,7 +102,7 @@ function startCommand(): Command {
       const def = catalogWorkflows.find((w) => w.name === name);
       if (def === undefined)
         throw new GarrisonError(
-          'unknown_workflow',
+          WorkflowErrorCode.unknown,
           `no workflow is named ${name} (known: ${catalogWorkflows.map((w) => w.name).join(', ')})`,
         );
       await withSession(opts.store, async ({ workflows, store }) => {
