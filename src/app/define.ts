@@ -69,10 +69,10 @@ export interface AppSpec {
   readonly queues?: ReadonlyArray<AppQueue>;
   readonly schedules?: readonly AppSchedule[];
   /**
-   * Node settings (`NodeConfigInput` without `store` and `app`): defaults that a `--config` file and the
-   * command line override.
+   * Node settings (`NodeConfigInput` without `store`, `app` and `api`, which belong to the command line):
+   * defaults that a `--config` file and the command line override.
    */
-  readonly config?: Omit<NodeConfigInput, 'store' | 'app'>;
+  readonly config?: Omit<NodeConfigInput, 'store' | 'app' | 'api'>;
   /** The application's version, shown when a node starts. */
   readonly version?: string;
 }
@@ -105,7 +105,7 @@ export interface ResolvedApp {
   }>;
   readonly queues: readonly AppQueue[];
   readonly schedules: readonly AppSchedule[];
-  readonly config: Omit<NodeConfigInput, 'store' | 'app'>;
+  readonly config: Omit<NodeConfigInput, 'store' | 'app' | 'api'>;
   readonly version: string | undefined;
 }
 
@@ -167,7 +167,7 @@ export const appSpecSchema = z.strictObject({
     )
     .refine((s) => new Set(s.map((x) => x.name)).size === s.length, 'schedule names must be distinct')
     .default([]),
-  config: nodeConfigSchema.omit({ store: true, app: true }).partial().optional(),
+  config: nodeConfigSchema.omit({ store: true, app: true, api: true }).partial().optional(),
   version: z.string().min(1).max(100).optional(),
 });
 
@@ -180,13 +180,13 @@ export function parseAppSpec(spec: unknown): ResolvedApp {
     });
   const s = spec as AppSpec;
   return {
-    workflows: (s.workflows ?? []),
+    workflows: s.workflows ?? [],
     agents: (s.agents ?? []).map((a) => ({
       definition: a.definition,
       count: a.ids === undefined ? (a.count ?? 1) : a.ids.length,
       ...(a.ids === undefined ? {} : { ids: a.ids }),
     })),
-    queues: (s.queues ?? []),
+    queues: s.queues ?? [],
     schedules: s.schedules ?? [],
     config: s.config ?? {},
     version: s.version,

@@ -70,7 +70,8 @@ function settle(): Promise<void> {
 export class VirtualClock implements Clock {
   private current: number;
   private seq = 0;
-  private timers: VirtualTimer[] = [];
+  /** Pending timers; a timer leaves the set when it fires or is cancelled, so nothing cancelled is held. */
+  private readonly timers = new Set<VirtualTimer>();
 
   /** @param start the initial time in UNIX epoch ms (default 2026-01-01T00:00:00Z). */
   constructor(start = Date.UTC(2026, 0, 1)) {
@@ -88,17 +89,18 @@ export class VirtualClock implements Clock {
       fn,
       cancelled: false,
     };
-    this.timers.push(timer);
+    this.timers.add(timer);
     return {
       cancel: () => {
         timer.cancelled = true;
+        this.timers.delete(timer);
       },
     };
   }
 
   /** Timers not yet fired or cancelled. */
   get pendingTimers(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
+    return this.timers.size;
   }
 
   /** The time the next timer is due, or undefined when none is pending. */
@@ -119,11 +121,11 @@ export class VirtualClock implements Clock {
       if (next === undefined || next.at > time) break;
       this.current = Math.max(this.current, next.at);
       next.cancelled = true;
+      this.timers.delete(next);
       next.fn();
       await settle();
     }
     this.current = Math.max(this.current, time);
-    this.timers = this.timers.filter((t) => !t.cancelled);
     await settle();
   }
 
@@ -136,11 +138,11 @@ export class VirtualClock implements Clock {
       if (next === undefined || fired >= limit) break;
       this.current = Math.max(this.current, next.at);
       next.cancelled = true;
+      this.timers.delete(next);
       next.fn();
       fired++;
       await settle();
     }
-    this.timers = this.timers.filter((t) => !t.cancelled);
     return fired;
   }
 

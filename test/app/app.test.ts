@@ -32,6 +32,7 @@ describe('defineApp', () => {
       [{ schedules: [{ name: 'x', cron: '* * * * *' }] }, /schedules\.0: give a workflow or a run function/],
       [{ config: { store: 'sqlite:x.db' } }, /config: Unrecognized key: "store"/],
       [{ config: { heartbeatMs: 5 } }, /config\.heartbeatMs/],
+      [{ config: { api: { tokenFile: 'x' } } }, /config: Unrecognized key: "api"/],
       [{ modules: [] }, /Unrecognized key: "modules"/],
       [{ workflows: [greet, greet] }, /workflows: workflow names must be distinct/],
     ];

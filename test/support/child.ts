@@ -23,7 +23,7 @@ import { afterAll, onTestFinished, TestRunner } from 'vitest';
 export const repositoryRoot = join(import.meta.dirname, '..', '..');
 const TSX = pathToFileURL(join(repositoryRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const GARRISON = join(repositoryRoot, 'src', 'cli', 'main.ts');
-/** The least `killAfterMs`: a child outlives a longer test timeout only by the test's own timeout. */
+/** The default `killAfterMs`, unless the spawning test's timeout is longer, in ms. */
 const DEFAULT_KILL_AFTER_MS = 120_000;
 /** After the process is gone, how long its pipes may stay open (held by a grandchild) before they are closed. */
 const PIPE_GRACE_MS = 5000;
@@ -101,7 +101,7 @@ async function reap(child: Child): Promise<void> {
   await child.exited.catch(() => undefined);
 }
 
-/** Kills and reaps every child of this file still running (for an `afterEach` that removes their folders). */
+/** Kills and reaps every child still running (for an `afterEach` that removes the folders they write into). */
 export async function reapChildren(): Promise<void> {
   await Promise.all([...live].map(reap));
 }
@@ -174,8 +174,10 @@ function start(name: string, argv: readonly string[], options: ChildOptions): Ch
   const listeners = new Set<() => void>();
   const changed = () => listeners.forEach((l) => l());
 
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
+  // Decoded as a stream, so a character split between two chunks stays whole.
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
+  proc.stdout!.on('data', (text: string) => {
     out += text;
     const parts = (partial + text).split('\n');
     partial = parts.pop() ?? '';
@@ -191,9 +193,9 @@ function start(name: string, argv: readonly string[], options: ChildOptions): Ch
     }
     changed();
   });
-  proc.stderr!.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-    if (options.echo !== undefined) process.stderr.write(`[${options.echo} ${proc.pid}] ${chunk.toString()}`);
+  proc.stderr!.on('data', (text: string) => {
+    err += text;
+    if (options.echo !== undefined) process.stderr.write(`[${options.echo} ${proc.pid}] ${text}`);
     changed();
   });
 
