@@ -18,6 +18,7 @@ interface Entry {
   readonly e: 'start' | 'end';
   readonly label: string;
   readonly attempt: number;
+  readonly key?: string;
   readonly pid: number;
 }
 
@@ -90,6 +91,11 @@ describe.each(adapters)('task agent crash on $name', (adapter) => {
     // After the restart: the interrupted task first (its second attempt), then the queue by priority.
     expect(after.filter((e) => e.e === 'start').map((e) => e.label)).toEqual(byPriority.slice(3));
     expect(after[0]).toMatchObject({ label: victim, attempt: 2 });
+    // The action saw its step's idempotency key, the same before and after the crash.
+    const stepKey = (label: string) => `wf-crash:${TASKS.findIndex(([l]) => l === label)}`;
+    expect(before.at(-1)?.key).toBe(stepKey(victim));
+    expect(after[0]?.key).toBe(stepKey(victim));
+    for (const e of entries.filter((x) => x.e === 'start')) expect(e.key).toBe(stepKey(e.label));
     // Every task completed exactly once.
     const ends = entries.filter((e) => e.e === 'end').map((e) => e.label);
     expect(ends).toEqual(byPriority);

@@ -151,9 +151,23 @@ export class TaskDistributor implements Dispatcher {
   /**
    * Records on the workflow's step why it waits: on an agent, or for want of a capable healthy one (the
    * run's timeline and `GET /v1/workflows/:id` show it). After the hand-off has committed; a step
-   * answered meanwhile is left alone.
+   * answered meanwhile is left alone. A record, not the hand-off: a failure to write it goes to
+   * `onError` and the hand-off stands.
    */
   private async noteWait(
+    workflowId: string,
+    stepIndex: number,
+    capability: string,
+    agentId: string | undefined,
+  ): Promise<void> {
+    try {
+      await this.writeWait(workflowId, stepIndex, capability, agentId);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  private async writeWait(
     workflowId: string,
     stepIndex: number,
     capability: string,
