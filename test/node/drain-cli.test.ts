@@ -30,7 +30,10 @@ describe.each([postgresAdapter])('garrison worker drains on SIGTERM on $name', (
     const url = adapter.freshUrl();
     const store = await openStore(url);
     const config = join(mkdtempSync(join(tmpdir(), 'garrison-drain-cli-')), 'node.json');
-    writeFileSync(config, JSON.stringify({ drainTimeoutMs: 5000 }));
+    writeFileSync(
+      config,
+      JSON.stringify({ drainTimeoutMs: 5000, app: join(root, 'src', 'cli', 'demo', 'app.ts') }),
+    );
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODE_OPTIONS; // vitest's loader options are not the command's
     delete env.GARRISON_STORE;
@@ -65,7 +68,7 @@ describe.each([postgresAdapter])('garrison worker drains on SIGTERM on $name', (
         void exited.then(() => reject(new Error(`the worker exited before it ran:\n${stderr}`)));
       });
       const running = await heldByNode(store, 'w1', Date.now());
-      // The catalog's team: 2 agents of each of its 3 capabilities, registered on this node.
+      // The demo app's team (the configuration file's `app`): 2 agents of each of its 3 types, on this node.
       expect(running.agents).toHaveLength(6);
 
       child.kill('SIGTERM');
