@@ -20,10 +20,15 @@ const COMMON_FLAGS = [
   '--no-first-run',
 ];
 /**
- * The bundled package's flags loosen the browser's security for serverless pages; the dashboard's tests
- * need a browser that enforces same-origin and CSP as a user's does.
+ * Flags of the bundled package left out: two loosen the browser's security for serverless pages (the
+ * dashboard's tests need a browser that enforces same-origin and CSP as a user's does), and in
+ * `--single-process` the whole browser goes down when a test closes its page.
  */
-const LOOSENING_FLAGS = new Set(['--disable-web-security', '--allow-running-insecure-content']);
+const DROPPED_FLAGS = new Set([
+  '--disable-web-security',
+  '--allow-running-insecure-content',
+  '--single-process',
+]);
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -57,7 +62,7 @@ export async function findChromium(): Promise<ChromiumChoice> {
     }
   }
   const { default: bundled } = await import('@sparticuz/chromium');
-  const args = [...new Set([...bundled.args.filter((a) => !LOOSENING_FLAGS.has(a)), ...COMMON_FLAGS])];
+  const args = [...new Set([...bundled.args.filter((a) => !DROPPED_FLAGS.has(a)), ...COMMON_FLAGS])];
   return { executablePath: await bundled.executablePath(), args, source: '@sparticuz/chromium' };
 }
 
