@@ -21,6 +21,11 @@ export interface StartAppOptions {
   readonly clock?: Clock;
   /** Agents of each type to start, instead of each type's `count` (types with fixed `ids` keep them). */
   readonly agentsPerType?: number;
+  /**
+   * Runs once the node is up, before the app's queue workers, schedules and agents start (e.g. to make
+   * a batch of runs durable before any step of them can run). A failure stops the node.
+   */
+  readonly beforeStart?: (node: GarrisonNode) => Promise<void>;
 }
 
 export interface RunningApp {
@@ -112,6 +117,7 @@ export async function startApp(app: GarrisonApp, options: StartAppOptions = {}):
   };
   let agentIds: string[];
   try {
+    await options.beforeStart?.(node);
     for (const q of resolved.queues) {
       const worker = createWorker<unknown>({
         store,

@@ -146,7 +146,7 @@ describe.each(adapters)('startApp on $name', (adapter) => {
     expect(await store.query('SELECT id FROM garrison_agents WHERE node = $1', ['app-node'])).toEqual([]);
   });
 
-  it('a factory application is built from the store it runs on; an app with nothing runs nothing', async () => {
+  it('a factory application is built from the store it runs on, beforeStart runs before its agents; an app with nothing runs nothing', async () => {
     store = await adapter.open();
     const seen: string[] = [];
     running = await startApp(
@@ -154,9 +154,16 @@ describe.each(adapters)('startApp on $name', (adapter) => {
         seen.push((await given.query<{ n: number }>('SELECT 1 AS n'))[0]?.n === 1 ? given.dialect : 'none');
         return { agents: [{ definition: greeter, count: 3 }] };
       }),
-      { store, config: { nodeName: 'n1' } },
+      {
+        store,
+        config: { nodeName: 'n1' },
+        // Runs with the node up and none of the app's agents started yet.
+        beforeStart: async (node) => {
+          seen.push(`agents before start: ${(await node.registry.list()).length}`);
+        },
+      },
     );
-    expect(seen).toEqual([store.dialect]);
+    expect(seen).toEqual([store.dialect, 'agents before start: 0']);
     expect(running.agentIds).toEqual(['greeter-n1-1', 'greeter-n1-2', 'greeter-n1-3']);
     await running.stop();
 

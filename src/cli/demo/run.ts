@@ -68,17 +68,15 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
   const batch = settings.resume ? '' : `order-${started.toString(36)}-`;
   const store = await openStore(settings.store);
   try {
-    // The demo application, loaded as any application is (`--app`); its agents start with the node.
+    // The demo application, loaded as any application is (`--app`).
     const running = await startApp(await loadApp(DEMO_APP), {
       store,
       // Short task leases: after a crash, the work of the dead process is taken back within seconds.
       config: { store: settings.store, nodeName: DEMO_NODE, tasks: { leaseMs: 2000 } },
       agentsPerType: settings.agents,
-    });
-    const node = running.node;
-    const breakers = node.breakers;
-    try {
-      if (!settings.resume) {
+      // Submitted before the team starts: every run is durable before any step runs.
+      beforeStart: async (node) => {
+        if (settings.resume) return;
         for (let i = 0; i < settings.workflows; i++) {
           await node.workflows.start(
             orderWorkflow,
@@ -86,7 +84,10 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
             { workflowId: `${batch}${String(i).padStart(4, '0')}` },
           );
         }
-      }
+      },
+    });
+    const breakers = running.node.breakers;
+    try {
       const total = settings.agents * 3;
       return await watchUntilDone(
         store,
