@@ -5,11 +5,8 @@
  * node takes over within the test was handed back, not left to expire. One scenario per store; each
  * `it` checks one guarantee of it.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { agentQueueName } from '../../src/agents/index.js';
 import { createCoordinationPrimitives, WORKFLOWS_PENDING_CHANNEL } from '../../src/coordination/index.js';
@@ -22,6 +19,7 @@ import {
 } from '../../src/node/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createQueueClient, createWorkflowEngine, type WorkflowRun } from '../../src/work/index.js';
+import { repositoryRoot as root, scratchFolder, spawnScript } from '../support/child.js';
 import { postgresAdapter, type TestAdapter } from '../support/stores.js';
 import {
   dispatchFlow,
@@ -32,7 +30,6 @@ import {
   type LedgerLine,
 } from './fixtures/drain-work.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The draining node's deadline for work in hand, ms. */
 const DRAIN_MS = 8000;
 /** How long the child may take beyond its deadline before it is killed (the test then fails), ms. */
@@ -41,67 +38,20 @@ const LEASE_MS = 600_000;
 const RUNS = ['dispatch-long-1', 'dispatch-long-2', 'dispatch-short', 'local-long', 'late-run'];
 const LONG = ['dispatch-long-1', 'dispatch-long-2', 'local-long'];
 
-interface Child {
-  /** Resolves with the first JSON line on stdout whose `e` is `event`; rejects if the child exits first. */
-  line(event: string): Promise<Record<string, unknown>>;
-  kill(signal: NodeJS.Signals): void;
-  /** What the child wrote on stderr so far (shown when the test fails). */
-  stderr(): string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startChild(args: string[]): Child {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'node', 'fixtures', 'drain-node.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const lines: Array<Record<string, unknown>> = [];
-  const waiting = new Set<() => void>();
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    const parts = stdout.split('\n');
-    stdout = parts.pop() ?? '';
-    for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p) as Record<string, unknown>);
-    waiting.forEach((w) => w());
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let killer: NodeJS.Timeout | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (killer !== undefined) clearTimeout(killer);
-      waiting.forEach((w) => w());
-      resolve({ code, signal });
-    });
-  });
-  let gone = false;
-  void exited.then(() => (gone = true));
+/** The draining node, `fixtures/drain-node.ts`, in a child process. */
+function startChild(args: string[]) {
+  const child = spawnScript(join(root, 'test', 'node', 'fixtures', 'drain-node.ts'), args);
   return {
-    line: (event) =>
-      new Promise((resolve, reject) => {
-        const look = () => {
-          const found = lines.find((l) => l.e === event);
-          if (found !== undefined) {
-            waiting.delete(look);
-            resolve(found);
-          } else if (gone || child.exitCode !== null || child.signalCode !== null) {
-            waiting.delete(look);
-            reject(new Error(`the draining node exited before "${event}":\n${stderr}`));
-          }
-        };
-        waiting.add(look);
-        look();
-      }),
-    stderr: () => stderr,
-    kill(signal) {
-      child.kill(signal);
+    /** The first JSON line on stdout whose `e` is `event`; rejects, showing its stderr, if the child exits first. */
+    line: (event: string) => child.line<{ e: string } & Record<string, unknown>>(event),
+    /** What the child wrote on stderr so far (shown when the test fails). */
+    stderr: () => child.stderr(),
+    kill(signal: NodeJS.Signals) {
+      child.signal(signal);
       // A child that does not finish its drain in time fails the test instead of hanging it.
-      killer ??= setTimeout(() => child.kill('SIGKILL'), DRAIN_MS + MARGIN_MS);
+      setTimeout(() => child.signal('SIGKILL'), DRAIN_MS + MARGIN_MS).unref();
     },
-    exited,
+    exited: child.exited.then(({ code, signal }) => ({ code, signal })),
   };
 }
 
@@ -168,7 +118,8 @@ interface Observed {
 async function scenario(adapter: TestAdapter): Promise<Observed> {
   const url = adapter.freshUrl();
   const store = await openStore(url);
-  const dir = mkdtempSync(join(tmpdir(), 'garrison-drain-'));
+  // Removed at the end of the file, after the child is reaped.
+  const dir = scratchFolder('garrison-drain-');
   const ledger = join(dir, 'ledger.jsonl');
   const client = createWorkflowEngine({ store, nodeId: 'client', autoExecute: false, recoverIntervalMs: 0 });
   client.register(dispatchFlow());
