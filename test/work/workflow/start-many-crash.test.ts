@@ -3,14 +3,13 @@
  * engine, and through a client) is killed with SIGKILL while it writes them; every batch is then found
  * complete or absent, never in part.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/index.js';
+import { repositoryRoot, spawnScript } from '../../support/child.js';
 import { adapters } from '../../support/stores.js';
 
-const root = join(import.meta.dirname, '..', '..', '..');
 const SIZE = 1500;
 
 interface Batcher {
@@ -21,42 +20,13 @@ interface Batcher {
 }
 
 function startBatcher(url: string, via: 'engine' | 'client'): Batcher {
-  const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const script = join(root, 'test', 'work', 'workflow', 'fixtures', 'start-many-batches.ts');
-  const child = spawn(process.execPath, ['--import', loader, script, url, via, String(SIZE)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const waiting: Array<{ k: number; resolve: () => void }> = [];
-  const check = () => {
-    for (const w of [...waiting]) {
-      if (output.includes(`committed ${w.k}\n`)) {
-        waiting.splice(waiting.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    check();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ signal: NodeJS.Signals | null; output: string }>((resolve) =>
-    child.on('close', (_code, signal) => resolve({ signal, output })),
-  );
+  const script = join(repositoryRoot, 'test', 'work', 'workflow', 'fixtures', 'start-many-batches.ts');
+  const child = spawnScript(script, [url, via, SIZE]);
   return {
-    child,
-    exited,
-    committed: (k) =>
-      Promise.race([
-        new Promise<void>((resolve) => {
-          waiting.push({ k, resolve });
-          check();
-        }),
-        exited.then((e) => {
-          throw new Error(`the batcher exited before committing batch ${k}:\n${e.output}`);
-        }),
-      ]),
+    child: child.process,
+    exited: child.exited.then(({ signal, stdout, stderr }) => ({ signal, output: stdout + stderr })),
+    /** Rejects, showing the batcher's output, if it exits before committing batch `k`. */
+    committed: (k) => child.waitFor(`committed ${k}\n`, 'stdout').then(() => undefined),
   };
 }
 
@@ -64,8 +34,6 @@ describe.each(adapters)('startMany under SIGKILL on $name', (adapter) => {
   let store: Store | undefined;
   let batcher: Batcher | undefined;
   afterEach(async () => {
-    batcher?.child.kill('SIGKILL');
-    await batcher?.exited;
     await store?.close();
   });
 
