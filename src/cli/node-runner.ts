@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { defineApp, loadApp, startApp, type RunningApp } from '../app/index.js';
 import { GarrisonError } from '../errors.js';
 import { describeDrain, type DrainReport, type NodeConfigInput } from '../node/index.js';
+import { watchStopSignals } from './stop-signals.js';
 
 export interface NodeCommandOptions {
   store: string;
@@ -81,18 +82,9 @@ export async function startAppNode(o: NodeCommandOptions, label: string): Promis
   return running;
 }
 
-/** Resolves when SIGTERM or SIGINT arrives; a second signal exits at once. */
+/** Resolves when SIGTERM or SIGINT arrives (at once if one arrived already); a second signal exits at once. */
 export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) process.exit(130);
-      received = true;
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return watchStopSignals().first;
 }
 
 /**
@@ -105,10 +97,13 @@ export async function drainOnSignal(
   label: string,
   before?: () => Promise<void>,
 ): Promise<DrainReport> {
-  const signal = await untilSignal();
+  const signals = watchStopSignals();
+  const early = signals.received();
+  signals.ready();
+  const signal = await signals.first;
   const deadline = running.node.config.drainTimeoutMs;
   process.stderr.write(
-    `${label}: ${signal}, draining (claims nothing new; work in hand has ${deadline} ms)\n`,
+    `${label}: ${signal}${early === undefined ? '' : ' during start-up'}, draining (claims nothing new; work in hand has ${deadline} ms)\n`,
   );
   await before?.();
   const report = await running.stop();
