@@ -58,6 +58,7 @@ import {
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
+import { servesOf } from './serves.js';
 import { ServiceTable } from './service.js';
 import { nodeTree, SERVICE_SHUTDOWN_MS, type NodeParts } from './tree.js';
 
@@ -246,10 +247,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   health.register(schedulerRunningCheck(scheduler));
   health.register(resourcesCheck(resources));
   /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
+  // What this node serves, published with every heartbeat (work no live node can run is shown so).
+  const serves = servesOf(options.workflows ?? [], options.agents ?? []);
   const beatInfo = async () => {
     const summary = await health.run();
     return {
       pid: process.pid,
+      serves,
       health: summary.status,
       reasons: summary.reasons,
       resources: Object.fromEntries(
@@ -267,7 +271,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return { stop: () => scheduler.shutdown() };
     },
     membership: async (host) => {
-      await joinCluster(store, nodeId, clock.now(), { pid: process.pid });
+      await joinCluster(store, nodeId, clock.now(), { pid: process.pid, serves });
       scheduler.every(host.self, config.heartbeatMs, HEARTBEAT);
       return {
         handleInfo: async (msg) => {

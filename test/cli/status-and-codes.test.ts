@@ -2,7 +2,8 @@
  * The command line as real processes, on both stores: `garrison agents` shows each agent's status from
  * its state row (paused with its reason); `garrison workflows show` prints a failed run's error code — or
  * its name when it has none, never `undefined` — and why a dispatched step waits; an unknown workflow is
- * the library's `workflow_unknown`; `garrison tasks --state` takes a list, comma-separated or repeated.
+ * the library's `workflow_unknown`; `garrison tasks --state` takes a list, comma-separated or repeated;
+ * `garrison status` names the workflows whose unfinished runs no live node runs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -95,7 +96,7 @@ describe.each(adapters)('status, error codes and lists in the CLI on $name', (ad
       await queues.enqueue('mail', { to: 'ada' });
       const store_ = ['--store', url];
 
-      const [agents, agentsJson, show, stuck, unknown, tasksBoth, tasksRepeated, tasksBad] =
+      const [agents, agentsJson, show, stuck, unknown, tasksBoth, tasksRepeated, tasksBad, status] =
         await Promise.all([
           garrison(['agents', ...store_]),
           garrison(['agents', ...store_, '--json']),
@@ -105,6 +106,7 @@ describe.each(adapters)('status, error codes and lists in the CLI on $name', (ad
           garrison(['tasks', '--state', 'queued,dead', ...store_, '--json']),
           garrison(['tasks', '--state', 'running', '--state', 'queued', ...store_, '--json']),
           garrison(['tasks', '--state', 'queued,,dead', ...store_]),
+          garrison(['status', ...store_]),
         ]);
 
       expectOk(agents);
@@ -139,6 +141,11 @@ describe.each(adapters)('status, error codes and lists in the CLI on $name', (ad
       expect(repeated.length).toBe(both.length);
       expect(tasksBad.code).toBe(1);
       expect(tasksBad.stderr).toMatch(/^garrison: .*comma-separated list/);
+
+      // No node has joined this store: the waiting run of `stranded` has no live node to run it.
+      expectOk(status);
+      expect(status.stdout).toContain('no live node runs stranded (1 unfinished runs wait)');
+      expect(status.stdout).not.toContain('no live node runs broken'); // finished: nothing waits
     },
     TIMEOUT,
   );

@@ -1,5 +1,6 @@
 /** `/v1/workflows`: start, list, get with the step timeline, cancel, pause, resume, signal. */
 import { z } from 'zod';
+import { unservedWorkflow } from '../../node/index.js';
 import { WorkflowStatus } from '../../work/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -9,7 +10,10 @@ import { commaList, id, idParam, json, limit } from './schemas.js';
 const notFound = (workflowId: string) =>
   new ApiError(404, 'workflow_not_found', `no workflow run has the id ${workflowId}`);
 
-export function workflowRoutes({ workflows }: ApiContext): Route[] {
+/** Statuses of runs some node is or will be executing. */
+const UNFINISHED = new Set<string>(['pending', 'running', 'sleeping', 'waiting']);
+
+export function workflowRoutes({ workflows, nodes }: ApiContext): Route[] {
   const control = (action: 'cancel' | 'pause' | 'resume', summary: string) =>
     route({
       method: 'POST',
@@ -69,7 +73,13 @@ export function workflowRoutes({ workflows }: ApiContext): Route[] {
       handle: async ({ params }) => {
         const run = await workflows.get(params.id);
         if (run === undefined) throw notFound(params.id);
-        return { json: { workflow: run, steps: await workflows.steps(params.id) } };
+        const steps = await workflows.steps(params.id);
+        // An unfinished run no live node executes says so (`waiting: no_live_node`).
+        const unserved =
+          nodes !== undefined && UNFINISHED.has(run.status)
+            ? unservedWorkflow(await nodes(), run.name)
+            : undefined;
+        return { json: { workflow: run, steps, ...(unserved === undefined ? {} : { waiting: unserved }) } };
       },
     }),
     control('cancel', 'Cancel a run (its compensations run)'),

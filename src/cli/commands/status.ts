@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { parseNodeConfig } from '../../node/config.js';
 import type { HeldCounts } from '../../node/held.js';
 import { listNodes } from '../../node/membership.js';
+import { unservedWorkflow } from '../../node/serves.js';
 import { systemClock } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { createOutput } from '../output.js';
@@ -62,7 +63,18 @@ export function statusCommand(): Command {
         const agents = ready
           ? await countBy(store, 'SELECT health AS k, COUNT(*) AS n FROM garrison_agents GROUP BY health')
           : {};
-        createOutput(opts.json === true).result({ store: status, nodes, workflows, tasks, agents }, () =>
+        // Unfinished runs of workflows no live node runs: they wait for a node that serves them.
+        const unfinished = ready
+          ? await store.query<{ name: string; n: number | string }>(
+              "SELECT name, COUNT(*) AS n FROM garrison_workflow_runs WHERE status IN ('pending', 'running', 'sleeping', 'waiting') GROUP BY name ORDER BY name",
+            )
+          : [];
+        const unserved = unfinished.flatMap(({ name, n }) => {
+          const wait = unservedWorkflow(nodes, name);
+          return wait === undefined ? [] : [{ workflow: name, runs: Number(n), ...wait }];
+        });
+        const result = { store: status, nodes, workflows, tasks, agents, unserved };
+        createOutput(opts.json === true).result(result, () =>
           [
             `store: ${status.dialect} ${status.location}`,
             `schema version: ${status.version} of ${status.latest}` +
@@ -70,6 +82,7 @@ export function statusCommand(): Command {
             `workflows: ${line(workflows)}`,
             `tasks: ${line(tasks)}`,
             `agents: ${line(agents)}`,
+            ...unserved.map((u) => `${u.message} (${u.runs} unfinished runs wait)`),
             '',
             table(
               ['node', 'state', 'heartbeat', 'holds', 'health', 'processes', 'heap MiB', 'started'],
