@@ -82,11 +82,6 @@ export async function startAppNode(o: NodeCommandOptions, label: string): Promis
   return running;
 }
 
-/** Resolves when SIGTERM or SIGINT arrives (at once if one arrived already); a second signal exits at once. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return watchStopSignals().first;
-}
-
 /**
  * Waits for SIGTERM or SIGINT, then drains and stops the node (after `before`, e.g. closing the HTTP
  * server), writing to stderr when the drain starts and what it finished and handed back; a second signal

@@ -20,7 +20,7 @@ import {
 import { openStore, type Store } from '../../src/store/index.js';
 import { createQueueClient, createWorkflowEngine, type WorkflowRun } from '../../src/work/index.js';
 import { repositoryRoot as root, scratchFolder, spawnScript } from '../support/child.js';
-import { postgresAdapter, type TestAdapter } from '../support/stores.js';
+import { adapters, type TestAdapter } from '../support/stores.js';
 import {
   dispatchFlow,
   drainAgent,
@@ -228,10 +228,7 @@ const EMPTY: NodeHoldings = {
   timerClaims: [],
 };
 
-// The cluster store. On SQLite this scenario's child (two processes on one file) stopped answering SIGTERM
-// when the suite ran many files at once, before its drain began — not understood yet; a single node's
-// drain on SQLite is covered by drain-cli.test.ts.
-describe.each([postgresAdapter])('graceful drain on $name', (adapter) => {
+describe.each(adapters)('graceful drain on $name', (adapter) => {
   let o: Observed;
   beforeAll(async () => {
     o = await scenario(adapter);
