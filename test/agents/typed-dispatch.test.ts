@@ -274,6 +274,9 @@ describe.each(adapters)('typed dispatch on $name', (adapter) => {
       waiting: { reason: 'no_capable_agent', capability: 'doc.nobody' },
     });
     expect((await first.get(run.workflowId))?.status).toBe('waiting');
+    const parked = () =>
+      fixture.queues.listTasks({ queue: 'dispatch:doc.nobody', states: ['queued', 'running'] });
+    expect(await parked()).toHaveLength(1);
     // The node stops; another engine takes the run over and the journaled deadline still holds.
     await first.stop();
     const second = engine();
@@ -287,6 +290,8 @@ describe.each(adapters)('typed dispatch on $name', (adapter) => {
     const [after] = await second.steps(run.workflowId);
     expect(after).toMatchObject({ status: 'failed', error: { code: 'no_capable_agent' } });
     expect(after?.waiting).toBeUndefined();
+    // Failed at its deadline, the step is withdrawn from its parking queue: no agent can start it late.
+    expect(await parked()).toEqual([]);
   });
 
   it('an untyped dispatch (deprecated) still works, and an action without a capability is refused', async () => {

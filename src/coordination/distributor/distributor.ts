@@ -30,9 +30,9 @@ import {
   type DispatchedTask,
   type DispatchOutcome,
 } from './dispatched-task.js';
-import { moveStep, type Destination } from './handoff.js';
+import { lockLive, moveStep, type Destination } from './handoff.js';
 import { queueLoads } from './load.js';
-import { parkedSteps, parkingQueues, strandedSteps, type FoundTask } from './sweep-reads.js';
+import { parkedCopies, parkedSteps, parkingQueues, strandedSteps, type FoundTask } from './sweep-reads.js';
 
 export interface TaskDistributorOptions {
   readonly store: Store;
@@ -218,6 +218,21 @@ export class TaskDistributor implements Dispatcher {
         ...(attempt.error === undefined ? {} : { error: errorInfo(attempt.error) }),
         retried: attempt.retried,
       },
+    });
+  }
+
+  /**
+   * Cancels what of a step still waits on its parking queue (the workflow failed it at its deadline), so
+   * that no agent starts it late; a step already on an agent is left there.
+   */
+  async withdraw(request: DispatchRequest): Promise<void> {
+    const parsed = dispatchRequestSchema.safeParse(request);
+    if (!parsed.success)
+      throw new ValidationError(`invalid dispatch request: ${describeIssues(parsed.error.issues)}`);
+    const r = parsed.data;
+    await this.o.store.transaction(async (tx) => {
+      for (const id of await parkedCopies(tx, parkingQueue(r.capability), r.idempotencyKey))
+        if (await lockLive(tx, id)) await this.o.queues.cancel(id, { tx });
     });
   }
 

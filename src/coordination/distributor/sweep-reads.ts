@@ -2,7 +2,7 @@
  * What a distributor sweep reads from the store: steps parked for want of an agent, and dispatched
  * steps stranded on the queue of an agent that is gone (unregistered) or unhealthy.
  */
-import { parseJson, type Store } from '../../store/index.js';
+import { parseJson, type Executor, type Store } from '../../store/index.js';
 import { dispatchedTaskSchema, PARKING_PREFIX, type DispatchedTask } from './dispatched-task.js';
 
 /** A dispatched step's task, as a sweep found it. */
@@ -20,6 +20,15 @@ function found(rows: ReadonlyArray<{ id: number | string; queue: string; payload
     if (task.success) out.push({ id: Number(r.id), queue: r.queue, task: task.data });
   }
   return out;
+}
+
+/** The queued tasks of one step on a parking queue: its anchor (`key`) and re-parked copies (`key#n`). */
+export async function parkedCopies(ex: Executor, queue: string, key: string): Promise<number[]> {
+  const rows = await ex.query<{ id: number | string }>(
+    "SELECT id FROM garrison_tasks WHERE queue = $1 AND state = 'queued' AND (idempotency_key = $2 OR substr(idempotency_key, 1, $3) = $4)",
+    [queue, key, key.length + 1, `${key}#`],
+  );
+  return rows.map((r) => Number(r.id));
 }
 
 /** The parking queues holding queued steps. */

@@ -5,6 +5,7 @@
 import { describeIssues, ValidationError } from '../../errors.js';
 import { z } from 'zod';
 import { parseDetail } from './dispatch-notes.js';
+import type { DispatchRequest } from './dispatcher.js';
 import { errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
 import { never, type RunExecution } from './execution.js';
 import { checkName, UNKNOWN_ERROR } from './names.js';
@@ -110,25 +111,23 @@ export async function dispatch(
   // The hand-off happens only once the pending entry is durable.
   await run.boundary();
   const outcome = run.wait(idx, 'dispatch', dueAt);
+  const handOff: DispatchRequest = {
+    workflowId: run.id,
+    stepIndex: idx,
+    capability,
+    action,
+    input: request,
+    idempotencyKey: `${run.id}:${idx}`,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+  };
   try {
-    await dispatcher.dispatch(
-      {
-        workflowId: run.id,
-        stepIndex: idx,
-        capability,
-        action,
-        input: request,
-        idempotencyKey: `${run.id}:${idx}`,
-        ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
-      },
-      run.host.results,
-    );
+    await dispatcher.dispatch(handOff, run.host.results);
   } catch (error) {
     if (run.halted !== undefined) return never();
     await run.host.results.failDispatched(run.id, idx, error);
   }
   const result = await outcome;
-  const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, capability);
+  const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, handOff);
   run.writePatch({ status: 'running', wakeAt: null }, false);
   if (done?.status === 'completed') return done.output;
   throw dispatchFailed(name, idx, done?.error ?? UNKNOWN_ERROR);
@@ -138,7 +137,8 @@ export async function dispatch(
  * The step's deadline passed: journals its failure (unless an answer won the race, which is then
  * returned) — `no_capable_agent` when no agent ever took it, else `dispatch_timeout`.
  */
-async function timedOut(run: RunExecution, idx: number, name: string, capability: string) {
+async function timedOut(run: RunExecution, idx: number, name: string, handOff: DispatchRequest) {
+  const { capability } = handOff;
   const [stored] = await readEntries(run.host.store, run.id, [idx]);
   if (stored !== undefined && stored.status !== 'pending') return stored;
   const detail = parseDetail(stored?.detail);
@@ -154,7 +154,9 @@ async function timedOut(run: RunExecution, idx: number, name: string, capability
         `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
         { details: { step: name, index: idx, capability } },
       );
-  await run.host.results.failDispatched(run.id, idx, error);
+  // Failed here (not answered meanwhile): nothing still parked may reach an agent now.
+  if (await run.host.results.failDispatched(run.id, idx, error))
+    await run.host.dispatcher?.withdraw?.(handOff);
   const [after] = await readEntries(run.host.store, run.id, [idx]);
   return after ?? { status: 'failed' as const, error: errorInfo(error), output: undefined };
 }

@@ -41,6 +41,11 @@ export interface DispatchResults {
  */
 export interface Dispatcher {
   dispatch(request: DispatchRequest, results: DispatchResults): Promise<void>;
+  /**
+   * The step failed at its deadline (`timeoutMs`): drop what still waits for an agent, so that no agent
+   * starts it late. Work an agent already holds is left to finish (its late answer is ignored).
+   */
+  withdraw?(request: DispatchRequest): Promise<void>;
 }
 
 /** A handler of the in-process dispatcher. */
