@@ -42,6 +42,7 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
       const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
       expect(commands).toEqual([
         'demo',
+        'dev',
         'serve',
         'worker',
         'status',
