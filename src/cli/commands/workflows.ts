@@ -1,14 +1,17 @@
 /** `garrison workflows [list|show ID|start NAME|cancel ID|signal ID NAME]`. */
 import { Command } from 'commander';
-import { WORKFLOWS_PENDING_CHANNEL } from '../../coordination/index.js';
+import { createClient } from '../../client/client.js';
+import { parseNodeConfig } from '../../node/config.js';
+import { listNodes } from '../../node/membership.js';
+import { unservedWorkflow } from '../../node/serves.js';
+import { systemClock } from '../../runtime/index.js';
 import { GarrisonError } from '../../errors.js';
-import { WorkflowErrorCode, WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
+import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
 import { createOutput, visible } from '../output.js';
 import { oneOf, parseJsonArgument, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
-import { catalogWorkflows } from '../catalog.js';
 
 interface Common {
   store: string;
@@ -92,32 +95,38 @@ function showCommand(): Command {
 
 function startCommand(): Command {
   return new Command('start')
-    .description('start a run of a known workflow; a running node executes it')
-    .argument('<name>', `workflow name (${catalogWorkflows.map((w) => w.name).join(', ')})`)
+    .description('start a run of any workflow by name; a live node that registers it executes it')
+    .argument('<name>', 'workflow name (the executing node checks the input against its schema)')
     .addOption(storeOption())
     .option('--input <json>', 'the input, as JSON', parseJsonArgument)
     .option('--id <id>', 'the run id (an idempotency key: an existing id returns the existing run)')
     .option('--json', 'print machine-readable JSON')
     .action(async (name: string, opts: Common & { input?: unknown; id?: string }) => {
-      const def = catalogWorkflows.find((w) => w.name === name);
-      if (def === undefined)
-        throw new GarrisonError(
-          WorkflowErrorCode.unknown,
-          `no workflow is named ${name} (known: ${catalogWorkflows.map((w) => w.name).join(', ')})`,
-        );
-      await withSession(opts.store, async ({ workflows, store }) => {
-        const handle = await workflows.start(
-          def,
-          opts.input,
-          opts.id === undefined ? {} : { workflowId: opts.id },
-        );
-        // Wake the nodes' workflow launchers now rather than at their next scan.
-        if (handle.created) await store.notify(WORKFLOWS_PENDING_CHANNEL);
-        createOutput(opts.json === true).result(
-          { workflowId: handle.workflowId, created: handle.created },
-          () =>
-            visible(handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`),
-        );
+      await withSession(opts.store, async ({ store }) => {
+        // By name, through the client: no definition here, so any workflow a node registers can start.
+        const client = await createClient({ store });
+        try {
+          const handle = await client.start(
+            name,
+            opts.input,
+            opts.id === undefined ? {} : { workflowId: opts.id },
+          );
+          // The run is durable either way; when no live node serves it, say that it waits.
+          const nodes = await listNodes(store, systemClock.now(), parseNodeConfig({ store: opts.store }));
+          const unserved = unservedWorkflow(nodes, name);
+          if (unserved !== undefined) {
+            process.stderr.write(`garrison: warning: ${unserved.message}; the run waits for one\n`);
+          }
+          createOutput(opts.json === true).result(
+            { workflowId: handle.workflowId, created: handle.created },
+            () =>
+              visible(
+                handle.created ? `started ${handle.workflowId}` : `${handle.workflowId} already exists`,
+              ),
+          );
+        } finally {
+          await client.close();
+        }
       });
     });
 }

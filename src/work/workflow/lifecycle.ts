@@ -5,6 +5,7 @@
  */
 import { cancelledError, errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
 import { compensate } from './compensation.js';
+import { inputText } from './define.js';
 import type { RunExecution } from './execution.js';
 import { noop, type Outcome } from './execution-types.js';
 import type { JournalEntry } from './runs.js';
@@ -28,11 +29,22 @@ async function executeBody(run: RunExecution): Promise<void> {
     await finish(run, 'cancelled', null, errorInfo(cancelledError(run.id)));
     return;
   }
+  const input = JSON.parse(run.inputText) as unknown;
+  if (run.journal.size === 0 && run.def.inputSchema !== undefined) {
+    // A run started by name (a client, the command line) was stored unchecked: the executing node,
+    // which has the schema, checks it before any code runs (`invalid_input`, nothing to compensate).
+    try {
+      inputText(run.def, input);
+    } catch (error) {
+      await finish(run, 'failed', null, errorInfo(error));
+      return;
+    }
+  }
   let output: unknown;
   let failure: unknown;
   let threw = false;
   try {
-    output = await run.def.run(run.ctx, JSON.parse(run.inputText) as unknown);
+    output = await run.def.run(run.ctx, input);
   } catch (error) {
     threw = true;
     failure = error;
