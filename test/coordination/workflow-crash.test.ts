@@ -110,10 +110,28 @@ describe('workflow supervisor under SIGKILL', () => {
     return join(scratchFolder('garrison-wf-crash-'), 'ledger.jsonl');
   }
 
-  function startWorker(url: string, ledger: string, config: WorkerConfig): Child {
+  /**
+   * A worker started ahead of time: it loads and waits, and begins (opens the store, claims) only when
+   * released. On a busy machine a start takes seconds, during which the other workers keep working; the
+   * tests pay it before the work begins, so every kill finds work left however slow the start-up is.
+   */
+  interface GatedWorker {
+    readonly child: Child;
+    /** Resolves once the worker is loaded and waits to be released. */
+    readonly loaded: Promise<unknown>;
+    /** Lets it begin. */
+    release(): void;
+  }
+
+  function startGated(url: string, ledger: string, config: WorkerConfig): GatedWorker {
     const script = join(repositoryRoot, 'test', 'coordination', 'fixtures', 'workflow-crash-worker.ts');
-    const args = [config.node, config.maxRunning, config.leaseMs, config.scanMs, ...config.stepMs];
-    return spawnScript(script, [url, ledger, ...args], { echo: 'worker' });
+    const args = [config.node, config.maxRunning, config.leaseMs, config.scanMs, ...config.stepMs, 'gated'];
+    const child = spawnScript(script, [url, ledger, ...args], { echo: 'worker', stdin: true });
+    return {
+      child,
+      loaded: child.line('loaded'),
+      release: () => child.process.stdin!.write('go\n'),
+    };
   }
 
   /** Waits until `child` is ready and has started a random number of steps, then kills it. */
@@ -164,9 +182,14 @@ describe('workflow supervisor under SIGKILL', () => {
         stepMs: [5, 25],
       };
       const progress: number[] = [];
+      // Each next worker loads while the one before it works, and begins the moment that one is killed.
+      let next = startGated(url, ledger, config);
       while (progress.length < KILLS) {
-        const worker = startWorker(url, ledger, config);
-        if (!(await killAtRandom(worker, ledger, store, 60))) break;
+        const worker = next;
+        await worker.loaded;
+        worker.release();
+        next = startGated(url, ledger, config);
+        if (!(await killAtRandom(worker.child, ledger, store, 60))) break;
         progress.push(await completedCount(store));
       }
       expect(progress).toHaveLength(KILLS);
@@ -174,11 +197,19 @@ describe('workflow supervisor under SIGKILL', () => {
       expect([...progress].sort((a, b) => a - b)).toEqual(progress);
       expect(progress[KILLS - 1]).toBeLessThan(WORKFLOWS);
 
-      const last = startWorker(url, ledger, config);
+      await next.loaded;
+      next.release();
+      const last = next.child;
       await eventually(
         async () => (await completedCount(store)) === WORKFLOWS,
         'every workflow completes',
         60_000,
+      );
+      // Ready first: a SIGTERM before its handler is installed would end it by the signal.
+      await eventually(
+        () => readLedger(ledger).some((e) => e.pid === last.pid && e.e === 'ready'),
+        `${last.pid} is ready`,
+        20_000,
       );
       last.signal('SIGTERM');
       expect((await last.exited).code).toBe(0);
@@ -191,7 +222,8 @@ describe('workflow supervisor under SIGKILL', () => {
 
   it(
     'PostgreSQL: three workers, one killed with SIGKILL ten times: all 200 workflows complete, each step journaled and effected once, never run by two live workers at once',
-    { timeout: 120_000 },
+    // Thirteen processes load before the work begins: seconds each on a busy machine.
+    { timeout: 240_000 },
     async () => {
       const url = postgresAdapter.freshUrl();
       const store = await openStore(url);
@@ -199,28 +231,44 @@ describe('workflow supervisor under SIGKILL', () => {
       await startRuns(store);
       const ledger = ledgerFile();
       const base = { maxRunning: 4, leaseMs: 3000, scanMs: 250, stepMs: [100, 220] as const };
+      // Every process is loaded before any begins: the steady workers would otherwise finish the work
+      // while the victims are still starting.
       const steady = [
-        startWorker(url, ledger, { ...base, node: 'steady-a' }),
-        startWorker(url, ledger, { ...base, node: 'steady-b' }),
+        startGated(url, ledger, { ...base, node: 'steady-a' }),
+        startGated(url, ledger, { ...base, node: 'steady-b' }),
       ];
+      // A new node id each life: its runs wait for their lease to expire, then any node takes them.
+      const victims = Array.from({ length: KILLS }, (_, n) =>
+        startGated(url, ledger, { ...base, node: `victim-${n + 1}` }),
+      );
+      const final = startGated(url, ledger, { ...base, node: 'victim-last' });
+      await Promise.all([...steady, ...victims, final].map((w) => w.loaded));
+      for (const w of steady) w.release();
+
       const killedAt = new Map<number, number>();
-      let lives = 0;
-      while (killedAt.size < KILLS) {
-        // A new node id each life: its runs wait for their lease to expire, then any node takes them.
-        const victim = startWorker(url, ledger, { ...base, node: `victim-${++lives}` });
-        if (!(await killAtRandom(victim, ledger, store, 8))) break;
-        killedAt.set(victim.pid, Date.now());
+      for (const victim of victims) {
+        victim.release();
+        if (!(await killAtRandom(victim.child, ledger, store, 8))) break;
+        killedAt.set(victim.child.pid, Date.now());
       }
       expect(killedAt.size).toBe(KILLS);
       expect(await completedCount(store)).toBeLessThan(WORKFLOWS);
-      const last = startWorker(url, ledger, { ...base, node: 'victim-last' });
+      final.release();
+      const last = final.child;
       await eventually(
         async () => (await completedCount(store)) === WORKFLOWS,
         'every workflow completes',
         60_000,
       );
-      for (const w of [...steady, last]) w.signal('SIGTERM');
-      const exits = await Promise.all([...steady, last].map((w) => w.exited));
+      const workers = [...steady.map((w) => w.child), last];
+      // Ready first: a SIGTERM before its handler is installed would end it by the signal.
+      await eventually(
+        () => workers.every((w) => readLedger(ledger).some((e) => e.pid === w.pid && e.e === 'ready')),
+        'the remaining workers are ready',
+        20_000,
+      );
+      for (const w of workers) w.signal('SIGTERM');
+      const exits = await Promise.all(workers.map((w) => w.exited));
       expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
 
       await checkOutcome(store, ledger);
