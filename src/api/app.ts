@@ -15,7 +15,7 @@ import type { Clock } from '../runtime/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { Authenticator, Credentials } from './auth.js';
 import { declaredLength, hasBody, jsonBodyReader } from './body.js';
-import { ApiError, errorBody, toHttpError } from './errors.js';
+import { ApiError, errorBody, isConcealed, toHttpError } from './errors.js';
 import { parsePart, type ApiEnv, type Route } from './route.js';
 
 export interface ApiAppOptions {
@@ -125,7 +125,7 @@ export function createApiApp(routes: readonly Route[], o: ApiAppOptions): Hono<A
   app.onError((error, c) => {
     const e = toHttpError(error);
     let requestId: string | undefined;
-    if (e.status === 500) {
+    if (isConcealed(e)) {
       requestId = randomUUID();
       const { method, path } = c.req;
       o.logger.error('request failed', { requestId, method, path, err: e.cause ?? e });

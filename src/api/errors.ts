@@ -2,6 +2,8 @@
  * API errors: one JSON shape, `{"error":{"code","message","details"}}`, with the fitting HTTP status. A
  * failure the API cannot name (500) says nothing of itself: its body is `internal_error` with a request
  * id, and the detail (which may hold paths, SQL or engine codes) goes only to the log under that id.
+ * A store the client may retry on (503) is said in the same way: its code, a generic message and a
+ * request id; the store's own message goes to the log.
  */
 import { isGarrisonError } from '../errors.js';
 
@@ -49,8 +51,7 @@ export function toHttpError(error: unknown): ApiError {
     if (CONFLICT.has(code)) return new ApiError(409, code, error.message, error.details);
     if (code === 'resource_exhausted' || code === 'queue_full' || code === 'signal_limit')
       return new ApiError(429, code, error.message, error.details, retryLater);
-    if (UNAVAILABLE.has(code) || error.retryable)
-      return new ApiError(503, code, error.message, error.details, retryLater);
+    if (UNAVAILABLE.has(code) || error.retryable) return unavailableError(code, error);
   }
   return internalError(error);
 }
@@ -59,7 +60,37 @@ export function toHttpError(error: unknown): ApiError {
 export const internalError = (cause: unknown): ApiError =>
   new ApiError(500, 'internal_error', 'internal error', undefined, {}, cause);
 
+/** Errors whose detail is for the log only (their body carries a request id instead). */
+const concealed = new WeakSet<ApiError>();
+
+/** Whether `e`'s cause is logged under a request id rather than shown. */
+export const isConcealed = (e: ApiError): boolean => e.status === 500 || concealed.has(e);
+
+/**
+ * A 503 the client may retry, with a generic message: `cause` (the store's error, whose message may
+ * hold paths) is kept for the log only; `details` are the caller's own, safe to show.
+ */
+export function unavailableError(
+  code: string,
+  cause: unknown,
+  message = 'temporarily unavailable; retry later',
+  details?: unknown,
+): ApiError {
+  const e = new ApiError(503, code, message, details, retryLater, cause);
+  concealed.add(e);
+  return e;
+}
+
 export function errorBody(e: ApiError, requestId?: string): string {
+  if (requestId !== undefined && e.status !== 500)
+    return JSON.stringify({
+      error: {
+        code: e.code,
+        message: e.message,
+        ...(e.details === undefined ? {} : { details: e.details }),
+        requestId,
+      },
+    });
   if (e.status === 500) return JSON.stringify({ error: { code: e.code, message: e.message, requestId } });
   return JSON.stringify({
     error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) },

@@ -67,6 +67,43 @@ describe.each(adapters)('HTTP API hardening on $name', (adapter) => {
     await h.store.write((tx) => tx.execute('ALTER TABLE garrison_tasks_gone RENAME TO garrison_tasks'));
   });
 
+  it("a store that does not answer is a 503 with a generic reason and a request id; the store's message is logged under it", async () => {
+    const logged: Array<{ message: string; fields: LogFields | undefined }> = [];
+    h = await startHarness(adapter, {
+      logger: { error: (message, fields) => logged.push({ message, fields }) },
+    });
+    await h.store.close();
+    const ready = await call(h.url, 'GET', '/readyz');
+    const readyId = ready.headers.get('x-request-id');
+    expect([ready.status, ready.headers.get('retry-after')]).toEqual([503, '1']);
+    expect(readyId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ready.json).toEqual({
+      error: {
+        code: 'not_ready',
+        message: 'the store does not answer',
+        details: { reason: 'store_unavailable' },
+        requestId: readyId,
+      },
+    });
+    const tasks = await call(h.url, 'GET', '/v1/tasks');
+    const tasksId = tasks.headers.get('x-request-id');
+    expect([tasks.status, tasks.headers.get('retry-after')]).toEqual([503, '1']);
+    expect(tasks.json).toEqual({
+      error: {
+        code: expect.stringMatching(/^store_(closed|unavailable|busy)$/) as string,
+        message: 'temporarily unavailable; retry later',
+        requestId: tasksId,
+      },
+    });
+    expect(['store_closed', 'store_unavailable', 'store_busy']).toContain(tasks.json.error.code);
+    expect(ready.text + tasks.text).not.toMatch(/\/tmp|postgres:|is closed/);
+    // Each detail is in the log under its request id, the store's own message with it.
+    expect(logged.map((l) => l.fields?.requestId)).toEqual([readyId, tasksId]);
+    for (const l of logged) expect(String((l.fields?.err as Error).message).length).toBeGreaterThan(0);
+    expect(logged[0]?.fields).toMatchObject({ method: 'GET', path: '/readyz' });
+    expect((logged[0]?.fields?.err as Error).message).not.toBe('the store does not answer');
+  });
+
   it('64 bodies sent a byte at a time hold every slot but /healthz and /readyz still answer; each gets 408 at its deadline', async () => {
     h = await startHarness(adapter, { bodyTimeoutMs: 5000 });
     const { port } = new URL(h.url);

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { dashboardPage } from '../../dashboard/index.js';
 import type { ApiContext } from '../context.js';
-import { ApiError } from '../errors.js';
+import { ApiError, unavailableError } from '../errors.js';
 import { route, type Route } from '../route.js';
 import { streamEvents, type StreamCloser } from '../sse.js';
 
@@ -50,7 +50,10 @@ export function systemRoutes(ctx: ApiContext, o: SystemRouteOptions): Route[] {
         try {
           store = await ctx.store.status();
         } catch (error) {
-          throw notReady('the store does not answer', { reason: (error as Error).message });
+          // The store's message may hold paths: it goes to the log under the request id.
+          throw unavailableError('not_ready', error, 'the store does not answer', {
+            reason: 'store_unavailable',
+          });
         }
         const migrations = { version: store.version, latest: store.latest, pending: store.pending };
         if (store.pending.length > 0) throw notReady('migrations are pending', { migrations });
