@@ -53,6 +53,7 @@ function table(id, list, columns, pick) {
     columns.map((c) => { const v = c[1](x); return '<td class="' + esc(c[2] ? c[2](x) : v) + '">' + (c[3] ? v : esc(v)) + '</td>'; }).join('') + '</tr>');
   $(id).innerHTML = head + (rows.length ? rows.join('') : '<tr><td>none</td></tr>');
 }
+const more = (id, list, next) => { $(id).textContent = next ? 'showing ' + list.length + ' of more' : ''; };
 const button = (label, action, arg) => '<button data-action="' + action + '" data-arg="' + esc(arg) + '">' + label + '</button>';
 
 function spark(points) {
@@ -78,8 +79,8 @@ function showSummary(s) {
 
 async function refresh() {
   const [health, nodes, summary, agents, breakers, dead, timers] = await Promise.allSettled([
-    api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents'),
-    api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers'), searchRuns(), shownRun ? showRun(shownRun) : null]);
+    api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents?limit=1000'),
+    api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers?limit=1000'), searchRuns(), shownRun ? showRun(shownRun) : null]);
   const ok = (p, show) => { if (p.status === 'fulfilled' && p.value) show(p.value); };
   ok(health, (h) => {
     $('health').textContent = h.health.status; $('health').className = h.health.status;
@@ -87,8 +88,10 @@ async function refresh() {
   });
   ok(nodes, (n) => table('nodes', n.nodes, [['node', (x) => x.id], ['state', (x) => x.state], ['heartbeat', (x) => time(x.heartbeatAt), () => '']]));
   const s = summary.status === 'fulfilled' ? showSummary(summary.value) : { byQueue: {} };
+  // The agent's status from its state row (the API's status), a paused one with its reason.
   ok(agents, (a) => table('agents', a.agents, [['agent', (x) => x.id], ['capabilities', (x) => x.capabilities.join(', '), () => ''],
-    ['health', (x) => x.health], ['status', (x) => x.metadata.status || ''], ['node', (x) => x.node, () => ''],
+    ['health', (x) => x.health], ['status', (x) => (x.status || '') + (x.pauseReason ? ' (' + x.pauseReason + ')' : ''), (x) => x.status || ''],
+    ['node', (x) => x.node, () => ''],
     ['tasks', (x) => { const q = s.byQueue['agent:' + x.id]; return q ? q.queued + q.running : 0; }, () => '']]));
   ok(breakers, (b) => table('breakers', b.breakers, [['service', (x) => x.service, () => ''], ['state', (x) => x.state],
     ['failures', (x) => x.totals.failures, () => ''], ['rejected', (x) => x.totals.rejections, () => ''],
@@ -97,6 +100,9 @@ async function refresh() {
     ['attempts', (x) => x.attempts, () => ''], ['error', (x) => x.lastError, () => 'error'], ['', (x) => button('retry', 'retry', x.id), () => '', true]]));
   ok(timers, (t) => table('timers', t.timers, [['timer', (x) => x.id, () => ''], ['kind', (x) => x.kind, () => ''],
     ['topic', (x) => x.topic, () => ''], ['due', (x) => time(x.dueAt), () => ''], ['fired', (x) => x.firedCount, () => '']]));
+  // A list with a next page shows its first page and says so.
+  ok(agents, (a) => more('agentsmore', a.agents, a.nextCursor));
+  ok(timers, (t) => more('timersmore', t.timers, t.nextCursor));
   const failed = [health, nodes, summary, agents, breakers, dead, timers].find((p) => p.status === 'rejected');
   $('updated').textContent = failed ? 'error: ' + failed.reason.message : 'updated ' + new Date().toLocaleTimeString();
   $('updated').className = failed ? 'error' : '';
@@ -116,6 +122,9 @@ async function showRun(id) {
   if (!r) return;
   $('runtitle').textContent = r.workflow.name + ' ' + id + ': ' + r.workflow.status +
     ' (' + Math.round((r.workflow.updatedAt - r.workflow.createdAt) / 10) / 100 + ' s)';
+  // Why it waits, when the API says: the run (no live node serves it) or a step (no capable agent).
+  const waits = (r.waiting ? [r.waiting] : []).concat(r.steps.filter((x) => x.waiting).map((x) => ({ ...x.waiting, step: x.index })));
+  $('runwaits').textContent = waits.map((w) => (w.step === undefined ? 'waits: ' : 'step ' + w.step + ' waits: ') + w.reason + ' (' + w.message + ')').join('; ');
   // Each step's bar spans its start to its end (or now) on the run's own time axis.
   const t0 = r.workflow.createdAt, span = Math.max(1, (r.workflow.finishedAt || Date.now()) - t0);
   const pct = (ms) => Math.min(100, Math.max(0, (ms * 100) / span)).toFixed(2) + '%';
@@ -125,6 +134,7 @@ async function showRun(id) {
     ['status', (x) => x.status], ['retries', (x) => Math.max(0, x.attempts - 1), () => ''],
     ['started', (x) => '+' + duration(x.startedAt - t0), () => ''], ['took', (x) => duration(x.durationMs), () => 'took'],
     ['timeline', bar, () => '', true], ['due', (x) => time(x.dueAt), () => ''],
+    ['waits', (x) => (x.waiting ? x.waiting.reason : ''), () => 'waits'],
     ['error', (x) => (x.error ? x.error.message : ''), () => 'error']]);
 }
 
@@ -216,14 +226,14 @@ export function dashboardPage(): string {
 <section class="wide"><h2>Workflows</h2><div class="figures" id="wfcounts"></div>
 <form id="wfsearch"><input id="wfname" placeholder="workflow name"><select id="wfstatus">${options}</select><button>search</button></form>
 <table id="workflows"></table></section>
-<section class="wide"><h2>Step timeline</h2><div id="runtitle">pick a run above</div><table id="steps"></table></section>
-<section><h2>Agents</h2><table id="agents"></table></section>
+<section class="wide"><h2>Step timeline</h2><div id="runtitle">pick a run above</div><div id="runwaits"></div><table id="steps"></table></section>
+<section><h2>Agents</h2><table id="agents"></table><small id="agentsmore"></small></section>
 <section><h2>Queues</h2><table id="queues"></table><div id="throughput"></div></section>
 <section><h2>Nodes</h2><table id="nodes"></table></section>
 <section><h2>Health checks</h2><table id="checks"></table></section>
 <section><h2>Circuit breakers</h2><table id="breakers"></table></section>
 <section><h2>Dead letters</h2><table id="dead"></table></section>
-<section><h2>Timers</h2><table id="timers"></table></section>
+<section><h2>Timers</h2><table id="timers"></table><small id="timersmore"></small></section>
 <section><h2>Events</h2><div id="events"></div></section>
 </main>
 <div id="login" hidden><form><b>This API needs a token</b><input id="token" type="password" autocomplete="off" placeholder="bearer token"><button>use it</button>

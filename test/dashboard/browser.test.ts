@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken, startApiServer, type ApiServer } from '../../src/api/index.js';
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import type { Store } from '../../src/store/index.js';
+import { z } from 'zod';
+import { defineAction, defineAgent } from '../../src/agents/index.js';
 import { defineWorkflow } from '../../src/work/index.js';
 import { launchChromium } from '../support/chromium.js';
 import { adapters } from '../support/stores.js';
@@ -18,6 +20,14 @@ const SHOWN_WITHIN_MS = 20_000;
 const greeter = defineWorkflow('greeter', async (ctx, name: string) => {
   const got = await ctx.waitForSignal<{ greeting: string }>('go');
   return ctx.step('greet', () => Promise.resolve(`${got?.greeting ?? 'hello'} ${name}`));
+});
+
+const idler = defineAgent({
+  type: 'idler',
+  capabilities: ['idle'],
+  state: z.object({}),
+  initialState: {},
+  actions: [defineAction({ name: 'nap', input: z.object({}), output: z.null(), run: () => null })],
 });
 
 let browser: Browser;
@@ -47,7 +57,7 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
 
   async function serve(options: { token?: string } = {}) {
     store = await adapter.open();
-    node = await startNode({ store, nodeName: 'dash-node', workflows: [greeter] });
+    node = await startNode({ store, nodeName: 'dash-node', workflows: [greeter], agents: [idler] });
     api = await startApiServer(node, { port: 0, ...options });
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -99,6 +109,21 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
     await retry.waitFor({ state: 'detached', timeout: SHOWN_WITHIN_MS });
     expect((await node!.queues.getTask(task!.id))?.state).toBe('queued');
     expect(await node!.queues.listDead()).toEqual([]);
+  });
+
+  it("agents show the API's status: idle, and paused with its reason", async () => {
+    const url = await serve();
+    await node!.agents.start(idler, { id: 'a-idle' });
+    await node!.agents.start(idler, { id: 'a-paused' });
+    await node!.agents.pause('a-paused', 'maintenance');
+    await page!.goto(url);
+    const row = (id: string) => page!.locator('#agents tr', { has: page!.locator('td', { hasText: id }) });
+    await row('a-paused')
+      .locator('td.paused', { hasText: 'paused (maintenance)' })
+      .waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await row('a-idle').locator('td.idle').textContent()).toBe('idle');
+    // Two agents fit in one page: no next page to speak of.
+    expect(await page!.locator('#agentsmore').textContent()).toBe('');
   });
 
   it('with a token the page asks for it once, keeps it for the tab, and then shows the data', async () => {
