@@ -41,6 +41,30 @@ function spawnWorker(
   return spawnScript(script, [url, ledger, queue, leaseMs, concurrency, mode], { echo: 'worker' });
 }
 
+/**
+ * A worker started ahead of time: it loads and waits, and opens the store and claims only when released.
+ * On a busy machine a start takes seconds while the other workers keep working; the test pays it before
+ * the work begins, so the kills keep pace with the work however slow start-up is.
+ */
+interface GatedWorker {
+  readonly child: Child;
+  readonly loaded: Promise<unknown>;
+  release(): void;
+}
+
+function spawnGated(
+  url: string,
+  ledger: string,
+  queue: string,
+  leaseMs: number,
+  concurrency: number,
+): GatedWorker {
+  const script = join(repositoryRoot, 'test', 'work', 'queue', 'fixtures', 'worker-process.ts');
+  const args = [url, ledger, queue, leaseMs, concurrency, 'work', 'gated'];
+  const child = spawnScript(script, args, { echo: 'worker', stdin: true });
+  return { child, loaded: child.line('loaded'), release: () => child.process.stdin!.write('go\n') };
+}
+
 describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
   const stores: Store[] = [];
   /** A temporary folder for a ledger, removed after the test once its workers are reaped. */
@@ -62,27 +86,31 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ queue, payload: { i } })));
       const ledger = ledgerFile('garrison-crash-');
       const leaseMs = 3000;
-      const start = () => spawnWorker(url, ledger, 'crash', leaseMs, 2, 'work');
-      // Two steady workers and one that is killed again and again.
-      start();
-      start();
-      let victim = start();
+      const start = () => spawnGated(url, ledger, 'crash', leaseMs, 2);
+      // Two steady workers and a victim killed again and again (a new process each life), all loaded
+      // before any begins.
+      const steady = [start(), start()];
+      const victims = Array.from({ length: 5 }, start);
+      await Promise.all([...steady, ...victims].map((w) => w.loaded));
+      for (const w of steady) w.release();
       const killedAt = new Map<number, number>();
       const completedCount = async () => (await client.stats('crash')).completed;
 
-      for (let kill = 0; kill < 5; kill++) {
+      for (const gated of victims) {
+        gated.release();
+        const victim = gated.child;
         const pid = victim.pid;
+        await victim.line('ready');
         const startsBefore = () => readLedger(ledger).filter((e) => e.e === 'start' && e.pid === pid).length;
         const wanted = 1 + Math.floor(Math.random() * 4);
         await eventually(
-          () => startsBefore() >= wanted || killedAt.size > 100,
+          async () => startsBefore() >= wanted || (await completedCount()) >= total,
           `worker ${pid} starts ${wanted} tasks`,
           6000,
         );
         if ((await completedCount()) >= total) break;
         await victim.kill();
         killedAt.set(pid, Date.now());
-        victim = start();
       }
       await eventually(async () => (await completedCount()) === total, 'every task completes', 12_000);
 
@@ -129,6 +157,8 @@ describe.each(adapters)('task queue crash tests ($name)', (adapter) => {
       const { id } = await client.enqueue(queue, { job: 1 });
       const ledger = ledgerFile('garrison-stop-');
       const child = spawnWorker(url, ledger, 'paused', 1000, 1, 'hold');
+      // Start-up first (seconds on a busy machine), then the wait for the claim.
+      await child.line('ready');
       await eventually(
         () => readLedger(ledger).some((e) => e.e === 'start' && e.id === id),
         'the worker starts the task',
