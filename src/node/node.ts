@@ -223,6 +223,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
           admitRun();
           return target.start(...args);
         };
+      // A batch is admitted as one start: refused whole, nothing written, past a limit.
+      if (property === 'startMany')
+        return async (...args: Parameters<WorkflowEngine['startMany']>) => {
+          admitRun();
+          return target.startMany(...args);
+        };
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },

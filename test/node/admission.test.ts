@@ -38,7 +38,7 @@ describe.each(adapters)('admission past resource limits on $name', (adapter) => 
     expect((await node.registry.list()).map((a) => a.id).sort()).toEqual(['w2', 'w3']);
   });
 
-  it('a workflow started past the process limit is refused and no run is written', async () => {
+  it('a workflow or a batch started past the process limit is refused and no run is written', async () => {
     store = await adapter.open();
     node = await startNode({
       store,
@@ -47,6 +47,13 @@ describe.each(adapters)('admission past resource limits on $name', (adapter) => 
       workflows: [noop],
     });
     await expect(node.workflows.start(noop, undefined)).rejects.toMatchObject({ code: 'resource_exhausted' });
+    // A batch is admitted as a start is: refused whole.
+    await expect(
+      node.workflows.startMany([
+        { workflow: noop, input: undefined, workflowId: 'b-1' },
+        { workflow: noop, input: undefined, workflowId: 'b-2' },
+      ]),
+    ).rejects.toMatchObject({ code: 'resource_exhausted' });
     expect(await node.workflows.list()).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import { loadApp, startApp } from '../../app/index.js';
 import { systemClock } from '../../runtime/index.js';
 import { sleep } from '../../resilience/index.js';
 import { openStore, type Store } from '../../store/index.js';
+import { MAX_BATCH } from '../../work/workflow/index.js';
 import { DEMO_APP } from '../node-runner.js';
 import { renderProgress, type ProgressView, type ProgressWriter } from './progress.js';
 import { readSummary, type DemoSummary } from './summary.js';
@@ -77,11 +78,19 @@ export async function runDemo(settings: DemoSettings, progress: ProgressWriter):
       // Submitted before the team starts: every run is durable before any step runs.
       beforeStart: async (node) => {
         if (settings.resume) return;
-        for (let i = 0; i < settings.workflows; i++) {
-          await node.workflows.start(
-            orderWorkflow,
-            { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
-            { workflowId: `${batch}${String(i).padStart(4, '0')}` },
+        // One batch, one transaction (a batch holds at most MAX_BATCH runs): all of them or none;
+        // idempotent by id, so it may be sent again.
+        for (let from = 0; from < settings.workflows; from += MAX_BATCH) {
+          const count = Math.min(MAX_BATCH, settings.workflows - from);
+          await node.workflows.startMany(
+            Array.from({ length: count }, (_, k) => {
+              const i = from + k;
+              return {
+                workflow: orderWorkflow,
+                input: { n: i, amountCents: 100 + ((i * 37) % 900), flaky: i % 10 === 3 },
+                workflowId: `${batch}${String(i).padStart(4, '0')}`,
+              };
+            }),
           );
         }
       },
