@@ -15,7 +15,7 @@ const TIMEOUT = 120_000;
 
 const greet = defineWorkflow(
   'greet.only.here',
-  async (ctx, input: { name: string }) => ctx.step('greet', () => `hello ${input.name}`),
+  async (ctx, input: { name: string }) => ctx.step('greet', () => Promise.resolve(`hello ${input.name}`)),
   { inputSchema: z.object({ name: z.string().min(1) }).strict() },
 );
 
