@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { build } from 'esbuild';
 import { spawnScript, type Child } from '../support/child.js';
@@ -22,6 +22,16 @@ export const scale = (() => {
     throw new Error(`GARRISON_CHAOS_SCALE must be a positive number: ${raw}`);
   return n;
 })();
+
+/**
+ * A wait of `ms` on a quiet machine, stretched by how busy the machine is now (the 1-minute load average
+ * per core, 1 at least, 10 at most): a bound on how long a process may look idle before the test gives
+ * up on it, which a starved process must not trip. Never a measurement.
+ */
+export function loadScaled(ms: number): number {
+  const perCore = loadavg()[0]! / availableParallelism();
+  return Math.round(ms * Math.min(10, Math.max(1, perCore)));
+}
 
 /** `n` at the current scale, at least 1. */
 export function scaled(n: number): number {

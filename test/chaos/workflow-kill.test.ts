@@ -24,6 +24,7 @@ import {
   eventually,
   exited,
   LedgerReader,
+  loadScaled,
   removeBundles,
   scaled,
   Scratch,
@@ -194,13 +195,13 @@ describe.each(setups)('workflows under kill -9 ($adapter.name)', (setup) => {
           const following = plan.shift();
           next = await prepare(slot, following === undefined ? undefined : crashOf(following));
           if (fault === 'random') {
-            if (!(await working(life.child, wanted, 2000))) idleKills++;
+            if (!(await working(life.child, wanted, loadScaled(2000)))) idleKills++;
             await sleep(between(0, 20));
             life.child.kill('SIGKILL');
             history.fault('sigkill at a random moment');
           } else {
             // It dies at its crash point; one that never gets there (no work left for it) is killed.
-            await working(life.child, Infinity, 3000);
+            await working(life.child, Infinity, loadScaled(3000));
             life.child.kill('SIGKILL');
           }
           await exited(life.child);

@@ -3,13 +3,14 @@
  * runs it finds in the store. Each step appends a start line (`s`) and, as its external effect, an
  * effect line (`f`) carrying the step's idempotency key, to the ledger. `GARRISON_CHAOS_CRASH` names a
  * crash point (see crash-points.ts). Two variables hold the start back, so a process can be loaded ahead
- * and started the moment it is wanted: `GARRISON_CHAOS_GO` (a file: start once it exists) and
- * `GARRISON_CHAOS_START_AT` (epoch ms: start then; two nodes start at the same moment). SIGTERM stops it
- * gracefully.
+ * and started the moment it is wanted: `GARRISON_CHAOS_GO` (a file: once loaded the node logs `waiting`,
+ * and starts once the file exists — at the epoch ms the file holds, if any) and `GARRISON_CHAOS_START_AT`
+ * (epoch ms: start then; two nodes start at the same moment). It logs `go` when it starts. SIGTERM stops
+ * it gracefully.
  *
  *   workflow-worker.ts <url> <ledger> <node id> <max running> <lease ms> <scan ms> <steps> <step ms max>
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createWorkflowSupervisor } from '../../../src/coordination/index.js';
 import { createRuntime, systemClock } from '../../../src/runtime/index.js';
 import { openStore } from '../../../src/store/index.js';
@@ -74,9 +75,14 @@ stop = async () => {
   await opened.close();
 };
 const go = process.env.GARRISON_CHAOS_GO;
-if (go !== undefined) while (!existsSync(go)) await sleep(5);
-const startAt = Number(process.env.GARRISON_CHAOS_START_AT ?? 0);
+let startAt = Number(process.env.GARRISON_CHAOS_START_AT ?? 0);
+if (go !== undefined) {
+  log({ e: 'waiting', node: a.node });
+  while (!existsSync(go)) await sleep(5);
+  startAt = Math.max(startAt, Number(readFileSync(go, 'utf8') || 0));
+}
 if (startAt > Date.now()) await sleep(startAt - Date.now());
+log({ e: 'go', node: a.node });
 await workflows.start();
 ready();
 log({ e: 'ready', node: a.node });
