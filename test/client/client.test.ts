@@ -59,10 +59,12 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
     expect((await child.line<{ e: 'signalled'; output: string }>('signalled')).output).toBe(
       'spec approved by ada',
     );
+    // pause and resume answer the run as read right after the request: the node, woken by it, may
+    // already have applied it (the client's fixture then waits for paused, and for waiting again).
     expect(await child.line('resumed')).toEqual({
       e: 'resumed',
-      pausedStatus: 'waiting',
-      resumedStatus: 'pending',
+      pausedStatus: expect.stringMatching(/^(waiting|paused)$/),
+      resumedStatus: expect.stringMatching(/^(pending|running|waiting)$/),
       output: 'plan approved by bob',
     });
     expect(await child.line('cancelled')).toEqual({ e: 'cancelled', code: 'workflow_cancelled' });
