@@ -61,6 +61,33 @@ const allowed: Record<string, string[]> = {
     'coordination',
     'telemetry',
   ],
+  // A client runs in a process with no node: it writes and watches the store, nothing more.
+  client: [
+    'store',
+    'runtime',
+    'scheduler',
+    'registry',
+    'resilience',
+    'governance',
+    'messaging',
+    'work',
+    'telemetry',
+  ],
+  // An application is what a node runs; it never reaches into the interfaces that serve it.
+  app: [
+    'store',
+    'runtime',
+    'scheduler',
+    'registry',
+    'resilience',
+    'governance',
+    'messaging',
+    'work',
+    'coordination',
+    'agents',
+    'node',
+    'telemetry',
+  ],
 };
 
 describe('architecture', () => {
