@@ -12,6 +12,7 @@ import { defineQueue, type QueueClient, type QueueDefinition } from '../work/ind
 import type { AgentDefinition } from './agent.js';
 import type { AgentEventSink, AgentEvents } from './events.js';
 import { agentQueueName } from './queue-name.js';
+import type { StoredOutcome } from './rows.js';
 
 /** Agent ids: they name the agent's queue and process, so they keep to a queue name's characters. */
 export const agentIdSchema = z
@@ -71,17 +72,8 @@ export interface TaskAttempt {
   readonly retried: boolean;
 }
 
-/** The outcome of a dispatched task, as the distributor is told. */
-export type SettleOutcome =
-  | { readonly ok: true; readonly output: unknown }
-  | {
-      readonly ok: false;
-      readonly error: {
-        readonly code: string;
-        readonly message: string;
-        readonly details?: Record<string, unknown>;
-      };
-    };
+/** The outcome of a dispatched task, as the distributor is told: the outcome the agent checkpointed. */
+export type SettleOutcome = StoredOutcome;
 
 const definitions = new Map<string, QueueDefinition>();
 
