@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationError, describeIssues } from '../errors.js';
 import {
   PAGE_DEFAULT_LIMIT,
-  PAGE_MAX_LIMIT,
+  pageLimitSchema,
   decodePageCursor,
   encodePageCursor,
   type Executor,
@@ -37,11 +37,7 @@ export async function selectAgents(exec: Executor, conditions: readonly Conditio
 }
 
 const pageSchema = z.strictObject({
-  limit: z
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(PAGE_MAX_LIMIT, `must be at most ${PAGE_MAX_LIMIT}`)
-    .optional(),
+  limit: pageLimitSchema.optional(),
   cursor: z.string().optional(),
 });
 

@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from '../runtime/clock.js';
 import {
   bindList,
   PAGE_DEFAULT_LIMIT,
-  PAGE_MAX_LIMIT,
+  pageLimitSchema,
   decodePageCursor,
   encodePageCursor,
   parseJson,
@@ -187,11 +187,7 @@ export interface TimerPage {
 const timerPageSchema = z.strictObject({
   topic: z.string().optional(),
   owner: z.string().optional(),
-  limit: z
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(PAGE_MAX_LIMIT, `must be at most ${PAGE_MAX_LIMIT}`)
-    .optional(),
+  limit: pageLimitSchema.optional(),
   cursor: z.string().optional(),
 });
 

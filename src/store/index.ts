@@ -35,5 +35,6 @@ export {
   PAGE_MAX_LIMIT,
   decodePageCursor,
   encodePageCursor,
+  pageLimitSchema,
   type PageKey,
 } from './sql/page-cursor.js';

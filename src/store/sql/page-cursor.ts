@@ -4,12 +4,20 @@
  * is and a row added or removed meanwhile never shifts the pages the way an offset would.
  */
 
+import { z } from 'zod';
+
 /** A sort key: the values of the ordering columns of one row. */
 export type PageKey = ReadonlyArray<string | number>;
 
 /** The default and the largest page of a listing (`limit`), in rows. */
 export const PAGE_DEFAULT_LIMIT = 100;
 export const PAGE_MAX_LIMIT = 1000;
+
+/** A listing's `limit` as callers may give it: a whole number of rows, 1 to PAGE_MAX_LIMIT. */
+export const pageLimitSchema = z
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(PAGE_MAX_LIMIT, `must be at most ${PAGE_MAX_LIMIT}`);
 
 export function encodePageCursor(key: PageKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
