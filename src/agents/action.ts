@@ -4,7 +4,7 @@
  * rejects is an `invalid_output` error, and the action's state change and directives are dropped.
  */
 import { z } from 'zod';
-import { describeIssues, ValidationError } from '../errors.js';
+import { describeIssues, markedInstance, ValidationError } from '../errors.js';
 import type { AgentRegistry } from '../registry/index.js';
 import type { Directive } from './directives.js';
 import { AgentError, AgentErrorCode } from './errors.js';
@@ -41,12 +41,20 @@ export interface ActionContext<S> {
   readonly registry: AgentRegistry;
 }
 
-/** An output with directives, as returned by `withDirectives`. */
+const ACTION_RESULT = Symbol.for('garrison.action_result');
+
+/** An output with directives, as returned by `withDirectives` (recognized from another copy of the package too). */
 export class ActionResult<O = unknown> {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return markedInstance(ActionResult, this, ACTION_RESULT, value);
+  }
+
   constructor(
     readonly output: O,
     readonly directives: readonly Directive[],
-  ) {}
+  ) {
+    Object.defineProperty(this, ACTION_RESULT, { value: true });
+  }
 }
 
 /** What `run` may return: the output alone, or the output with directives. */

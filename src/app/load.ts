@@ -4,9 +4,9 @@
  * (resolved from the module's folder, so the package never depends on it) — otherwise one line says to
  * install it or build the application to JavaScript.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GarrisonError } from '../errors.js';
 import { isApp, type GarrisonApp } from './define.js';
@@ -21,7 +21,7 @@ async function registerTsx(appPath: string): Promise<void> {
   if (tsxRegistered) return;
   let apiPath: string;
   try {
-    apiPath = createRequire(appPath).resolve('tsx/esm/api');
+    apiPath = tsxEsmApi(appPath);
   } catch (error) {
     throw new GarrisonError(
       'app_load_failed',
@@ -32,6 +32,21 @@ async function registerTsx(appPath: string): Promise<void> {
   const api = (await import(pathToFileURL(apiPath).href)) as { register: () => unknown };
   api.register();
   tsxRegistered = true;
+}
+
+/**
+ * The ES module entry of tsx's `tsx/esm/api`, as the project of `appPath` has it. `require.resolve` would
+ * answer the CommonJS entry, which fails when imported; the package's exports map names the ES one.
+ */
+function tsxEsmApi(appPath: string): string {
+  const manifest = createRequire(appPath).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    exports?: Record<string, { import?: { default?: string } | string }>;
+  };
+  const entry = exports?.['./esm/api']?.import;
+  const file = typeof entry === 'string' ? entry : entry?.default;
+  if (file === undefined) throw new Error(`tsx at ${dirname(manifest)} has no tsx/esm/api`);
+  return join(dirname(manifest), file);
 }
 
 /** True when this process already runs TypeScript (the CLI run from its sources through tsx). */

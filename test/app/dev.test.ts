@@ -3,7 +3,7 @@
  * when a file of the app changes (the new code runs: its version shows), the old node drained first;
  * SIGTERM stops the node and the command cleanly, leaving no node process behind.
  */
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repositoryRoot, scratchFolder, spawnGarrison } from '../support/child.js';
@@ -18,9 +18,20 @@ const appSource = (version: string) =>
     `export default defineApp({ version: '${version}', workflows: [ping], config: { drainTimeoutMs: 2000 } });`,
   ].join('\n');
 
+/**
+ * A scratch project for a TypeScript app: an ES module package with tsx installed in it (the
+ * repository's `node_modules`, linked), as a project must have it for the CLI to load `.ts` modules.
+ */
+function project(): string {
+  const folder = scratchFolder('garrison-dev-');
+  writeFileSync(join(folder, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  symlinkSync(join(repositoryRoot, 'node_modules'), join(folder, 'node_modules'));
+  return folder;
+}
+
 describe('garrison dev', () => {
   it('restarts the node with the new code when the app changes, draining the old one; SIGTERM stops all', async () => {
-    const folder = scratchFolder('garrison-dev-');
+    const folder = project();
     const app = join(folder, 'app.ts');
     writeFileSync(app, appSource('v1'));
     const dev = spawnGarrison(
@@ -50,7 +61,7 @@ describe('garrison dev', () => {
   }, 180_000);
 
   it('a node left behind by a killed garrison dev drains and stops by itself', async () => {
-    const folder = scratchFolder('garrison-dev-');
+    const folder = project();
     const app = join(folder, 'app.ts');
     writeFileSync(app, appSource('v1'));
     const dev = spawnGarrison(

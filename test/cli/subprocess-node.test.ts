@@ -12,7 +12,11 @@ import { startRuns, withStore } from './seed.js';
 import { expectOk, expectRefused, garrison, json, start } from './spawn.js';
 
 const TIMEOUT = 120_000;
-/** The demo application: the workflows and agents these commands run (`--app`). */
+/**
+ * The demo application: the workflows and agents these commands run (`--app`). Loaded from the sources
+ * through tsx by a CLI transpiled for the test run: two copies of the package in one process, as a
+ * global CLI running an app with its own copy has them.
+ */
 const DEMO_APP = join(import.meta.dirname, '..', '..', 'src', 'cli', 'demo', 'app.ts');
 
 /** A fresh SQLite store URL and the file it would create. */

@@ -16,9 +16,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, onTestFinished, TestRunner } from 'vitest';
+import { afterAll, inject, onTestFinished, TestRunner } from 'vitest';
 
 export const repositoryRoot = join(import.meta.dirname, '..', '..');
 const TSX = pathToFileURL(join(repositoryRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
@@ -127,19 +127,30 @@ export function scratchFolder(prefix: string): string {
   return folder;
 }
 
-/** Runs `node <nodeArgs> [--import tsx] script args…`: TypeScript through tsx, `.mjs`/`.js` as it is. */
+/**
+ * Runs `node <nodeArgs> script args…`. A TypeScript file of this repository runs as its copy in the
+ * run's transpiled build (`child-build.ts`); any other TypeScript file through tsx; `.mjs`/`.js` as it is.
+ */
 export function spawnScript(
   script: string,
   args: readonly (string | number)[] = [],
   options: ChildOptions = {},
 ): Child {
-  const loader = /\.[mc]?ts$/.test(script) ? ['--import', TSX] : [];
-  return start(script, [...(options.nodeArgs ?? []), ...loader, script, ...args.map(String)], options);
+  const argv = [...(options.nodeArgs ?? []), ...runnable(script), ...args.map(String)];
+  return start(script, argv, options);
+}
+
+function runnable(script: string): readonly string[] {
+  if (!/\.ts$/.test(script)) return [script];
+  const inRepository = relative(repositoryRoot, script);
+  const build = inject('childBuild') as string | undefined;
+  if (build === undefined || inRepository.startsWith('..')) return ['--import', TSX, script];
+  return [join(build, inRepository.replace(/\.ts$/, '.js'))];
 }
 
 /**
- * Runs the `garrison` command from source (`src/cli/main.ts`), as users run it. `bin/garrison.js` is not
- * used: it prefers a built `dist/`, which may be older than the source under test.
+ * Runs the `garrison` command from source (`src/cli/main.ts`, transpiled for this run), as users run it.
+ * `bin/garrison.js` is not used: it prefers a built `dist/`, which may be older than the source under test.
  */
 export function spawnGarrison(args: readonly string[], options: ChildOptions = {}): Child {
   return spawnScript(GARRISON, args, options);
