@@ -37,7 +37,11 @@ export interface ApiContext {
   readonly store: Store;
   /** Times of SSE heartbeats and of the metrics summary. */
   readonly clock: Clock;
-  readonly registry: Pick<AgentRegistry, 'list' | 'query' | 'get' | 'listPage' | 'queryPage'>;
+  /** `lookup` and `findCapableHealthy` tell whether an agent's queue or a parked step has a consumer. */
+  readonly registry: Pick<
+    AgentRegistry,
+    'list' | 'query' | 'get' | 'listPage' | 'queryPage' | 'lookup' | 'findCapableHealthy'
+  >;
   readonly workflows: Pick<
     WorkflowEngine,
     'start' | 'list' | 'get' | 'steps' | 'cancel' | 'pause' | 'resume' | 'signal'
@@ -54,7 +58,10 @@ export interface ApiContext {
   readonly events: Pick<EventBus<GarrisonEvents>, 'on'>;
   /** The system health summary: `/v1/health`, and `/readyz` fails while it is unhealthy. Optional. */
   readonly health?: () => Promise<HealthSummaryLike>;
-  /** Nodes of the cluster with their heartbeats: `/v1/nodes`. Optional. */
+  /**
+   * Nodes of the cluster with their heartbeats: `/v1/nodes`; what they serve tells why work waits
+   * (`no_live_node`, `no_live_consumer`). Optional: without it nothing is flagged.
+   */
   readonly nodes?: () => Promise<readonly NodeInfo[]>;
   /** This node's resource usage against its limits: `/v1/resources`. Optional. */
   readonly resources?: () => readonly ResourceUsage[];

@@ -100,6 +100,8 @@ export async function startApp(app: GarrisonApp, options: StartAppOptions = {}):
       config: { ...resolved.config, ...options.config },
       workflows: resolved.workflows,
       agents: resolved.agents.map((a) => a.definition),
+      // Published with the heartbeat: the queues this node's workers (started below) consume.
+      queues: resolved.queues.map((q) => q.queue.name),
     });
   } catch (error) {
     if (ownsStore) await store.close();

@@ -20,6 +20,7 @@ export const DASHBOARD_ENDPOINTS = [
   'GET /v1/breakers',
   'POST /v1/breakers/:service/reset',
   'GET /v1/dead-letters',
+  'GET /v1/queues/waiting',
   'POST /v1/dead-letters/retry',
   'GET /v1/timers',
   'GET /v1/events',
@@ -62,13 +63,19 @@ function spark(points) {
   return '<svg viewBox="0 0 300 60" preserveAspectRatio="none"><polyline fill="none" stroke="#6fcf97" points="' + xy.join(' ') + '"/></svg>';
 }
 
+/** The queues table: each queue's counts and, when nothing consumes it, why its tasks wait. */
+function showQueues(s, waiting) {
+  const waits = new Map((waiting ? waiting.queues.concat(waiting.capabilities) : []).map((w) => [w.queue, w]));
+  const queues = Object.entries(s.byQueue).map(([name, q]) => ({ name, ...q, wait: waits.get(name) }));
+  table('queues', queues, [['queue', (q) => q.name], ['queued', (q) => q.queued], ['running', (q) => q.running], ['dead', (q) => q.dead, (q) => (q.dead ? 'dead' : '')],
+    ['waits', (q) => (q.wait ? q.wait.reason + ' (' + q.wait.message + ')' : ''), () => 'waits']]);
+}
+
 function showSummary(s) {
   const w = s.workflows;
   $('wfcounts').innerHTML = ['running', 'pending', 'paused', 'completed', 'failed', 'cancelled']
     .map((k) => '<span class="' + k + '">' + k + ' <b>' + w[k] + '</b></span>').join('');
   $('wfbar').textContent = 'done ' + w.completed + ' · running ' + w.running + ' · failed ' + w.failed;
-  const queues = Object.entries(s.byQueue).map(([name, q]) => ({ name, ...q }));
-  table('queues', queues, [['queue', (q) => q.name], ['queued', (q) => q.queued], ['running', (q) => q.running], ['dead', (q) => q.dead, (q) => (q.dead ? 'dead' : '')]]);
   history.push({ at: s.at, done: s.steps.completed + s.tasksDistributed.completed, depth: s.tasks.queued + s.tasks.running });
   if (history.length > 150) history.shift();
   const rates = history.slice(1).map((h, i) => Math.max(0, h.done - history[i].done) * 60000 / Math.max(1, h.at - history[i].at));
@@ -78,9 +85,10 @@ function showSummary(s) {
 }
 
 async function refresh() {
-  const [health, nodes, summary, agents, breakers, dead, timers] = await Promise.allSettled([
+  const [health, nodes, summary, agents, breakers, dead, timers, waiting] = await Promise.allSettled([
     api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents?limit=1000'),
-    api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers?limit=1000'), searchRuns(), shownRun ? showRun(shownRun) : null]);
+    api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers?limit=1000'), api('/v1/queues/waiting'),
+    searchRuns(), shownRun ? showRun(shownRun) : null]);
   const ok = (p, show) => { if (p.status === 'fulfilled' && p.value) show(p.value); };
   ok(health, (h) => {
     $('health').textContent = h.health.status; $('health').className = h.health.status;
@@ -88,6 +96,7 @@ async function refresh() {
   });
   ok(nodes, (n) => table('nodes', n.nodes, [['node', (x) => x.id], ['state', (x) => x.state], ['heartbeat', (x) => time(x.heartbeatAt), () => '']]));
   const s = summary.status === 'fulfilled' ? showSummary(summary.value) : { byQueue: {} };
+  showQueues(s, waiting.status === 'fulfilled' ? waiting.value : undefined);
   // The agent's status from its state row (the API's status), a paused one with its reason.
   ok(agents, (a) => table('agents', a.agents, [['agent', (x) => x.id], ['capabilities', (x) => x.capabilities.join(', '), () => ''],
     ['health', (x) => x.health], ['status', (x) => (x.status || '') + (x.pauseReason ? ' (' + x.pauseReason + ')' : ''), (x) => x.status || ''],
@@ -103,7 +112,7 @@ async function refresh() {
   // A list with a next page shows its first page and says so.
   ok(agents, (a) => more('agentsmore', a.agents, a.nextCursor));
   ok(timers, (t) => more('timersmore', t.timers, t.nextCursor));
-  const failed = [health, nodes, summary, agents, breakers, dead, timers].find((p) => p.status === 'rejected');
+  const failed = [health, nodes, summary, agents, breakers, dead, timers, waiting].find((p) => p.status === 'rejected');
   $('updated').textContent = failed ? 'error: ' + failed.reason.message : 'updated ' + new Date().toLocaleTimeString();
   $('updated').className = failed ? 'error' : '';
 }

@@ -92,6 +92,11 @@ export interface StartNodeOptions {
   readonly workflows?: ReadonlyArray<WorkflowDefinition<unknown, unknown>>;
   /** Agent types this node runs (agents recorded as running here are resumed at start-up). */
   readonly agents?: readonly AgentDefinition[];
+  /**
+   * Queues whose tasks workers beside this node consume (an application's queue workers), published with
+   * every heartbeat: a queued task on a queue no live node lists shows `no_live_consumer`. Default none.
+   */
+  readonly queues?: readonly string[];
   /** The circuit breakers of the node's external calls (listed and reset through the API). Default: new. */
   readonly breakers?: BreakerRegistry;
 }
@@ -254,7 +259,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   health.register(resourcesCheck(resources));
   /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
   // What this node serves, published with every heartbeat (work no live node can run is shown so).
-  const serves = servesOf(options.workflows ?? [], options.agents ?? []);
+  const serves = servesOf(options.workflows ?? [], options.agents ?? [], options.queues ?? []);
   const beatInfo = async () => {
     const summary = await health.run();
     return {

@@ -40,7 +40,7 @@ describe.each(adapters)('OpenAPI document on $name', (adapter) => {
     expect(listed.sort()).toEqual(
       h.api.routes.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`).sort(),
     );
-    expect(listed).toHaveLength(29); // /v1/resources only when the context has resources
+    expect(listed).toHaveLength(30); // /v1/resources only when the context has resources
     for (const r of h.api.routes) {
       const op = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')]![r.method.toLowerCase()]!;
       expect(op['x-garrison-access']).toBe(r.access);
@@ -80,6 +80,7 @@ describe.each(adapters)('OpenAPI document on $name', (adapter) => {
       const doc = (await call(api.url, 'GET', '/openapi.json')).json as Document;
       expect(Object.keys(doc.paths)).not.toContain('/v1/health');
       expect(Object.keys(doc.paths)).not.toContain('/v1/nodes');
+      expect(Object.keys(doc.paths)).not.toContain('/v1/queues/waiting');
       expect((await call(api.url, 'GET', '/v1/health')).status).toBe(404);
       const ready = await call(api.url, 'GET', '/readyz');
       expect([ready.status, (ready.json as { ready: boolean }).ready]).toEqual([200, true]);

@@ -1,6 +1,11 @@
-/** `/v1/tasks` and `/v1/dead-letters`: enqueue, list, get, cancel; list, retry and purge dead letters. */
+/**
+ * `/v1/tasks` and `/v1/dead-letters`: enqueue, list, get, cancel; list, retry and purge dead letters.
+ * A queued task nothing consumes says why it waits (`waiting`, see `src/node/consumers.ts`), and
+ * `/v1/queues/waiting` lists such queues with their counts.
+ */
 import { z } from 'zod';
-import { TaskState } from '../../work/index.js';
+import { queueWaits, unconsumedWork, type QueueWait } from '../../node/index.js';
+import { TaskState, type Task } from '../../work/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { route, type Route } from '../route.js';
@@ -8,8 +13,29 @@ import { afterId, commaList, id, json, limit, taskIdParam } from './schemas.js';
 
 const ids = z.array(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)).min(1).max(10_000);
 
-export function taskRoutes({ queues }: ApiContext): Route[] {
+export function taskRoutes({ queues, nodes, registry, store }: ApiContext): Route[] {
+  /** Why the queued ones of `tasks` wait, by queue; nothing is flagged without the cluster's nodes. */
+  const waitsOf = async (tasks: readonly Task[]): Promise<Map<string, QueueWait>> => {
+    const queued = tasks.filter((t) => t.state === 'queued').map((t) => t.queue);
+    if (nodes === undefined || queued.length === 0) return new Map();
+    return queueWaits({ nodes, registry }, queued);
+  };
+  const waitOf = (waits: Map<string, QueueWait>, task: Task) =>
+    task.state === 'queued' ? waits.get(task.queue) : undefined;
   return [
+    // Served only when the context knows the cluster's nodes (who consumes what).
+    ...(nodes === undefined
+      ? []
+      : [
+          route({
+            method: 'GET',
+            path: '/v1/queues/waiting',
+            summary:
+              'Queues whose queued tasks nothing consumes, and capabilities parked dispatched steps ' +
+              'want, each with a count and why',
+            handle: async () => ({ json: await unconsumedWork(store, { nodes, registry }) }),
+          }),
+        ]),
     route({
       method: 'POST',
       path: '/v1/tasks',
@@ -32,7 +58,9 @@ export function taskRoutes({ queues }: ApiContext): Route[] {
     route({
       method: 'GET',
       path: '/v1/tasks',
-      summary: 'List tasks by id; page with afterId',
+      summary:
+        'List tasks by id; page with afterId. A queued task nothing consumes carries waiting ' +
+        '(no_live_consumer, no_capable_agent) with a message',
       query: z.strictObject({
         queue: id.optional(),
         /** One state or several, comma-separated. */
@@ -42,9 +70,14 @@ export function taskRoutes({ queues }: ApiContext): Route[] {
       }),
       handle: async ({ query }) => {
         const { state, ...rest } = query;
+        const tasks = await queues.listTasks({ ...rest, ...(state === undefined ? {} : { states: state }) });
+        const waits = await waitsOf(tasks);
         return {
           json: {
-            tasks: await queues.listTasks({ ...rest, ...(state === undefined ? {} : { states: state }) }),
+            tasks: tasks.map((t) => {
+              const waiting = waitOf(waits, t);
+              return waiting === undefined ? t : { ...t, waiting };
+            }),
           },
         };
       },
@@ -52,12 +85,13 @@ export function taskRoutes({ queues }: ApiContext): Route[] {
     route({
       method: 'GET',
       path: '/v1/tasks/:id',
-      summary: 'One task',
+      summary: 'One task; a queued one nothing consumes with waiting (as a run with no live node)',
       params: taskIdParam,
       handle: async ({ params }) => {
         const task = await queues.getTask(params.id);
         if (task === undefined) throw new ApiError(404, 'task_not_found', `no task has the id ${params.id}`);
-        return { json: { task } };
+        const waiting = waitOf(await waitsOf([task]), task);
+        return { json: { task, ...(waiting === undefined ? {} : { waiting }) } };
       },
     }),
     route({

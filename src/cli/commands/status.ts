@@ -1,9 +1,14 @@
-/** `garrison status`: the store, the nodes and their heartbeats, and counts of the work in the store. */
+/**
+ * `garrison status`: the store, the nodes and their heartbeats, counts of the work in the store, and the
+ * work that waits for want of a node, a consumer or an agent.
+ */
 import { Command } from 'commander';
 import { parseNodeConfig } from '../../node/config.js';
 import type { HeldCounts } from '../../node/held.js';
+import { unconsumedWork } from '../../node/consumers.js';
 import { listNodes } from '../../node/membership.js';
 import { unservedWorkflow } from '../../node/serves.js';
+import { createRegistry } from '../../registry/index.js';
 import { systemClock } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { createOutput } from '../output.js';
@@ -73,7 +78,14 @@ export function statusCommand(): Command {
           const wait = unservedWorkflow(nodes, name);
           return wait === undefined ? [] : [{ workflow: name, runs: Number(n), ...wait }];
         });
-        const result = { store: status, nodes, workflows, tasks, agents, unserved };
+        // Queued tasks no live node consumes, and capabilities parked dispatched steps want.
+        const unconsumed = ready
+          ? await unconsumedWork(store, {
+              nodes: () => Promise.resolve(nodes),
+              registry: createRegistry({ store, clock: systemClock }),
+            })
+          : { queues: [], capabilities: [] };
+        const result = { store: status, nodes, workflows, tasks, agents, unserved, unconsumed };
         createOutput(opts.json === true).result(result, () =>
           [
             `store: ${status.dialect} ${status.location}`,
@@ -83,6 +95,11 @@ export function statusCommand(): Command {
             `tasks: ${line(tasks)}`,
             `agents: ${line(agents)}`,
             ...unserved.map((u) => `${u.message} (${u.runs} unfinished runs wait)`),
+            ...unconsumed.queues.map((q) => `${q.message} (${q.tasks} queued tasks wait)`),
+            ...unconsumed.capabilities.map(
+              (c) =>
+                `no healthy agent has the capability "${c.capability}" (${c.steps} dispatched steps wait)`,
+            ),
             '',
             table(
               ['node', 'state', 'heartbeat', 'holds', 'health', 'processes', 'heap MiB', 'started'],
