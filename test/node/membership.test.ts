@@ -24,7 +24,7 @@ describe.each(adapters)('node membership on $name', (adapter) => {
     expect(await check()).toBe(true);
   }
 
-  it('a node publishes the workflows and capabilities it serves when it joins and with each heartbeat', async () => {
+  it('a node publishes the workflows, capabilities and queues it serves when it joins and with each heartbeat', async () => {
     store = await adapter.open();
     const clock = new VirtualClock(1_000_000);
     const flow = defineWorkflow('doc.process', () => Promise.resolve(1));
@@ -35,8 +35,19 @@ describe.each(adapters)('node membership on $name', (adapter) => {
       initialState: {},
       actions: [defineAction({ name: 'noop', input: z.object({}), output: z.null(), run: () => null })],
     });
-    node = await startNode({ store, clock, nodeName: 'n1', workflows: [flow], agents: [docs] });
-    const serves = { workflows: ['doc.process'], capabilities: ['doc.ocr', 'doc.validate'] };
+    node = await startNode({
+      store,
+      clock,
+      nodeName: 'n1',
+      workflows: [flow],
+      agents: [docs],
+      queues: ['emails', 'audit', 'emails'],
+    });
+    const serves = {
+      workflows: ['doc.process'],
+      capabilities: ['doc.ocr', 'doc.validate'],
+      queues: ['audit', 'emails'],
+    };
     expect((await listNodes(store, clock.now(), timing))[0]?.info).toMatchObject({ serves });
     await clock.advance(timing.heartbeatMs);
     // The beat runs on the node's scheduler: wait for it with real I/O in between (a guard, not a timing).
