@@ -21,7 +21,7 @@ export const greeter = defineAgent({
 
 /** A workflow: each step is journaled, so a crash resumes after the last finished one. */
 export const greet = defineWorkflow('hello.greet', async (ctx, input) => {
-  const line = await ctx.dispatch('greet', 'hello', { name: input.name });
+  const line = await ctx.dispatch(greeter.action('hello'), { name: input.name });
   return ctx.step('shout', async () => line.toUpperCase());
 });
 

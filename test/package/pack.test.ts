@@ -3,14 +3,16 @@
  * tarball installed offline into an empty project, and then what a user does with it — type-check a
  * typed application against the published types with `skipLibCheck: false`, run `garrison worker
  * --app app.mjs` from the installed bin while another process starts a workflow through the library and
- * sees it complete, run `garrison demo`. Importing the root must load no server code (hono, the API).
- * Figures (size, files, exported names) are printed for the record.
+ * sees it complete, run `garrison demo`, and follow `docs/guide.md`'s "Your first application" command
+ * by command (`guide-commands.ts` reads them from the guide). Importing the root must load no server
+ * code (hono, the API). Figures (size, files, exported names) are printed for the record.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { repositoryRoot, scratchFolder, spawnScript } from '../support/child.js';
+import { describe, expect, inject, it } from 'vitest';
+import { repositoryRoot, scratchFolder, spawnScript, type Child } from '../support/child.js';
+import { guideCommands, type GuideCommand } from './guide-commands.js';
 
 const TIMEOUT = 900_000;
 const NPM_CLI = join(process.execPath, '..', '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
@@ -128,9 +130,80 @@ function typedApp(subpaths: readonly string[]): string {
   ].join('\n');
 }
 
+const LONG_RUNNING = new Set(['dev', 'worker', 'serve']);
+/** What a long-running command prints once it is up. */
+const UP = /SIGTERM drains and stops\n|API and dashboard at http\S+\n/;
+
+/**
+ * Runs the guide's commands in `project` block by block: `npx garrison` as the installed bin (what npx
+ * runs), `node` as this node. Nodes and `garrison dev` are started and waited for; every other command
+ * must exit 0 and print what the guide says it prints. A block that starts nodes but no client of its
+ * own is then given one (`node start.mjs`), which must get its answer from them; last, every node gets
+ * SIGTERM and must drain and exit 0. Differences from typing the guide: ports are 0 (chosen by the
+ * system, as a shared machine may have 7070 taken) and `postgres://…/db?schema=app` is this run's
+ * PostgreSQL server with a fresh schema.
+ */
+async function followGuide(project: string, bin: string): Promise<string[]> {
+  const postgres = `${inject('databaseUrl')}?schema=guide_${process.pid}_${Date.now()}`;
+  const ran: string[] = [];
+  for (const block of guideCommands(join(repositoryRoot, 'docs', 'guide.md'), 'Your first application')) {
+    const nodes: Child[] = [];
+    let store = 'sqlite:.garrison/garrison.db';
+    let client = false;
+    for (const command of block) {
+      for (let copy = 1; copy <= command.times; copy++) {
+        const argv = concrete(command, copy, postgres);
+        const env = { ...command.env };
+        const run = argv[0] === 'npx' && argv[1] === 'garrison' ? [bin, ...argv.slice(2)] : argv.slice(1);
+        expect(['npx', 'node'], command.line).toContain(argv[0]);
+        if (argv[0] === 'npx' && LONG_RUNNING.has(argv[2]!)) {
+          if (argv[2] === 'dev') store = 'sqlite:.garrison/dev.db';
+          const at = argv.indexOf('--store');
+          if (at > 0) store = argv[at + 1]!;
+          const withPort = argv[2] === 'worker' || argv.includes('--port') ? run : [...run, '--port', '0'];
+          const started = spawnScript(withPort[0]!, withPort.slice(1), { cwd: project, env });
+          nodes.push(started);
+          await started.waitFor(UP, 'stderr', { timeoutMs: 120_000 });
+        } else {
+          client ||= argv[1] === 'start.mjs';
+          const done = await spawnScript(run[0]!, run.slice(1), { cwd: project, env }).exited;
+          expect(done.code, `${command.line}\n${done.stderr}`).toBe(0);
+          if (command.prints !== undefined) expect(done.stdout.trim(), command.line).toBe(command.prints);
+        }
+        ran.push(argv.join(' '));
+      }
+    }
+    if (nodes.length > 0 && !client) {
+      const asked = await spawnScript(join(project, 'start.mjs'), ['grace'], {
+        cwd: project,
+        env: { GARRISON_STORE: store },
+      }).exited;
+      expect(asked.code, asked.stderr).toBe(0);
+      expect(asked.stdout).toBe('HELLO GRACE\n');
+    }
+    for (const started of nodes.reverse()) started.signal('SIGTERM');
+    for (const started of nodes) {
+      const stopped = await started.exited;
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toMatch(/drained/);
+    }
+  }
+  return ran;
+}
+
+/** The command with the guide's placeholders filled in. */
+function concrete(command: GuideCommand, copy: number, postgres: string): string[] {
+  return command.argv.map((word, i) => {
+    if (word === 'postgres://…/db?schema=app') return postgres;
+    if (command.argv[i - 1] === '--port') return '0';
+    if (command.times > 1 && command.argv[i - 1] === '--name') return word.replace(/-\d+$/, `-${copy}`);
+    return word;
+  });
+}
+
 describe('the packed package', () => {
   it(
-    'installs offline, type-checks with skipLibCheck false, runs an app with the installed bin, runs the demo',
+    'installs offline, type-checks with skipLibCheck false, runs an app with the installed bin, runs the demo, follows the guide',
     async () => {
       const work = scratchFolder('garrison-pack-');
       const project = join(work, 'project');
@@ -267,6 +340,13 @@ describe('the packed package', () => {
       const demo = await spawnScript(bin, ['demo', '--workflows', '20'], { cwd: project }).exited;
       expect(demo.code, demo.stderr).toBe(0);
       expect(demo.stdout).toMatch(/20 workflows: 20 completed, 0 failed/);
+
+      // The guide's first application, command by command.
+      const ran = await followGuide(project, bin);
+      expect(ran).toContainEqual(expect.stringMatching(/^npx garrison dev --app app\.mjs/));
+      expect(
+        ran.filter((c) => c.startsWith('npx garrison worker --app app.mjs --store postgres')),
+      ).toHaveLength(3);
 
       // For the record.
       console.log(
