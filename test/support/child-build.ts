@@ -7,7 +7,7 @@
  * finds relative to itself (`../../migrations`, the demo application next to the CLI) stays true. A child
  * then starts in about a third of the time, from the sources under test.
  */
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -19,6 +19,8 @@ const TRANSPILED = ['src', 'test'] as const;
 /** Transpiles the repository at `root` into a new scratch folder; answers it and how to remove it. */
 export async function buildForChildren(root: string): Promise<{ folder: string; remove: () => void }> {
   const folder = mkdtempSync(join(tmpdir(), 'garrison-children-'));
+  // Readable by every user: some tests run their child as an unprivileged one.
+  chmodSync(folder, 0o755);
   const remove = () => rmSync(folder, { recursive: true, force: true });
   try {
     for (const name of LINKED) symlinkSync(join(root, name), join(folder, name));
