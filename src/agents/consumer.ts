@@ -4,16 +4,25 @@
  * each task to the agent's current process and waits through restarts: a process that dies mid-task
  * leaves the task leased to the consumer, and the restarted process runs it.
  *
+ * A task whose last attempt failed (or whose failure is not retried) leaves the queue as a dead letter.
+ *
  * On start it waits until leases taken by an earlier consumer (a node killed mid-task) have expired:
  * the interrupted task then comes back in its place in priority order, instead of the next one
  * overtaking it.
  */
 import { isRuntimeError, type TimerHandle } from '../runtime/index.js';
-import { createWorker, type ClaimedTask, type TaskContext, type Worker } from '../work/index.js';
+import {
+  createWorker,
+  PermanentTaskError,
+  type ClaimedTask,
+  type TaskContext,
+  type Worker,
+} from '../work/index.js';
 import { RunTaskRequest } from './agent-process.js';
 import { agentQueue, type HostCore } from './host-core.js';
 import type { Consumer, Hosted } from './hosted.js';
 import { agentQueueName } from './queue-name.js';
+import { ticketOf } from './reply.js';
 import type { TaskReply } from './run-task.js';
 
 export class TaskConsumer implements Consumer {
@@ -112,6 +121,13 @@ export class TaskConsumer implements Consumer {
         throw error;
       }
       if (!reply.ok) throw reply.error;
+      // A task whose final outcome is a failure goes to the dead letters (its outcome is checkpointed and
+      // settled already): an operator sees it there and may retry it. A call's failure was answered to
+      // its caller, which is where it belongs.
+      if (!reply.outcome.ok && ticketOf(task) === undefined)
+        throw new PermanentTaskError(reply.outcome.error.message, {
+          details: { code: reply.outcome.error.code, agentId: this.hosted.id },
+        });
       return;
     }
   }

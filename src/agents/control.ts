@@ -3,6 +3,7 @@
  * registry entry) by whichever host is asked; it wakes every host through the store (`store.notify`,
  * sent with the commit: LISTEN/NOTIFY on PostgreSQL). The host that runs the agent reads the row again
  * and follows it: its queue consumer stops or starts, its process refreshes its cached row. A periodic
+ * An operator's stop (`operator.ts`) is followed the same way: the host stops the agent. A periodic
  * look at the rows (`pollIntervalMs`) covers a wake-up that cannot arrive; and an agent's process that
  * finds its row paused when it starts a task has its host look again at once.
  */
@@ -24,6 +25,8 @@ export interface ControlHost {
   hosted(id: string): Hosted | undefined;
   /** Starts the agent's queue consumer (a no-op while one runs). */
   startConsumer(hosted: Hosted): void;
+  /** Stops an agent this host runs (an operator stopped it through the store). */
+  stop(id: string): Promise<void>;
 }
 
 /**
@@ -94,8 +97,13 @@ export class ControlWatch {
       const hosted = this.host.hosted(id);
       if (this.stopped || hosted === undefined) return;
       const row = await selectRow(core.store, id);
-      if (row !== undefined && !this.stopped && this.host.hosted(id) === hosted)
-        follow(this.host, hosted, row, true);
+      if (row === undefined || this.stopped || this.host.hosted(id) !== hosted) return;
+      // Stopped by an operator: this host ends the agent's process (its running task finishes first).
+      if (row.lifecycle !== 'running') {
+        if (hosted.phase !== 'stopping' && hosted.phase !== 'gone') await this.host.stop(id);
+        return;
+      }
+      follow(this.host, hosted, row, true);
     });
     const tail = next.catch(() => undefined);
     this.chains.set(id, tail);
@@ -126,6 +134,8 @@ export class ControlWatch {
       const hosted = this.host.hosted(row.id);
       if (hosted !== undefined && (row.status === 'paused') !== hosted.paused) this.recheck(row.id);
     }
+    for (const row of await selectByNode(core.store, core.nodeId, 'stopped'))
+      if (this.host.hosted(row.id) !== undefined) this.recheck(row.id);
   }
 
   async stop(): Promise<void> {

@@ -219,7 +219,13 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     consumer.start(hosted.consumerStopped);
   };
 
-  const controlHost: ControlHost = { core, hosted: (id) => hosts.get(id), startConsumer };
+  const controlHost: ControlHost = {
+    core,
+    hosted: (id) => hosts.get(id),
+    startConsumer,
+    // `host` is defined below; this runs only once the host is up.
+    stop: (id) => host.stop(id),
+  };
   const remote = new RemoteCalls(core, instance);
 
   /**

@@ -33,6 +33,15 @@ export {
 } from './directives.js';
 export { AgentError, AgentErrorCode, isAgentError } from './errors.js';
 export { agentStatuses, withAgentStatus, type AgentStatusView } from './status-view.js';
+export { insertAuditEvent, listAuditEvents, type AuditEvent, type NewAuditEvent } from './audit.js';
+export {
+  AgentOperation,
+  operateAgent,
+  type OperatorAnswer,
+  type OperatorContext,
+  type OperatorRequest,
+} from './operator.js';
+export { errorPausedAgents, errorPausedAgentsCheck, type ErrorPause } from './error-pauses.js';
 export type { AgentEventSink, AgentEvents } from './events.js';
 export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
 export type { AgentScheduler, SettleOutcome } from './host-core.js';

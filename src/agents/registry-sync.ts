@@ -74,8 +74,20 @@ export async function syncRegistry(
   processId: string,
   row: AgentRow,
 ): Promise<void> {
-  const reg = core.registry.within(tx);
-  const entry = await owned(reg, agentId, processId);
+  await syncEntry(core.registry.within(tx), agentId, processId, row);
+}
+
+/**
+ * `syncRegistry` with the registry alone (an operator's request, made without a host): the entry of
+ * `processId`, or of whichever process owns it when `processId` is undefined.
+ */
+export async function syncEntry(
+  reg: RegistryTx,
+  agentId: string,
+  processId: string | undefined,
+  row: AgentRow,
+): Promise<void> {
+  const entry = processId === undefined ? await reg.lookup(agentId) : await owned(reg, agentId, processId);
   if (entry === undefined) return;
   await reg.update(agentId, { health: healthOf(row), metadata: metadataOf(entry.metadata, row) });
 }

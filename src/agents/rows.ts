@@ -291,16 +291,20 @@ export async function checkpointSuccess(tx: Tx, c: Checkpoint): Promise<AgentRow
 }
 
 /**
- * A failed action: counters; the state is unchanged. The error streak grows, and when it reaches the
- * agent's `max_consecutive_errors` the agent pauses itself (`pause_reason` `consecutive_errors`).
+ * A failed action: counters; the state is unchanged. `final` says the failure is the outcome (a call, or
+ * a task's last attempt, or one that will not be retried): only then does the error streak grow — a
+ * task failing all its attempts counts once — and when the streak reaches the agent's
+ * `max_consecutive_errors` the agent pauses itself (`pause_reason` `consecutive_errors`). An attempt the
+ * queue retries counts in `failed` and marks the agent `error`, nothing more.
  */
-export async function checkpointFailure(tx: Tx, c: Checkpoint): Promise<AgentRow> {
-  const tripped = `status <> 'paused' AND consecutive_errors + 1 >= max_consecutive_errors`;
+export async function checkpointFailure(tx: Tx, c: Checkpoint, final = true): Promise<AgentRow> {
+  const streak = final ? 'consecutive_errors + 1' : 'consecutive_errors';
+  const tripped = `status <> 'paused' AND ${streak} >= max_consecutive_errors`;
   const rows = await tx.query<RawRow>(
     `UPDATE garrison_agent_states SET version = version + 1, failed = failed + 1, ` +
-      `consecutive_errors = consecutive_errors + 1, total_duration_ms = total_duration_ms + $3, ` +
+      `consecutive_errors = ${streak}, total_duration_ms = total_duration_ms + $3, ` +
       `pause_reason = CASE WHEN ${tripped} THEN 'consecutive_errors' ELSE pause_reason END, ` +
-      `status = CASE WHEN status = 'paused' OR consecutive_errors + 1 >= max_consecutive_errors ` +
+      `status = CASE WHEN status = 'paused' OR ${streak} >= max_consecutive_errors ` +
       `THEN 'paused' ELSE 'error' END, current_task = NULL, ` +
       `last_task_id = COALESCE(${param(tx, 4, 'bigint')}, last_task_id), ` +
       `last_outcome = COALESCE(${param(tx, 5, 'jsonb')}, last_outcome), updated_at = $6 ` +

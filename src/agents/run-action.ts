@@ -240,7 +240,8 @@ export async function runAction(
 
 /**
  * Checkpoints a failed action (or a task that could not even start: an unknown action, a bad payload):
- * the counters and the task's outcome; the agent pauses itself when the error streak reaches its limit.
+ * the counters and the task's outcome; the agent pauses itself when its streak of final failures (of
+ * distinct tasks and calls) reaches its limit.
  */
 export async function recordFailure(
   p: AgentProcState,
@@ -253,9 +254,12 @@ export async function recordFailure(
   const base = { id: hosted.id, incarnation: p.row.incarnation, durationMs, now: core.clock.now() };
   // A task that will be retried has no outcome yet: its next attempt must run, not be answered.
   const recorded = task !== undefined && !willRetry(task, error) ? task : undefined;
+  // Only a final failure counts toward the automatic pause: a task failing all its attempts is one
+  // failure of the agent, so one poison task cannot pause the agents of its capability.
+  const final = task === undefined || recorded !== undefined;
   const row = await core.store.transaction(async (tx) => {
     const taskOutcome = recorded && { id: recorded.id, outcome: storedOutcome({ ok: false, error }) };
-    const row = await checkpointFailure(tx, { ...base, state: undefined, task: taskOutcome });
+    const row = await checkpointFailure(tx, { ...base, state: undefined, task: taskOutcome }, final);
     if (recorded !== undefined) await sendReply(tx, core, recorded, { ok: false, error });
     if (trippedPause(row)) await syncRegistry(tx, core, hosted.id, p.processId, row);
     return row;

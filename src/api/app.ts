@@ -90,7 +90,7 @@ export function createApiApp(routes: readonly Route[], o: ApiAppOptions): Hono<A
   for (const r of routes)
     app.on(r.method, r.path, async (c) => {
       if (malformedPath(c.req.url)) return c.notFound();
-      o.auth.check(credentials(c), r.access);
+      c.set('caller', o.auth.check(credentials(c), r.access));
       const params = parsePart(r.params, c.req.param(), 'path parameters');
       const query = parsePart(r.query, c.req.query(), 'query');
       let body: unknown;

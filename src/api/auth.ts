@@ -86,8 +86,11 @@ export interface Credentials {
 }
 
 export interface Authenticator {
-  /** Throws 401, 403 or 429 unless the request may use a route of this access. */
-  check(request: Credentials, access: RouteAccess): void;
+  /**
+   * Throws 401, 403 or 429 unless the request may use a route of this access. Answers who is calling,
+   * for audit trails: `api:<token name>` for a named token, else `api`.
+   */
+  check(request: Credentials, access: RouteAccess): string;
 }
 
 const unauthorized = (message: string) =>
@@ -97,9 +100,10 @@ export function createAuthenticator(
   options: z.output<typeof authOptionsSchema> | undefined,
   clock: Clock,
 ): Authenticator {
-  if (options === undefined) return { check: () => undefined };
+  if (options === undefined) return { check: () => 'api' };
   const digests = options.tokens.map((t) => ({
     scope: t.scope,
+    name: t.name,
     digest: Buffer.from('token' in t ? hashApiToken(t.token) : t.sha256, 'hex'),
   }));
   const limiter = createFailureLimiter(
@@ -115,28 +119,29 @@ export function createAuthenticator(
       'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
     });
 
-  /** The scope of a presented token; every digest is compared, so timing tells nothing. */
-  const scopeOf = (token: string): ApiScope | undefined => {
+  /** The presented token's entry; every digest is compared, so timing tells nothing. */
+  const tokenOf = (token: string): (typeof digests)[number] | undefined => {
     const presented = Buffer.from(hashApiToken(token), 'hex');
-    let found: ApiScope | undefined;
-    for (const d of digests) if (timingSafeEqual(presented, d.digest)) found ??= d.scope;
+    let found: (typeof digests)[number] | undefined;
+    for (const d of digests) if (timingSafeEqual(presented, d.digest)) found ??= d;
     return found;
   };
 
   return {
     check(request, access) {
-      if (access === 'public') return;
+      if (access === 'public') return 'api';
       const header = request.authorization;
       if (header === undefined) throw unauthorized('send Authorization: Bearer <token>');
       const match = /^Bearer +(\S+)\s*$/i.exec(header);
-      const scope = match?.[1] === undefined ? undefined : scopeOf(match[1]);
-      if (scope === undefined) {
+      const entry = match?.[1] === undefined ? undefined : tokenOf(match[1]);
+      if (entry === undefined) {
         const retryAfterMs = limiter.fail(request.address ?? 'unknown');
         if (retryAfterMs > 0) throw tooMany(retryAfterMs);
         throw unauthorized('the token is not valid');
       }
-      if (access === 'admin' && scope !== 'admin')
+      if (access === 'admin' && entry.scope !== 'admin')
         throw new ApiError(403, 'forbidden', 'this token may only read; the route needs an admin token');
+      return entry.name === undefined ? 'api' : `api:${entry.name}`;
     },
   };
 }

@@ -15,6 +15,8 @@ export interface ApiEnv {
   Variables: {
     /** Methods allowed on the path, gathered when no route answered it (405 rather than 404). */
     allow?: readonly string[];
+    /** Who is calling, as the authenticator says (`api`, `api:<token name>`): for audit trails. */
+    caller?: string;
   };
 }
 

@@ -4,7 +4,7 @@
  * else about the tree can differ (seed flaw 6).
  */
 import type { AgentDefinition, AgentHost } from '../agents/index.js';
-import { agentQueueName, createAgentHost } from '../agents/index.js';
+import { agentQueueName, createAgentHost, errorPausedAgentsCheck } from '../agents/index.js';
 import {
   createMetricsCollector,
   createHealthMonitor,
@@ -257,6 +257,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   health.register(migrationsCurrentCheck(store));
   health.register(schedulerRunningCheck(scheduler));
   health.register(resourcesCheck(resources));
+  // Agents paused by a streak of failed tasks: degraded, with the reason, until resumed.
+  health.register(errorPausedAgentsCheck(store));
   /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
   // What this node serves, published with every heartbeat (work no live node can run is shown so).
   const serves = servesOf(options.workflows ?? [], options.agents ?? [], options.queues ?? []);

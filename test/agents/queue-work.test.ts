@@ -190,7 +190,7 @@ describe.each(adapters)('work on an agent queue on $name', (adapter) => {
     expect(info.counters.consecutiveErrors).toBe(2);
   });
 
-  it('a retryable failure is retried by the queue after its backoff; a final one is the outcome', async () => {
+  it('a retryable failure is retried by the queue after its backoff; a final one is the outcome, dead-lettered', async () => {
     f = await openFixture(adapter);
     const journal = newJournal();
     await f.host.start(counterAgent(journal), { id: 'w1' });
@@ -202,7 +202,9 @@ describe.each(adapters)('work on an agent queue on $name', (adapter) => {
     expect(journal.ran).toEqual(['flaky:1', 'flaky:2']);
 
     const final = await f.host.enqueue('w1', 'flaky', { failures: 1, retryable: false });
-    await eventually(async () => (await f!.queues.getTask(final.id)) === undefined, 'the task finished');
+    // Its failure is the outcome, and the task is a dead letter an operator can see and retry.
+    await eventually(async () => (await f!.queues.getTask(final.id))?.state === 'dead', 'dead-lettered');
+    expect((await f.queues.getTask(final.id))?.lastError).toMatch(/flaky/);
     expect(journal.ran).toEqual(['flaky:1', 'flaky:2', 'flaky:1']);
     expect((await f.host.get('w1')).counters).toMatchObject({ processed: 1, failed: 2 });
   });

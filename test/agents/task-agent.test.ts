@@ -61,7 +61,8 @@ describe.each(adapters)('task agent on $name', (adapter) => {
   });
 
   it('failing tasks are counted and pause the agent after the configured number in a row', async () => {
-    f = await openFixture(adapter);
+    // One attempt per task: each failure is final, and distinct final failures make the streak.
+    f = await openFixture(adapter, { maxAttempts: 1 });
     await f.host.start(agent(), { id: 'tasks', maxConsecutiveErrors: 2 });
     await f.host.enqueue('tasks', 'process_task', { taskType: 'analysis', data: 1 });
     await f.host.enqueue('tasks', 'process_task', { taskType: 'analysis', data: 2 });

@@ -1,7 +1,10 @@
-/** `/v1/agents`: list with filters, query with the registry's criteria, get one. */
+/**
+ * `/v1/agents`: list with filters, query with the registry's criteria, get one; an operator's pause,
+ * resume and stop (admin tokens; each request audited, see `operateAgent`).
+ */
 import { z } from 'zod';
-import { withAgentStatus } from '../../agents/index.js';
-import { Health, QueryOp, type PageOptions } from '../../registry/index.js';
+import { operateAgent, withAgentStatus, type AgentOperation } from '../../agents/index.js';
+import { createRegistry, Health, QueryOp, type PageOptions } from '../../registry/index.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
 import { id, idParam, limit, scalar } from './schemas.js';
@@ -9,8 +12,53 @@ import { id, idParam, limit, scalar } from './schemas.js';
 /** The `nextCursor` of the page before (opaque). */
 const cursor = z.string().min(1).max(4096).optional();
 
-export function agentRoutes({ registry, store }: ApiContext): Route[] {
+/** Pause's body: why (the agent's `pauseReason`; default `manual`). */
+const pauseBody = z.strictObject({ reason: z.string().min(1).max(500).optional() });
+
+const OPERATIONS: ReadonlyArray<{ operation: AgentOperation; summary: string }> = [
+  {
+    operation: 'pause',
+    summary:
+      'Pause an agent: it takes no new work, its running task finishes, the steps waiting on its queue ' +
+      'move to healthy agents of the capability; 200 with changed: false when it was paused already',
+  },
+  {
+    operation: 'resume',
+    summary:
+      'Resume an agent (its error streak starts from zero); 200 with changed: false when it was not paused',
+  },
+  {
+    operation: 'stop',
+    summary:
+      'Stop an agent: its host ends its process after the running task, its registry entry goes at once; ' +
+      '200 with changed: false when it was stopped already',
+  },
+];
+
+export function agentRoutes({ registry, store, clock }: ApiContext): Route[] {
+  // The operator's writes go through a registry over the same store, inside its own transactions.
+  const operator = { store, clock, registry: createRegistry({ store, clock }) };
+  const control = (operation: AgentOperation, summary: string) =>
+    route({
+      method: 'POST',
+      path: `/v1/agents/:id/${operation}`,
+      summary,
+      also: { 404: 'No agent has this id (agent_not_found); nothing is written' },
+      params: idParam,
+      ...(operation === 'pause' ? { body: pauseBody } : {}),
+      handle: async ({ params, body, context }) => {
+        const reason = (body as z.output<typeof pauseBody> | undefined)?.reason;
+        const answer = await operateAgent(operator, {
+          operation,
+          agentId: params.id,
+          actor: context.get('caller') ?? 'api',
+          ...(reason === undefined ? {} : { reason }),
+        });
+        return { json: { agent: answer } };
+      },
+    });
   return [
+    ...OPERATIONS.map((o) => control(o.operation, o.summary)),
     route({
       method: 'GET',
       path: '/v1/agents',
@@ -53,10 +101,7 @@ export function agentRoutes({ registry, store }: ApiContext): Route[] {
         cursor,
       }),
       handle: async ({ body }) => {
-        const found = await registry.queryPage(
-          body.criteria,
-          page(body.limit, body.cursor),
-        );
+        const found = await registry.queryPage(body.criteria, page(body.limit, body.cursor));
         return { json: { ...found, agents: await withAgentStatus(store, found.agents) } };
       },
     }),

@@ -1,8 +1,13 @@
-/** `garrison agents`: the agents in the registry. */
+/**
+ * `garrison agents [list|pause ID|resume ID|stop ID]`: the agents in the registry, and an operator's
+ * control of one (a store transaction, audited as `cli:<user>@<host>`; the agent's host follows it).
+ */
 import { Command } from 'commander';
-import { withAgentStatus } from '../../agents/index.js';
+import { hostname, userInfo } from 'node:os';
+import { operateAgent, withAgentStatus, type AgentOperation } from '../../agents/index.js';
 import { Health } from '../../registry/index.js';
-import { createOutput } from '../output.js';
+import { systemClock } from '../../runtime/index.js';
+import { createOutput, visible } from '../output.js';
 import { oneOf, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
@@ -10,8 +15,8 @@ import { table, when } from '../table.js';
 
 const healths = Object.values(Health);
 
-export function agentsCommand(): Command {
-  return new Command('agents')
+function listCommand(): Command {
+  return new Command('list')
     .description('list registered agents, by id, one page at a time')
     .addOption(storeOption())
     .option('--capability <name>', 'only agents with this capability')
@@ -53,6 +58,66 @@ export function agentsCommand(): Command {
         );
       });
     });
+}
+
+/** Who runs this command, for the audit trail. */
+function actor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No user entry for this uid (a container): the host still says where the request came from.
+  }
+  return `cli:${user}@${hostname()}`;
+}
+
+const DONE: Readonly<Record<AgentOperation, readonly [string, string]>> = {
+  pause: ['paused', 'was paused already'],
+  resume: ['resumed', 'was not paused'],
+  stop: ['stopped', 'was stopped already'],
+};
+
+function controlCommand(operation: AgentOperation, description: string): Command {
+  const command = new Command(operation)
+    .description(description)
+    .argument('<id>', 'agent id')
+    .addOption(storeOption())
+    .option('--json', 'print machine-readable JSON');
+  if (operation === 'pause')
+    command.option('--reason <text>', 'why (shown as its pause reason; default manual)');
+  return command.action(async (id: string, opts: { store: string; json?: boolean; reason?: string }) => {
+    await withSession(opts.store, async ({ store, registry }) => {
+      const agent = await operateAgent(
+        { store, registry, clock: systemClock },
+        {
+          operation,
+          agentId: id,
+          actor: actor(),
+          ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+        },
+      );
+      const [done, already] = DONE[operation];
+      createOutput(opts.json === true).result({ agent }, () =>
+        visible(`agent ${agent.agentId} ${agent.changed ? done : already}`),
+      );
+    });
+  });
+}
+
+export function agentsCommand(): Command {
+  const command = new Command('agents').description('list agents; pause, resume or stop one');
+  const subs = [
+    listCommand(),
+    controlCommand('pause', 'pause an agent: no new work; its running task finishes'),
+    controlCommand('resume', 'resume a paused agent (its error streak starts from zero)'),
+    controlCommand('stop', 'stop an agent: its host ends it; it runs again only when started'),
+  ];
+  for (const sub of subs)
+    command.addCommand(
+      sub.showHelpAfterError().exitOverride(),
+      sub.name() === 'list' ? { isDefault: true } : {},
+    );
+  return command;
 }
 
 interface Options {
