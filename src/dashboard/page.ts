@@ -17,6 +17,9 @@ export const DASHBOARD_ENDPOINTS = [
   'GET /v1/workflows',
   'GET /v1/workflows/:id',
   'GET /v1/agents',
+  'POST /v1/agents/:id/pause',
+  'POST /v1/agents/:id/resume',
+  'POST /v1/agents/:id/stop',
   'GET /v1/breakers',
   'POST /v1/breakers/:service/reset',
   'GET /v1/dead-letters',
@@ -101,7 +104,10 @@ async function refresh() {
   ok(agents, (a) => table('agents', a.agents, [['agent', (x) => x.id], ['capabilities', (x) => x.capabilities.join(', '), () => ''],
     ['health', (x) => x.health], ['status', (x) => (x.status || '') + (x.pauseReason ? ' (' + x.pauseReason + ')' : ''), (x) => x.status || ''],
     ['node', (x) => x.node, () => ''],
-    ['tasks', (x) => { const q = s.byQueue['agent:' + x.id]; return q ? q.queued + q.running : 0; }, () => '']]));
+    ['tasks', (x) => { const q = s.byQueue['agent:' + x.id]; return q ? q.queued + q.running : 0; }, () => ''],
+    // An operator's controls (admin token): pause or resume, and stop.
+    ['', (x) => (x.status === 'paused' ? button('resume', 'agent-resume', x.id) : button('pause', 'agent-pause', x.id)) +
+      button('stop', 'agent-stop', x.id), () => '', true]]));
   ok(breakers, (b) => table('breakers', b.breakers, [['service', (x) => x.service, () => ''], ['state', (x) => x.state],
     ['failures', (x) => x.totals.failures, () => ''], ['rejected', (x) => x.totals.rejections, () => ''],
     ['', (x) => (x.state === 'closed' ? '' : button('reset', 'reset', x.service)), () => '', true]]));
@@ -151,6 +157,7 @@ async function act(action, arg) {
   try {
     if (action === 'retry') await api('/v1/dead-letters/retry', { method: 'POST', body: JSON.stringify({ ids: [Number(arg)] }) });
     if (action === 'reset') await api('/v1/breakers/' + enc(arg) + '/reset', { method: 'POST' });
+    if (action.startsWith('agent-')) await api('/v1/agents/' + enc(arg) + '/' + action.slice(6), { method: 'POST' });
     await refresh();
   } catch (e) { $('updated').textContent = 'error: ' + e.message; $('updated').className = 'error'; }
 }

@@ -9,7 +9,7 @@ import { createApiToken, startApiServer, type ApiServer } from '../../src/api/in
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import type { Store } from '../../src/store/index.js';
 import { z } from 'zod';
-import { defineAction, defineAgent } from '../../src/agents/index.js';
+import { defineAction, defineAgent, listAuditEvents } from '../../src/agents/index.js';
 import { defineWorkflow } from '../../src/work/index.js';
 import { launchChromium } from '../support/chromium.js';
 import { adapters } from '../support/stores.js';
@@ -124,6 +124,30 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
     expect(await row('a-idle').locator('td.idle').textContent()).toBe('idle');
     // Two agents fit in one page: no next page to speak of.
     expect(await page!.locator('#agentsmore').textContent()).toBe('');
+  });
+
+  it("an agent's buttons pause, resume and stop it, each request audited", async () => {
+    const url = await serve();
+    await node!.agents.start(idler, { id: 'a-1' });
+    await page!.goto(url);
+    const button = (action: string) =>
+      page!.locator(`#agents button[data-action="${action}"][data-arg="a-1"]`);
+    await button('agent-pause').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await button('agent-pause').click();
+    await button('agent-resume').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect((await node!.agents.get('a-1')).status).toBe('paused');
+    await button('agent-resume').click();
+    await button('agent-pause').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect((await node!.agents.get('a-1')).status).not.toBe('paused');
+    await button('agent-stop').click();
+    // Stopped: its registry entry is gone, so is its row in the table.
+    await button('agent-stop').waitFor({ state: 'detached', timeout: SHOWN_WITHIN_MS });
+    expect((await node!.agents.get('a-1')).lifecycle).toBe('stopped');
+    expect((await listAuditEvents(store!, { target: 'a-1' })).map((e) => [e.actor, e.action])).toEqual([
+      ['api', 'agent.stop'],
+      ['api', 'agent.resume'],
+      ['api', 'agent.pause'],
+    ]);
   });
 
   it('with a token the page asks for it once, keeps it for the tab, and then shows the data', async () => {
