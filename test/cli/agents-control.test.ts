@@ -13,6 +13,8 @@ import {
   listAuditEvents,
   type AgentHost,
 } from '../../src/agents/index.js';
+import { PermanentError } from '../../src/errors.js';
+import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import { createRegistry } from '../../src/registry/index.js';
 import { createRuntime, VirtualClock, type Runtime } from '../../src/runtime/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -26,7 +28,17 @@ const worker = defineAgent({
   capabilities: ['work'],
   state: z.object({}),
   initialState: {},
-  actions: [defineAction({ name: 'work', input: z.object({}), output: z.null(), run: () => null })],
+  actions: [
+    defineAction({ name: 'work', input: z.object({}), output: z.null(), run: () => null }),
+    defineAction({
+      name: 'fail',
+      input: z.object({ n: z.number() }),
+      output: z.null(),
+      run: (_ctx, { n }) => {
+        throw new PermanentError(`task ${n} cannot work`);
+      },
+    }),
+  ],
 });
 
 describe.each(adapters)('garrison agents pause|resume|stop on $name', (adapter) => {
@@ -114,5 +126,43 @@ describe.each(adapters)('garrison agents pause|resume|stop on $name', (adapter) 
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/missing required argument 'id'/);
     expect(await listAuditEvents(store)).toEqual([]);
+  });
+
+  it('an agent paused by its errors is a health warning of its node and a warning line of garrison status', async () => {
+    const url = adapter.freshUrl();
+    const s = await openStore(url);
+    store = s;
+    let node: GarrisonNode | undefined;
+    try {
+      node = await startNode({ store: s, nodeName: 'status-node', agents: [worker] });
+      await node.agents.start(worker, { id: 'w9', maxConsecutiveErrors: 2 });
+      await node.agents.enqueue('w9', 'fail', { n: 1 });
+      await node.agents.enqueue('w9', 'fail', { n: 2 });
+      const n = node;
+      await eventually(async () => (await n.agents.get('w9')).status === 'paused', 'w9 paused itself');
+      const health = await node.health.run();
+      expect(health.status).toBe('degraded');
+      expect(health.reasons).toContainEqual(
+        expect.stringMatching(
+          /^agents: agent w9 paused itself after 2 tasks failed in a row \(last: .*task 2 cannot work\)/,
+        ),
+      );
+
+      const text = await cli('status', '--store', url);
+      expect(text.stdout).toMatch(
+        /^warning: agent w9 paused itself after 2 tasks failed in a row .*garrison agents resume w9\)$/m,
+      );
+      const json = lastJson<{ pausedByErrors: Array<{ agentId: string; consecutiveErrors: number }> }>(
+        (await cli('status', '--store', url, '--json')).stdout,
+      );
+      expect(json.pausedByErrors).toMatchObject([{ agentId: 'w9', consecutiveErrors: 2 }]);
+
+      // Resumed from the command line: the warning is gone.
+      expect((await cli('agents', 'resume', 'w9', '--store', url)).code).toBe(0);
+      expect((await node.health.run()).status).toBe('healthy');
+      expect((await cli('status', '--store', url)).stdout).not.toMatch(/warning: agent w9/);
+    } finally {
+      await node?.stop();
+    }
   });
 });

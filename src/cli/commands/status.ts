@@ -3,6 +3,7 @@
  * work that waits for want of a node, a consumer or an agent.
  */
 import { Command } from 'commander';
+import { errorPausedAgents } from '../../agents/index.js';
 import { parseNodeConfig } from '../../node/config.js';
 import type { HeldCounts } from '../../node/held.js';
 import { unconsumedWork } from '../../node/consumers.js';
@@ -85,7 +86,18 @@ export function statusCommand(): Command {
               registry: createRegistry({ store, clock: systemClock }),
             })
           : { queues: [], capabilities: [] };
-        const result = { store: status, nodes, workflows, tasks, agents, unserved, unconsumed };
+        // Agents that paused themselves after distinct tasks failed in a row: a warning, with the reason.
+        const pausedByErrors = ready ? await errorPausedAgents(store) : [];
+        const result = {
+          store: status,
+          nodes,
+          workflows,
+          tasks,
+          agents,
+          unserved,
+          unconsumed,
+          pausedByErrors,
+        };
         createOutput(opts.json === true).result(result, () =>
           [
             `store: ${status.dialect} ${status.location}`,
@@ -94,6 +106,7 @@ export function statusCommand(): Command {
             `workflows: ${line(workflows)}`,
             `tasks: ${line(tasks)}`,
             `agents: ${line(agents)}`,
+            ...pausedByErrors.map((p) => `warning: ${p.message}`),
             ...unserved.map((u) => `${u.message} (${u.runs} unfinished runs wait)`),
             ...unconsumed.queues.map((q) => `${q.message} (${q.tasks} queued tasks wait)`),
             ...unconsumed.capabilities.map(
