@@ -108,6 +108,12 @@ describe.each(adapters)('agent control over HTTP on $name', (adapter) => {
     await eventually(async () => (await h.queues.getTask(task.id)) === undefined, 'it works again');
 
     const trail = await listAuditEvents(h.store, { target: 'w1' });
+    // The trail over HTTP, for a read token: the same events, newest first.
+    const read = await call(h.url, 'GET', '/v1/audit-events?target=w1&limit=10', undefined, as(reader.token));
+    expect(read.status).toBe(200);
+    expect(read.json.events).toEqual(JSON.parse(JSON.stringify(trail)));
+    const none = await call(h.url, 'GET', '/v1/audit-events?target=nobody', undefined, as(reader.token));
+    expect(none.json.events).toEqual([]);
     expect(trail.map((e) => [e.actor, e.action, e.details])).toEqual([
       ['api:ops', 'agent.resume', { changed: true }],
       ['api:ops', 'agent.pause', { changed: false, reason: 'manual' }],

@@ -3,7 +3,7 @@
  * resume and stop (admin tokens; each request audited, see `operateAgent`).
  */
 import { z } from 'zod';
-import { operateAgent, withAgentStatus, type AgentOperation } from '../../agents/index.js';
+import { listAuditEvents, operateAgent, withAgentStatus, type AgentOperation } from '../../agents/index.js';
 import { createRegistry, Health, QueryOp, type PageOptions } from '../../registry/index.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
@@ -59,6 +59,15 @@ export function agentRoutes({ registry, store, clock }: ApiContext): Route[] {
     });
   return [
     ...OPERATIONS.map((o) => control(o.operation, o.summary)),
+    route({
+      method: 'GET',
+      path: '/v1/audit-events',
+      summary:
+        "Operators' requests (agent.pause, agent.resume, agent.stop), newest first: who, what, when, " +
+        'and whether it changed anything; of one target (an agent id) or all; at most limit (default 100)',
+      query: z.strictObject({ target: id.optional(), limit }),
+      handle: async ({ query }) => ({ json: { events: await listAuditEvents(store, query) } }),
+    }),
     route({
       method: 'GET',
       path: '/v1/agents',
