@@ -75,6 +75,8 @@ export interface DistributorStats {
 }
 
 export class TaskDistributor implements Dispatcher {
+  /** Every hand-off is a committed task row: a workflow waiting for one may be parked. */
+  readonly durable = true;
   private readonly o: TaskDistributorOptions;
   private readonly maxAttempts: number;
   private readonly sweepBatch: number;

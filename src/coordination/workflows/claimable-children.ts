@@ -22,6 +22,8 @@ export async function claimableChildren(
     `SELECT id FROM garrison_workflow_runs WHERE parent_id IN ${list} ` +
       "AND status IN ('pending', 'running', 'sleeping', 'waiting') " +
       'AND (owner IS NULL OR owner = $2 OR lease_until IS NULL OR lease_until < $3) ' +
+      // A parked child (waiting with nothing in memory) is taken up only once something wakes it.
+      "AND NOT (owner IS NULL AND status IN ('sleeping', 'waiting') AND (wake_at IS NULL OR wake_at > $3)) " +
       'ORDER BY created_at LIMIT $4',
     [JSON.stringify(parents), nodeId, now, limit],
   );

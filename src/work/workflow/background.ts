@@ -44,6 +44,10 @@ export interface BackgroundHost {
    */
   readonly takePending: (() => Promise<unknown>) | undefined;
   recover(): Promise<number>;
+  /** A wake-up for a run not executing here: take it up when this engine parked it. */
+  wakeParked(id: string): void;
+  /** A run ended elsewhere: forget it if this engine parked it. */
+  forgetParked(id: string): void;
   report(error: unknown): void;
 }
 
@@ -249,9 +253,11 @@ export class EngineBackground {
       for (const id of ids) {
         const exec = this.host.active.get(id);
         if (exec !== undefined) this.run(exec.refresh());
+        else this.host.wakeParked(id);
       }
       return;
     }
+    for (const id of ids) this.host.forgetParked(id);
     const waited = ids.filter((id) => this.host.waiters.has(id));
     if (waited.length === 0) return;
     this.run(

@@ -120,11 +120,15 @@ export async function dispatch(
     idempotencyKey: `${run.id}:${idx}`,
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
   };
+  // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
+  run.stepStarted();
   try {
     await dispatcher.dispatch(handOff, run.host.results);
   } catch (error) {
     if (run.halted !== undefined) return never();
     await run.host.results.failDispatched(run.id, idx, error);
+  } finally {
+    run.stepSettled();
   }
   const result = await outcome;
   const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, handOff);

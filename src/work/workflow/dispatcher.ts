@@ -42,6 +42,12 @@ export interface DispatchResults {
 export interface Dispatcher {
   dispatch(request: DispatchRequest, results: DispatchResults): Promise<void>;
   /**
+   * True when a request handed over survives a crash of this process (it is in the store): a run
+   * waiting for it may then be parked (docs/workflows.md), since nothing hands it off again. Default
+   * false: such a run stays in memory, and after a restart its request is handed off again.
+   */
+  readonly durable?: boolean;
+  /**
    * The step failed at its deadline (`timeoutMs`): drop what still waits for an agent, so that no agent
    * starts it late. Work an agent already holds is left to finish (its late answer is ignored).
    */

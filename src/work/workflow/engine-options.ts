@@ -59,6 +59,14 @@ export interface WorkflowEngineOptions {
    * SQLite has a single writer and always uses 1.
    */
   readonly maxFlushesInFlight?: number;
+  /**
+   * Park runs that only wait (a sleep, a signal, a child, a dispatched step): their execution leaves
+   * memory and their row is left unowned until something wakes them; then they are rebuilt from their
+   * journal (docs/workflows.md, _What a waiting run costs_). Default true.
+   */
+  readonly parkWaits?: boolean;
+  /** A wait whose timer is due sooner than this, in ms, keeps its run in memory instead. Default 1000. */
+  readonly parkMinWaitMs?: number;
 }
 
 export const optionsSchema = z.object({
@@ -67,6 +75,8 @@ export const optionsSchema = z.object({
   recoverIntervalMs: z.number().int().min(0).optional(),
   changePollMs: z.number().int().min(0).max(60_000).optional(),
   maxFlushesInFlight: z.number().int().min(1).max(64).optional(),
+  parkWaits: z.boolean().optional(),
+  parkMinWaitMs: z.number().int().min(0).max(86_400_000).optional(),
 });
 export const startOptionsSchema = z.object({ workflowId: z.string().min(1).max(200).optional() }).strict();
 export const listOptionsSchema = z

@@ -24,6 +24,7 @@ import { asError, errorInfo, WorkflowError, WorkflowErrorCode } from './errors.j
 import type { ExecutionHost, Outcome, RunExecution } from './execution.js';
 import { Executions } from './executions.js';
 import { postgresFlush } from './flush-postgres.js';
+import { Parking } from './parking.js';
 import type { FlushInput, FlushResult, FlushSql } from './flush-sql.js';
 import { sqliteFlush } from './flush-sqlite.js';
 import { timeOrderedId } from './ids.js';
@@ -41,7 +42,7 @@ import {
 } from './run-control.js';
 import { WorkflowRegistry } from './registry.js';
 import { releaseLeases } from './run-writes.js';
-import { findClaimable, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
+import { findClaimable, findParkedTimers, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
 import { PENDING_CHANNEL } from './channels.js';
 import { insertBatch, prepareBatch, type StartItem } from './start-batch.js';
 import type {
@@ -78,11 +79,14 @@ export class WorkflowEngine implements DispatchResults {
   private readonly control: ControlHost;
   private readonly defs = new WorkflowRegistry();
   private readonly runs: Executions;
+  private readonly parking: Parking;
   private readonly active: ReadonlyMap<string, RunExecution>;
   private readonly starting = new Map<string, Promise<boolean>>();
   private readonly report: (error: unknown) => void;
   private ready: Promise<void> | undefined;
   private isReady = false;
+  /** When the wake-ups of parked runs were last armed (the first look arms all, later ones what comes due). */
+  private watchedAt: number | undefined;
   private stopped = false;
 
   constructor(options: WorkflowEngineOptions) {
@@ -92,6 +96,8 @@ export class WorkflowEngine implements DispatchResults {
       recoverIntervalMs: options.recoverIntervalMs,
       changePollMs: options.changePollMs,
       maxFlushesInFlight: options.maxFlushesInFlight,
+      parkWaits: options.parkWaits,
+      parkMinWaitMs: options.parkMinWaitMs,
     });
     if (!parsed.success) throw invalid('workflow engine options', parsed.error.issues);
     this.options = options;
@@ -113,6 +119,7 @@ export class WorkflowEngine implements DispatchResults {
       leaseMs: this.leaseMs,
       definition: (name) => this.defs.get(name),
       ended: (id, outcome) => this.ended(id, outcome),
+      launched: (id) => this.parking.forget(id),
     });
     this.active = this.runs.active;
     this.waiters = new ResultWaiters(this.timers, this.clock);
@@ -120,8 +127,12 @@ export class WorkflowEngine implements DispatchResults {
       // SQLite: a few multi-row statements, group-committed with the store's other writes. PostgreSQL:
       // one statement per flush, atomic by itself, so no transaction round trips around it, and several
       // flushes can commit at once.
+      // A flush that hands results to other runs is a transaction: it may wake parked runs too.
       commit: postgres
-        ? (input) => flush(this.store, input, this.clock.now())
+        ? (input) =>
+            input.handoffs.length === 0
+              ? flush(this.store, input, this.clock.now())
+              : this.store.write((tx) => flush(tx, input, this.clock.now()))
         : (input) => this.store.write((tx) => flush(tx, input, this.clock.now())),
       maxInFlight: postgres ? (options.maxFlushesInFlight ?? 4) : 1,
       onControl: (runId, control) => this.active.get(runId)?.onControl(control),
@@ -140,6 +151,8 @@ export class WorkflowEngine implements DispatchResults {
       active: this.active,
       waiters: this.waiters,
       recover: () => this.recover(),
+      wakeParked: (id) => this.parking.wake(id),
+      forgetParked: (id) => this.parking.forget(id),
       report: this.report,
     });
     this.control = {
@@ -148,11 +161,37 @@ export class WorkflowEngine implements DispatchResults {
       writer: this.writer,
       active: this.active,
       background: this.background,
+      wakeParked: (id) => this.parking.wake(id),
       // With a supervisor driving runs, a run that needs an executor goes to it instead (onRunClaimable).
       executeRun: (id) => (this.handOff([id]) ? Promise.resolve() : this.executeRun(id)),
       claimAndLaunch: (ids) => (this.handOff(ids) ? Promise.resolve() : this.runs.claimAndLaunch(ids)),
     };
+    this.parking = new Parking({
+      store: this.store,
+      clock: this.clock,
+      timers: this.timers,
+      nodeId: this.nodeId,
+      minWaitMs: options.parkMinWaitMs ?? 1000,
+      drop: (exec) => this.runs.drop(exec),
+      takeUp: (id) => {
+        if (!this.stopped) this.background.run(this.control.claimAndLaunch([id]));
+      },
+      takeUpWoken: (id) => {
+        if (this.stopped) return;
+        if (this.options.autoExecute === false) this.handOff([id]);
+        else this.background.run(this.takeUpWoken(id));
+      },
+      run: (work) => this.background.run(work),
+    });
     this.host = this.runs.host = this.executionHost();
+  }
+
+  /**
+   * What this engine holds now: `executing`, runs whose code runs here (in memory), and `parked`, runs
+   * it parked while they wait (an index entry each; their executions are gone, rebuilt when they wake).
+   */
+  activity(): { readonly executing: number; readonly parked: number } {
+    return { executing: this.active.size, parked: this.parking.size };
   }
 
   /** Makes workflows known to this engine (needed before their runs can be started or recovered here). */
@@ -427,13 +466,16 @@ export class WorkflowEngine implements DispatchResults {
 
   /**
    * Takes over and resumes every unfinished run this node may execute: unowned ones, its own (after a
-   * restart), and those whose owner's lease has expired. Returns how many it resumed.
+   * restart), and those whose owner's lease has expired. Parked runs (waiting, with nothing in memory)
+   * need no takeover: it arms the wake-up of those with a wake-up time — all of them the first time,
+   * then those due before the next look — so that they wake on time even when the node that parked them
+   * is gone. Returns how many runs it resumed or now watches.
    */
   async recover(): Promise<number> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
     this.background.recovered();
-    let total = 0;
+    let total = await this.watchParked();
     for (;;) {
       const ids = await this.claimable(500);
       const launched =
@@ -444,6 +486,24 @@ export class WorkflowEngine implements DispatchResults {
     return total;
   }
 
+  /** Arms the wake-ups of parked runs of workflows registered here that this engine does not watch yet. */
+  private async watchParked(): Promise<number> {
+    const now = this.clock.now();
+    // Looked at most once a lease (the supervisor's launcher asks for claimable runs far more often).
+    if (this.watchedAt !== undefined && now - this.watchedAt < this.leaseMs) return 0;
+    const until = this.watchedAt === undefined ? undefined : now + 3 * this.leaseMs;
+    this.watchedAt = now;
+    let watched = 0;
+    for (const row of await findParkedTimers(this.store, until, 100_000)) {
+      // Those due already are claimable: taken up by the caller's claim.
+      if (row.wake_at <= now || !this.defs.has(row.name) || this.active.has(row.id)) continue;
+      if (this.parking.watches(row.id)) continue;
+      this.parking.watch(row.id, row.wake_at);
+      watched++;
+    }
+    return watched;
+  }
+
   /**
    * Ids of unfinished runs of workflows registered here that this node may take over now (pending, its
    * own, or with an expired lease), oldest first, not counting those executing here.
@@ -452,12 +512,15 @@ export class WorkflowEngine implements DispatchResults {
     // A supervisor asks first: from then on this engine hears wake-ups for the runs it will execute.
     if (!this.isReady) await this.ensureReady();
     const n = Math.max(1, Math.min(limit, 10_000));
+    await this.watchParked();
     const rows = await findClaimable(this.store, this.nodeId, this.clock.now(), n);
-    return rows.filter((r) => this.defs.has(r.name) && !this.active.has(r.id)).map((r) => r.id);
+    return rows
+      .filter((r) => this.defs.has(r.name) && !this.active.has(r.id) && !this.parking.isParking(r.id))
+      .map((r) => r.id);
   }
 
   /**
-   * Executes one run on this node until it ends or stops here (paused, taken over, engine stopped):
+   * Executes one run on this node until it ends or stops here (paused, parked, taken over, engine stopped):
    * the unit a supervised process drives. Takes the run over first when allowed. Resolves with the run
    * as stored afterwards.
    */
@@ -466,6 +529,8 @@ export class WorkflowEngine implements DispatchResults {
     if (!this.isReady) await this.ensureReady();
     const exec = this.active.get(id) ?? (await this.runs.claimAndLaunch([id]))[0];
     if (exec !== undefined) await exec.done;
+    // Parked: its row is left for whoever the wake-up goes to once the park has committed.
+    await this.parking.settled(id);
     return this.get(id);
   }
 
@@ -491,6 +556,7 @@ export class WorkflowEngine implements DispatchResults {
     this.writer.stop();
     await this.writer.idle();
     const ids = this.runs.haltAll();
+    this.parking.stop();
     this.timers.stop();
     this.waiters.failAll(
       new WorkflowError(WorkflowErrorCode.stopped, 'the engine stopped while a result was awaited'),
@@ -501,12 +567,19 @@ export class WorkflowEngine implements DispatchResults {
 
   // ---- internals ------------------------------------------------------------------------------------
 
+  /** A run woken by something handed in here, parked by another engine: executed here when it can be. */
+  private async takeUpWoken(id: string): Promise<void> {
+    const row = await readRun(this.store, id);
+    if (row?.status === 'pending' && row.owner === null && this.defs.has(row.name) && !this.active.has(id))
+      await this.runs.claimAndLaunch([id]);
+  }
+
   private ended(id: string, outcome: Outcome): void {
     const final = finalFromOutcome(outcome);
     if (final !== undefined) {
       this.waiters.resolve(id, final);
       this.background.done(id);
-    } else if (outcome.kind === 'halted') {
+    } else if (outcome.kind === 'halted' && outcome.reason !== 'parked') {
       this.options.onRunHalted?.(id, outcome.reason);
     }
   }
@@ -537,6 +610,9 @@ export class WorkflowEngine implements DispatchResults {
         });
       },
       handedOff: (runId, idx, entry) => handedOff(this.control, runId, idx, entry),
+      idle: (run) => {
+        if (this.options.parkWaits !== false) this.parking.consider(run);
+      },
       report: this.report,
     };
   }

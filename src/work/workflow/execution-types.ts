@@ -44,6 +44,8 @@ export interface ExecutionHost {
   cancelRun(id: string): Promise<void>;
   /** A result has been handed into another run's journal entry: wake that run. */
   handedOff(runId: string, idx: number, entry: JournalEntry): void;
+  /** The run may be doing nothing but wait: the engine looks whether to park it (`park.ts`). */
+  idle(run: RunExecution): void;
   report(error: unknown): void;
 }
 
@@ -53,9 +55,21 @@ export type Outcome =
   | { readonly kind: 'failed' | 'cancelled'; readonly error: WorkflowErrorInfo }
   | {
       readonly kind: 'halted';
-      readonly reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error';
+      readonly reason: 'paused' | 'lease_lost' | 'stopped' | 'store_error' | 'parked';
       readonly error?: unknown;
     };
+
+/** What parking a run that only waits writes and checks (`park.ts`). */
+export interface ParkPlan {
+  /** `sleeping` when every wait is a sleep or back-off, else `waiting`. */
+  readonly status: 'sleeping' | 'waiting';
+  /** The earliest timer of its waits (sleep, timeout, back-off, deadline): when it wakes by itself. */
+  readonly wakeAt: number | undefined;
+  /** Child and dispatched entries it waits for: a result handed in meanwhile wakes it at once. */
+  readonly waited: readonly number[];
+  /** Signals it has seen: any other one that arrived meanwhile wakes it at once. */
+  readonly seenSignals: readonly number[];
+}
 
 /** A run as handed to an execution. */
 export interface RunStart {
@@ -78,6 +92,7 @@ export type WaitResult =
 export interface Waiter {
   readonly kind: 'sleep' | 'signal' | 'child' | 'dispatch';
   readonly signalName: string | undefined;
+  readonly dueAt: number | undefined;
   timer: DueHandle | undefined;
   resolve(result: WaitResult): void;
   reject(error: Error): void;

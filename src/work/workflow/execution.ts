@@ -15,10 +15,10 @@ import type { DueHandle } from './due-timers.js';
 import { cancelledError, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 import {
   never,
-  noop,
   type Compensation,
   type ExecutionHost,
   type Outcome,
+  type ParkPlan,
   type RunStart,
   type WaitResult,
   type Waiter,
@@ -64,6 +64,8 @@ export class RunExecution {
   private pauseRequested = false;
   private pausing: Promise<void> | undefined;
   private inFlight = 0;
+  /** Ordered journal writes not committed yet: a run is parked only once they are. */
+  private writesPending = 0;
   private settledWaiters: Array<() => void> = [];
   private readonly waiters = new Map<number, Waiter>();
   private readonly unconsumed: SignalRecord[] = [];
@@ -177,8 +179,14 @@ export class RunExecution {
 
   /** Makes `write` part of the boundary; a failed write halts the run. */
   track(write: Promise<unknown>): void {
-    this.lastWrite = write.then(noop, this.trackedFailure);
+    this.writesPending++;
+    this.lastWrite = write.then(this.trackedSuccess, this.trackedFailure);
   }
+
+  private readonly trackedSuccess = (): void => {
+    this.writesPending--;
+    if (this.writesPending === 0 && this.waiters.size > 0) this.host.idle(this);
+  };
 
   /** One closure per execution, not one per write. */
   private readonly trackedFailure = (error: unknown): Promise<void> => {
@@ -203,7 +211,9 @@ export class RunExecution {
 
   stepSettled(): void {
     this.inFlight--;
-    if (this.inFlight === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
+    if (this.inFlight > 0) return;
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+    if (this.waiters.size > 0) this.host.idle(this);
   }
 
   /** Resolves once no step function of the run is running. */
@@ -221,10 +231,13 @@ export class RunExecution {
   ): Promise<WaitResult> {
     if (this.halted !== undefined) return never();
     if (this.cancelRequested) return Promise.reject(cancelledError(this.id));
+    // Overdue (a run rebuilt after its wake-up time): it ends at once, as an overdue sleep does.
+    if (dueAt !== undefined && dueAt <= this.host.clock.now()) return Promise.resolve({ kind: 'due' });
     return new Promise<WaitResult>((resolve, reject) => {
       const waiter: Waiter = {
         kind,
         signalName,
+        dueAt,
         timer: undefined,
         resolve: (result) => {
           this.waiters.delete(idx);
@@ -241,7 +254,34 @@ export class RunExecution {
         waiter.timer = this.host.timers.at(dueAt, () => waiter.resolve({ kind: 'due' }));
       this.waiters.set(idx, waiter);
       if (this.pauseRequested) void this.applyPause();
+      else this.host.idle(this);
     });
+  }
+
+  /**
+   * What parking this run needs, when all it does is wait — no step, hand-off or journal write in
+   * flight, no pause or cancel under way — and none of its waits is due within `minWaitMs` of `now`;
+   * undefined otherwise.
+   */
+  parkPlan(now: number, minWaitMs: number): ParkPlan | undefined {
+    if (this.halted !== undefined || this.fatal !== undefined) return undefined;
+    if (this.cancelRequested || this.pauseRequested || this.pausing !== undefined) return undefined;
+    if (this.inFlight > 0 || this.writesPending > 0 || this.waiters.size === 0 || this.haltTimers.size > 0)
+      return undefined;
+    let wakeAt: number | undefined;
+    let sleeping = true;
+    const waited: number[] = [];
+    for (const [idx, w] of this.waiters) {
+      if (w.dueAt !== undefined) {
+        if (w.dueAt - now < minWaitMs) return undefined;
+        wakeAt = wakeAt === undefined ? w.dueAt : Math.min(wakeAt, w.dueAt);
+      }
+      // A hand-off only this process knows of must be repeated after a crash: such a run stays here.
+      if (w.kind === 'dispatch' && this.host.dispatcher?.durable !== true) return undefined;
+      if (w.kind !== 'sleep') sleeping = false;
+      if (w.kind === 'child' || w.kind === 'dispatch') waited.push(idx);
+    }
+    return { status: sleeping ? 'sleeping' : 'waiting', wakeAt, waited, seenSignals: [...this.seenSignals] };
   }
 
   /** Takes the oldest signal named `name` not consumed yet. */

@@ -18,11 +18,15 @@ export interface ExecutionsOptions {
   readonly definition: (name: string) => WorkflowDefinition<unknown, unknown> | undefined;
   /** Called when an execution ends, after it left the active set. */
   readonly ended: (id: string, outcome: Outcome) => void;
+  /** Called when an execution begins. */
+  readonly launched: (id: string) => void;
 }
 
 export class Executions {
   /** Executions running here, by run id. */
   readonly active = new Map<string, RunExecution>();
+  /** Runs whose claim here is in flight. */
+  private readonly claiming = new Set<string>();
   /** Set once, right after construction (the host refers back to the engine). */
   host!: ExecutionHost;
 
@@ -53,8 +57,19 @@ export class Executions {
 
   /** Takes the runs over where allowed, loads their journals (one read for all) and executes them. */
   async claimAndLaunch(ids: readonly string[]): Promise<RunExecution[]> {
-    const wanted = ids.filter((id) => !this.active.has(id));
+    // A run being claimed here already is left to that claim: two claims of one run here would each
+    // bump its fence, and the one launched last could be the older.
+    const wanted = ids.filter((id) => !this.active.has(id) && !this.claiming.has(id));
     if (wanted.length === 0) return [];
+    for (const id of wanted) this.claiming.add(id);
+    try {
+      return await this.claimAndLaunchNow(wanted);
+    } finally {
+      for (const id of wanted) this.claiming.delete(id);
+    }
+  }
+
+  private async claimAndLaunchNow(wanted: readonly string[]): Promise<RunExecution[]> {
     const { store, nodeId, leaseMs, clock } = this.options;
     const now = clock.now();
     const claimed = await claimRuns(store, nodeId, wanted, now, now + leaseMs);
@@ -97,6 +112,17 @@ export class Executions {
     return true;
   }
 
+  /**
+   * Drops an execution that only waits, for its run to be parked: it leaves the active set at once and
+   * is halted (`parked`). False when it is not the execution of its run here any more.
+   */
+  drop(exec: RunExecution): boolean {
+    if (this.active.get(exec.id) !== exec) return false;
+    this.active.delete(exec.id);
+    exec.halt({ kind: 'halted', reason: 'parked' });
+    return true;
+  }
+
   /** Halts every execution (the engine stops); returns the ids of the runs that were executing. */
   haltAll(): string[] {
     const ids = [...this.active.keys()];
@@ -109,6 +135,7 @@ export class Executions {
     // A run taken over again by this very engine: the older execution must not write any more.
     this.active.get(exec.id)?.halt({ kind: 'halted', reason: 'lease_lost' });
     this.active.set(exec.id, exec);
+    this.options.launched(exec.id);
     void exec.done.then((outcome) => {
       if (this.active.get(exec.id) === exec) this.active.delete(exec.id);
       this.options.ended(exec.id, outcome);

@@ -1,4 +1,5 @@
 import { emptyResult, markShortfalls, type FlushSql } from './flush-sql.js';
+import { inJsonList, RUNS, UNPARK_STATUS } from './runs.js';
 
 /**
  * PostgreSQL: the whole flush is one call of `garrison_workflow_flush` (migration 0006), which takes each
@@ -105,6 +106,19 @@ export const postgresFlush: FlushSql = async (db, input, now) => {
         result.handedOff.add(`${row.r_id}:${row.r_idx}`);
         break;
     }
+  }
+  if (result.handedOff.size > 0) {
+    // A parked run that got a result becomes pending, for any node to take up. A flush with hand-offs
+    // runs in a transaction (the engine's writer sees to it), so this commits with the result.
+    const woken = [
+      ...new Set(
+        input.handoffs.filter((h) => result.handedOff.has(`${h.runId}:${h.idx}`)).map((h) => h.runId),
+      ),
+    ];
+    await db.execute(
+      `UPDATE ${RUNS} SET status = ${UNPARK_STATUS} WHERE id IN ${inJsonList('postgres', 1)}`,
+      [JSON.stringify(woken)],
+    );
   }
   markShortfalls(input.steps, written, result.fenced);
   for (const p of input.patches) if (!patched.has(p.runId)) result.fenced.add(p.runId);

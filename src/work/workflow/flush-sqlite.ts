@@ -15,6 +15,7 @@ import {
   type RunPatch,
   type StepRow,
 } from './flush-sql.js';
+import { UNPARK_STATUS } from './runs.js';
 
 const RUNS = 'garrison_workflow_runs';
 const STEPS = 'garrison_workflow_steps';
@@ -86,7 +87,8 @@ const HANDOFF =
   `UPDATE ${STEPS} SET status = $3, output = $4, error = $5, updated_at = $6 ` +
   "WHERE run_id = $1 AND idx = $2 AND kind = $7 AND status = 'pending'";
 
-const WAKE = `UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`;
+// A parked run that got a result becomes pending in the same transaction, for any node to take up.
+const WAKE = `UPDATE ${RUNS} SET wake_seq = wake_seq + 1, status = ${UNPARK_STATUS} WHERE id = $1`;
 
 async function writeRuns(
   db: Executor,

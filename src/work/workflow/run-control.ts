@@ -21,6 +21,8 @@ export interface ControlHost {
   readonly writer: JournalWriter;
   readonly active: ReadonlyMap<string, RunExecution>;
   readonly background: EngineBackground;
+  /** Something was handed to a run not executing here: take it up when this engine parked it. */
+  wakeParked(id: string): void;
   /** Takes the run over (when allowed) and executes it here until it ends or halts. */
   executeRun(id: string): Promise<unknown>;
   /** Takes the runs over (when allowed) and starts executing them here. */
@@ -119,7 +121,10 @@ export async function sendSignal(host: ControlHost, id: string, name: string, da
   }
   const exec = host.active.get(id);
   if (exec !== undefined) exec.deliverSignal({ seq, name, data: JSON.parse(text) as unknown });
-  else await host.background.wake([id]);
+  else {
+    host.wakeParked(id);
+    await host.background.wake([id]);
+  }
 }
 
 /** Journals the outcome of a dispatched step; false when the step was not waiting any more. */
@@ -162,5 +167,8 @@ export async function handOffDispatched(
 export function handedOff(host: ControlHost, runId: string, idx: number, entry: JournalEntry): void {
   const exec = host.active.get(runId);
   if (exec !== undefined) exec.deliver(idx, entry);
-  else host.background.run(host.background.wake([runId]));
+  else {
+    host.wakeParked(runId);
+    host.background.run(host.background.wake([runId]));
+  }
 }

@@ -3,7 +3,16 @@
  * renewal and release, pause/resume/cancel requests, and signals.
  */
 import type { Store, Tx } from '../../store/index.js';
-import { ACTIVE_SQL, FINAL_SQL, inJsonList, RUNS, type ClaimedRun } from './runs.js';
+import {
+  ACTIVE_SQL,
+  FINAL_SQL,
+  inJsonList,
+  notParkedSql,
+  PARKED_SQL,
+  RUNS,
+  UNPARK_STATUS,
+  type ClaimedRun,
+} from './runs.js';
 import type { WorkflowStatus } from './types.js';
 
 const SIGNALS = 'garrison_workflow_signals';
@@ -45,7 +54,10 @@ export async function insertSignal(
     );
     const seq = rows[0]?.seq;
     if (seq === undefined) return undefined;
-    await tx.execute(`UPDATE ${RUNS} SET wake_seq = wake_seq + 1 WHERE id = $1`, [runId]);
+    // A parked run is woken in the same transaction: it becomes pending, for any node to take up.
+    await tx.execute(`UPDATE ${RUNS} SET wake_seq = wake_seq + 1, status = ${UNPARK_STATUS} WHERE id = $1`, [
+      runId,
+    ]);
     await also?.(tx);
     return Number(seq);
   });
@@ -64,15 +76,19 @@ export async function claimRuns(
 ): Promise<ClaimedRun[]> {
   if (ids.length === 0) return [];
   // PostgreSQL: rows locked in id order, busy ones skipped (taken next time), so a claim never deadlocks
-  // with a journal flush.
-  const claimable = `status IN ${ACTIVE_SQL} AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3)`;
+  // with a journal flush. A claim of one run waits for its row instead: holding no other lock, it cannot
+  // deadlock, and a run woken from parking must not be skipped while its waking write commits.
+  const lock = ids.length === 1 ? 'FOR UPDATE' : 'FOR UPDATE SKIP LOCKED';
+  const claimable =
+    `status IN ${ACTIVE_SQL} AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $3) ` +
+    `AND ${notParkedSql(3)}`;
   return store.write((tx) =>
     tx.query<ClaimedRun>(
       `UPDATE ${RUNS} SET owner = $1, lease_until = $2, fence = fence + 1, ` +
         "status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, updated_at = $3 " +
         (tx.dialect === 'postgres'
           ? `WHERE id IN (SELECT id FROM ${RUNS} WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} ` +
-            'ORDER BY id FOR UPDATE SKIP LOCKED) '
+            `ORDER BY id ${lock}) `
           : `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} `) +
         'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
       [nodeId, leaseUntil, now, JSON.stringify(ids)],
@@ -97,7 +113,7 @@ export async function renewLeases(store: Store, nodeId: string, leaseUntil: numb
 }
 
 /**
- * Asks for a pause. A pending run (nobody executing it) is paused at once; otherwise the owner carries
+ * Asks for a pause. A pending or parked run (nobody executing it) is paused at once; otherwise the owner carries
  * it out at its next step boundary. Returns the run's status after the request, or undefined when the
  * run is not unfinished.
  */
@@ -109,8 +125,10 @@ export async function requestPause(
 ): Promise<WorkflowStatus | undefined> {
   const rows = await store.write(async (tx) => {
     const changed = await tx.query<{ status: WorkflowStatus }>(
-      `UPDATE ${RUNS} SET control = CASE WHEN status = 'pending' THEN NULL ELSE 'pause' END, ` +
-        "status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END, " +
+      // Nobody executes a pending or parked run: it is paused at once.
+      `UPDATE ${RUNS} SET control = CASE WHEN status = 'pending' OR ${PARKED_SQL} THEN NULL ELSE 'pause' END, ` +
+        `status = CASE WHEN status = 'pending' OR ${PARKED_SQL} THEN 'paused' ELSE status END, ` +
+        `wake_at = CASE WHEN status = 'pending' OR ${PARKED_SQL} THEN NULL ELSE wake_at END, ` +
         "owner = CASE WHEN status = 'pending' THEN NULL ELSE owner END, updated_at = $2 " +
         `WHERE id = $1 AND status IN ${ACTIVE_SQL} AND control IS NULL RETURNING status`,
       [id, now],
@@ -161,7 +179,7 @@ export async function requestResume(
 }
 
 /**
- * Asks for cancellation. A paused run goes back to `pending` (someone must run its compensations).
+ * Asks for cancellation. A paused or parked run goes back to `pending` (someone must run its compensations).
  * Returns the status after the request, or undefined when the run is finished or missing.
  */
 export async function requestCancel(
@@ -172,8 +190,9 @@ export async function requestCancel(
 ): Promise<WorkflowStatus | undefined> {
   const rows = await store.write(async (tx) => {
     const changed = await tx.query<{ status: WorkflowStatus }>(
+      // A parked run is woken: it becomes pending, and whoever takes it up carries the cancel out.
       `UPDATE ${RUNS} SET control = 'cancel', ` +
-        "status = CASE WHEN status = 'paused' THEN 'pending' ELSE status END, updated_at = $2 " +
+        `status = CASE WHEN status = 'paused' OR ${PARKED_SQL} THEN 'pending' ELSE status END, updated_at = $2 ` +
         `WHERE id = $1 AND status NOT IN ${FINAL_SQL} RETURNING status`,
       [id, now],
     );

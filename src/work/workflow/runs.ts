@@ -8,6 +8,19 @@ const SIGNALS = 'garrison_workflow_signals';
 export const ACTIVE_SQL = "('pending', 'running', 'sleeping', 'waiting')";
 export const FINAL_SQL = "('completed', 'failed', 'cancelled')";
 
+/**
+ * A parked run: waiting with no owner and nothing in memory anywhere (`park.ts`). Whatever wakes it
+ * turns it `pending` in its own transaction (`UNPARK_STATUS`), or its `wake_at` passes.
+ */
+export const PARKED_SQL = "(owner IS NULL AND status IN ('sleeping', 'waiting'))";
+
+/** Runs that may be taken over at `$n` (now): not parked, or parked with a wake-up time that has come. */
+export const notParkedSql = (n: number): string =>
+  `NOT (owner IS NULL AND status IN ('sleeping', 'waiting') AND (wake_at IS NULL OR wake_at > $${n}))`;
+
+/** The status after a wake-up: a parked run becomes `pending`, for any node to take it up. */
+export const UNPARK_STATUS = `CASE WHEN ${PARKED_SQL} THEN 'pending' ELSE status END`;
+
 /** `(subquery)` yielding the elements of a JSON array bound at `$n` (strings, or integers with `int`). */
 export function inJsonList(dialect: Dialect, n: number, type: 'text' | 'int' = 'text'): string {
   if (dialect === 'sqlite') return `(SELECT value FROM json_each($${n}))`;
@@ -234,10 +247,24 @@ export async function findClaimable(
 ): Promise<Array<{ id: string; name: string }>> {
   return db.query<{ id: string; name: string }>(
     `SELECT id, name FROM ${RUNS} WHERE status IN ${ACTIVE_SQL} ` +
-      'AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $2) ' +
+      `AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $2) AND ${notParkedSql(2)} ` +
       'ORDER BY created_at LIMIT $3',
     [nodeId, now, limit],
   );
+}
+
+/** Parked runs with a wake-up time up to `until` (undefined: any), soonest first. */
+export async function findParkedTimers(
+  db: Executor,
+  until: number | undefined,
+  limit: number,
+): Promise<Array<{ id: string; name: string; wake_at: number }>> {
+  const rows = await db.query<{ id: string; name: string; wake_at: number }>(
+    `SELECT id, name, wake_at FROM ${RUNS} WHERE ${PARKED_SQL} AND wake_at IS NOT NULL ` +
+      `${until === undefined ? '' : 'AND wake_at <= $2 '}ORDER BY wake_at LIMIT $1`,
+    until === undefined ? [limit] : [limit, until],
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name, wake_at: Number(r.wake_at) }));
 }
 
 /** Controls of runs this node owns that carry a pause or cancel request (a missed wake-up's fallback). */

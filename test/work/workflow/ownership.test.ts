@@ -172,14 +172,19 @@ describe.each(adapters)('ownership, recovery and fencing on $name', (adapter) =>
     const parentRun = engine.executeRun('whole-1');
     await until(() => pending.length === 2, 'the child is created pending');
     expect(pending[1]).toBe('whole-1:0');
+    // Waiting for its child, the parent is parked: its execution here ends, holding nothing.
+    expect(await parentRun).toMatchObject({ status: 'waiting', owner: undefined });
+    expect(engine.activity()).toEqual({ executing: 0, parked: 1 });
     expect(await engine.executeRun('whole-1:0')).toMatchObject({ status: 'completed', output: 42 });
-    expect(await parentRun).toMatchObject({ status: 'completed', output: 42, owner: 'node-a' });
+    // The child's result wakes it: rebuilt from its journal, it finishes here.
     expect(await handle.result()).toBe(42);
+    expect(await handle.get()).toMatchObject({ status: 'completed', output: 42, owner: 'node-a' });
   });
 
   it('the engine renews the leases of its runs while they run', async () => {
     const h = await harnesses.create(adapter);
-    const engine = h.engine({ leaseMs: LEASE });
+    // Kept in memory while it sleeps (a parked run has no owner, so no lease to renew).
+    const engine = h.engine({ leaseMs: LEASE, parkWaits: false });
     const wf = defineWorkflow('sleeper', async (ctx) => ctx.sleep(10 * LEASE));
     const { workflowId } = await engine.start(wf, null);
     await until(async () => (await engine.get(workflowId))?.status === 'sleeping', 'the run sleeps');
