@@ -13,9 +13,15 @@ import { PermanentError } from '../../src/errors.js';
 import { createHealthChecks } from '../../src/governance/index.js';
 import { createWorkflowEngine, defineWorkflow, type WorkflowEngine } from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
-import { eventually, openFixture, type Fixture } from './support.js';
+import { eventually, gate, openFixture, type Fixture } from './support.js';
 
-/** `poison` throws a plain Error (retried by the queue) every time; `bad` fails for good at once. */
+/** Held by `slow` tasks until the test opens it. */
+let held = gate();
+
+/**
+ * `poison` throws a plain Error (retried by the queue) every time; `bad` fails for good at once; `slow`
+ * fails for good once `held` opens.
+ */
 const worker = defineAgent({
   type: 'worker',
   capabilities: ['work'],
@@ -24,18 +30,21 @@ const worker = defineAgent({
   actions: [
     defineAction({
       name: 'run',
-      input: z.object({ n: z.number().int(), kind: z.enum(['good', 'poison', 'bad']) }),
+      input: z.object({ n: z.number().int(), kind: z.enum(['good', 'poison', 'bad', 'slow']) }),
       output: z.object({ n: z.number().int(), by: z.string() }),
-      run: (ctx, { n, kind }) => {
+      run: async (ctx, { n, kind }) => {
+        if (kind === 'slow') await held.promise;
         if (kind === 'poison') throw new Error(`poison task ${n}`);
-        if (kind === 'bad') throw new PermanentError(`bad task ${n}`);
+        if (kind === 'bad' || kind === 'slow') throw new PermanentError(`bad task ${n}`);
         return { n, by: ctx.agentId };
       },
     }),
   ],
 });
 
-const job = defineWorkflow('job', async (ctx, input: { n: number; kind: 'good' | 'poison' | 'bad' }) =>
+type Kind = 'good' | 'poison' | 'bad' | 'slow';
+
+const job = defineWorkflow('job', async (ctx, input: { n: number; kind: Kind }) =>
   ctx.dispatch<{ n: number; by: string }>('work', 'run', input),
 );
 
@@ -43,6 +52,7 @@ describe.each(adapters)('poison tasks and the automatic pause on $name', (adapte
   let f: Fixture | undefined;
   let engine: WorkflowEngine | undefined;
   afterEach(async () => {
+    held.open();
     await engine?.stop();
     await f?.close();
     f = undefined;
@@ -74,6 +84,27 @@ describe.each(adapters)('poison tasks and the automatic pause on $name', (adapte
     engine = built;
     await fixture.reopen({ distributor });
     return { f: fixture, engine: built, distributor };
+  }
+
+  /** Starts runs one after the other, each once the one before has parked its step (so they park in order). */
+  async function startParked(
+    f: Fixture,
+    engine: WorkflowEngine,
+    inputs: ReadonlyArray<{ n: number; kind: Kind }>,
+  ) {
+    const parked = await f.queues.listTasks({ queue: 'dispatch:work', states: ['queued'], limit: 10 });
+    const before = parked.length;
+    const runs = [];
+    for (const input of inputs) {
+      runs.push(await engine.start(job, input));
+      await eventually(
+        async () =>
+          (await f.queues.listTasks({ queue: 'dispatch:work', states: ['queued'], limit: 10 })).length ===
+          before + runs.length,
+        `step ${runs.length} parked`,
+      );
+    }
+    return runs;
   }
 
   it('100 good tasks and 1 poison task: all 100 complete, the poison one is dead-lettered, no agent pauses', async () => {
@@ -133,16 +164,14 @@ describe.each(adapters)('poison tasks and the automatic pause on $name', (adapte
     expect((await health.run()).status).toBe('healthy');
 
     // Nobody serves `work` yet: every step parks, in the order dispatched.
-    const bad = [
-      await engine.start(job, { n: 1, kind: 'bad' }),
-      await engine.start(job, { n: 2, kind: 'bad' }),
-    ];
-    const good = [];
-    for (let n = 3; n <= 5; n++) good.push(await engine.start(job, { n, kind: 'good' }));
-    await eventually(
-      async () =>
-        (await f.queues.listTasks({ queue: 'dispatch:work', states: ['queued'], limit: 10 })).length === 5,
-      'five steps parked',
+    const bad = await startParked(f, engine, [
+      { n: 1, kind: 'bad' },
+      { n: 2, kind: 'bad' },
+    ]);
+    const good = await startParked(
+      f,
+      engine,
+      [3, 4, 5].map((n) => ({ n, kind: 'good' as const })),
     );
     await f.host.start(worker, { id: 'w1', maxConsecutiveErrors: 2 });
     await distributor.sweep();
@@ -183,5 +212,35 @@ describe.each(adapters)('poison tasks and the automatic pause on $name', (adapte
     await f.host.resume('w1');
     expect((await health.run()).status).toBe('healthy');
     expect((await f.host.get('w1')).counters.consecutiveErrors).toBe(0);
+  });
+
+  it('the steps waiting on an agent that paused itself move to a healthy agent of the capability', async () => {
+    const { f, engine, distributor } = await setUp();
+    held = gate();
+    // Parked first, then all routed to w1, the only agent: one slow failing task, one failing, three good.
+    const runs = await startParked(f, engine, [
+      { n: 1, kind: 'slow' },
+      { n: 2, kind: 'bad' },
+    ]);
+    const good = await startParked(
+      f,
+      engine,
+      [3, 4, 5].map((n) => ({ n, kind: 'good' as const })),
+    );
+    await f.host.start(worker, { id: 'w1', maxConsecutiveErrors: 2 });
+    await distributor.sweep();
+    await eventually(async () => (await f.host.get('w1')).queue.queued === 4, 'w1 holds the rest');
+    // A healthy agent of the capability is there before w1 pauses itself.
+    await f.host.start(worker, { id: 'w2' });
+    held.open();
+    for (const r of runs)
+      expect(await r.result().catch((e: unknown) => (e as { code: string }).code)).toBe('workflow_failed');
+    await eventually(async () => (await f.host.get('w1')).status === 'paused', 'w1 paused itself');
+    await distributor.sweep();
+    const done = await Promise.all(good.map((r) => r.result()));
+    expect(done).toEqual([3, 4, 5].map((n) => ({ n, by: 'w2' })));
+    // Moved straight to w2: parked only at dispatch, before any agent served `work`.
+    expect(distributor.stats()).toMatchObject({ rerouted: 3, parked: 5 });
+    expect((await f.host.get('w1')).queue.queued).toBe(0);
   });
 });
