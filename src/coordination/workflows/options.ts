@@ -19,8 +19,8 @@ export interface WorkflowSupervisorOptions {
   /** Workflows this node executes (more with `register`). Default none. */
   readonly workflows?: ReadonlyArray<WorkflowDefinition<unknown, unknown>>;
   /**
-   * Runs executing here at once, one `WorkflowServer` process each. Runs past it stay `pending` in the
-   * store until a server ends. Children of runs executing here are started past it (see
+   * Runs executing code here at once, one `WorkflowServer` process each; a run that only waits is
+   * parked and holds none. Runs past it stay `pending` in the store until a server ends. Children of runs executing here are started past it (see
    * docs/coordination.md). Default 100.
    */
   readonly maxRunning?: number;

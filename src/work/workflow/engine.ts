@@ -42,7 +42,15 @@ import {
 } from './run-control.js';
 import { WorkflowRegistry } from './registry.js';
 import { releaseLeases } from './run-writes.js';
-import { findClaimable, findParkedTimers, listRuns, loadTimedJournal, readRun, toRun } from './runs.js';
+import {
+  findClaimable,
+  findParkedTimers,
+  listRuns,
+  loadTimedJournal,
+  readRun,
+  toRun,
+  wakeDueParked,
+} from './runs.js';
 import { PENDING_CHANNEL } from './channels.js';
 import { insertBatch, prepareBatch, type StartItem } from './start-batch.js';
 import type {
@@ -176,6 +184,7 @@ export class WorkflowEngine implements DispatchResults {
       takeUp: (id) => {
         if (!this.stopped) this.background.run(this.control.claimAndLaunch([id]));
       },
+      wakeDue: (ids) => wakeDueParked(this.store, this.clock.now(), ids),
       takeUpWoken: (id) => {
         if (this.stopped) return;
         if (this.options.autoExecute === false) this.handOff([id]);
@@ -493,6 +502,8 @@ export class WorkflowEngine implements DispatchResults {
     if (this.watchedAt !== undefined && now - this.watchedAt < this.leaseMs) return 0;
     const until = this.watchedAt === undefined ? undefined : now + 3 * this.leaseMs;
     this.watchedAt = now;
+    // Those whose time came while nobody watched them (their node is gone) turn pending, to be claimed.
+    await wakeDueParked(this.store, now);
     let watched = 0;
     for (const row of await findParkedTimers(this.store, until, 100_000)) {
       // Those due already are claimable: taken up by the caller's claim.

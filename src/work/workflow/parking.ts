@@ -22,6 +22,8 @@ export interface ParkingHost {
   drop(run: RunExecution): boolean;
   /** Takes the run up again (here, or through the supervisor). */
   takeUp(id: string): void;
+  /** Turns those of these parked runs whose wake-up time has come pending; their ids. */
+  wakeDue(ids: readonly string[]): Promise<string[]>;
   /** Takes a run another engine parked up here, if it is woken and its workflow is registered here. */
   takeUpWoken(id: string): void;
   /** Background work: errors reported, waited for by `stop`. */
@@ -37,6 +39,7 @@ export class Parking {
   private readonly writes = new Map<string, Promise<void>>();
   private readonly candidates = new Set<RunExecution>();
   private scheduled = false;
+  private dueIds: string[] = [];
   private stopped = false;
 
   constructor(private readonly host: ParkingHost) {}
@@ -152,11 +155,27 @@ export class Parking {
     if (this.stopped || this.parking.has(id)) return;
     this.parked.get(id)?.cancel();
     if (wakeAt !== undefined && wakeAt <= this.host.clock.now()) {
-      this.parked.delete(id);
-      this.host.takeUp(id);
+      this.due(id);
       return;
     }
-    this.parked.set(id, wakeAt === undefined ? undefined : this.host.timers.at(wakeAt, () => this.wake(id)));
+    this.parked.set(id, wakeAt === undefined ? undefined : this.host.timers.at(wakeAt, () => this.due(id)));
+  }
+
+  /** A parked run's wake-up time came: its row turns pending (those due together in one write), then it is taken up. */
+  private due(id: string): void {
+    this.parked.delete(id);
+    this.dueIds.push(id);
+    if (this.dueIds.length > 1) return;
+    setImmediate(() => {
+      const ids = this.dueIds;
+      this.dueIds = [];
+      if (this.stopped) return;
+      this.host.run(
+        this.host.wakeDue(ids).then((woken) => {
+          for (const w of woken) this.host.takeUp(w);
+        }),
+      );
+    });
   }
 
   /** Whether this engine watches the run (it parked it, or armed its wake-up). */

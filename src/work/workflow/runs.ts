@@ -1,5 +1,5 @@
 /** Reads of runs, journals and signals (the writes outside the hot path are in `run-writes.ts`). */
-import { parseJson, type Dialect, type Executor } from '../../store/index.js';
+import { parseJson, type Dialect, type Executor, type Store } from '../../store/index.js';
 import type { StepKind, WorkflowErrorInfo, WorkflowRun, WorkflowStatus } from './types.js';
 
 export const RUNS = 'garrison_workflow_runs';
@@ -245,12 +245,30 @@ export async function findClaimable(
   now: number,
   limit: number,
 ): Promise<Array<{ id: string; name: string }>> {
+  // Two index ranges, never the parked runs (unowned and sleeping or waiting, however many): pending
+  // runs, oldest first (status, created_at), and owned ones (the active index, past its unowned rows).
+  // A parked run becomes claimable by turning pending (`wakeDueParked` for those whose time came).
+  const lease = '(owner = $1 OR lease_until IS NULL OR lease_until < $2)';
   return db.query<{ id: string; name: string }>(
-    `SELECT id, name FROM ${RUNS} WHERE status IN ${ACTIVE_SQL} ` +
-      `AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $2) AND ${notParkedSql(2)} ` +
-      'ORDER BY created_at LIMIT $3',
+    `SELECT id, name FROM (SELECT * FROM (SELECT id, name, created_at FROM ${RUNS} WHERE status = 'pending' ` +
+      `AND (owner IS NULL OR ${lease}) ORDER BY created_at LIMIT $3) AS p UNION ALL ` +
+      `SELECT * FROM (SELECT id, name, created_at FROM ${RUNS} WHERE status IN ('running', 'sleeping', 'waiting') ` +
+      `AND owner IS NOT NULL AND ${lease} ORDER BY created_at LIMIT $3) AS o) AS c ORDER BY created_at LIMIT $3`,
     [nodeId, now, limit],
   );
+}
+
+/** Turns parked runs whose wake-up time has come pending (all such, or those of `ids`); returns their ids. */
+export async function wakeDueParked(store: Store, now: number, ids?: readonly string[]): Promise<string[]> {
+  const rows = await store.write((tx) =>
+    tx.query<{ id: string }>(
+      `UPDATE ${RUNS} SET status = 'pending' WHERE ${PARKED_SQL} AND wake_at IS NOT NULL AND wake_at <= $1` +
+        (ids === undefined ? '' : ` AND id IN ${inJsonList(tx.dialect, 2)}`) +
+        ' RETURNING id',
+      ids === undefined ? [now] : [now, JSON.stringify(ids)],
+    ),
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Parked runs with a wake-up time up to `until` (undefined: any), soonest first. */
