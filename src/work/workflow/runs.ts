@@ -248,12 +248,16 @@ export async function findClaimable(
   // Two index ranges, never the parked runs (unowned and sleeping or waiting, however many): pending
   // runs, oldest first (status, created_at), and owned ones (the active index, past its unowned rows).
   // A parked run becomes claimable by turning pending (`wakeDueParked` for those whose time came).
+  // SQLite would take the status index for the owned range and walk every parked row: named here (the
+  // term the partial index is defined by must appear as it is).
   const lease = '(owner = $1 OR lease_until IS NULL OR lease_until < $2)';
+  const active = db.dialect === 'sqlite' ? `${RUNS} INDEXED BY garrison_workflow_runs_active` : RUNS;
   return db.query<{ id: string; name: string }>(
     `SELECT id, name FROM (SELECT * FROM (SELECT id, name, created_at FROM ${RUNS} WHERE status = 'pending' ` +
       `AND (owner IS NULL OR ${lease}) ORDER BY created_at LIMIT $3) AS p UNION ALL ` +
-      `SELECT * FROM (SELECT id, name, created_at FROM ${RUNS} WHERE status IN ('running', 'sleeping', 'waiting') ` +
-      `AND owner IS NOT NULL AND ${lease} ORDER BY created_at LIMIT $3) AS o) AS c ORDER BY created_at LIMIT $3`,
+      `SELECT * FROM (SELECT id, name, created_at FROM ${active} WHERE status IN ${ACTIVE_SQL} ` +
+      `AND status <> 'pending' AND owner IS NOT NULL AND ${lease} ORDER BY created_at LIMIT $3) AS o) AS c ` +
+      'ORDER BY created_at LIMIT $3',
     [nodeId, now, limit],
   );
 }
