@@ -44,3 +44,20 @@ export function listOf<T extends string>(values: readonly T[]) {
     return [...new Set([...(previous ?? []), ...parts.map(one)])];
   };
 }
+
+const DURATION_UNITS = new Map<string, number>([
+  ['ms', 1],
+  ['s', 1000],
+  ['m', 60_000],
+  ['h', 3_600_000],
+  ['d', 86_400_000],
+]);
+
+/** A duration such as `7d`, `12h`, `30m`, `45s` or `500ms`, in ms. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+  const ms = match === null ? NaN : Number(match[1]) * DURATION_UNITS.get(match[2]!)!;
+  if (!Number.isSafeInteger(ms))
+    throw new InvalidArgumentError(`must be a duration such as 7d, 12h, 30m, 45s or 500ms, not "${value}"`);
+  return ms;
+}

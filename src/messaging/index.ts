@@ -34,6 +34,7 @@ export type {
   DeadLetterListOptions,
   DeadLetterQueue,
 } from './delivery/dead-letters.js';
+export { purgeDeadLetterBatch } from './delivery/dead-letters.js';
 export {
   createSignalBus,
   SIGNAL_DROPPED,

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../governance/index.js';
 import { DEFAULT_STORE_URL } from '../store/index.js';
+import { retentionSchema } from './retention.js';
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -55,6 +56,8 @@ export const nodeConfigSchema = z.strictObject({
   limits: z
     .partialRecord(z.enum(RESOURCE_KINDS as [ResourceKind, ...ResourceKind[]]), z.number().int().min(1))
     .optional(),
+  /** How long finished work is kept (`retention.ts`): runs, tasks and dead letters 7 days by default. */
+  retention: retentionSchema.prefault({}),
   /** How long a graceful stop waits for the tree to stop before killing what is left, in ms. Default 10000. */
   drainTimeoutMs: ms(0, 600_000).default(10_000),
   /**

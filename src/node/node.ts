@@ -58,6 +58,7 @@ import {
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
+import { startRetention, type RetentionReport } from './retention.js';
 import { servesOf } from './serves.js';
 import { ServiceTable } from './service.js';
 import { nodeTree, SERVICE_SHUTDOWN_MS, type NodeParts } from './tree.js';
@@ -73,6 +74,8 @@ declare module '../telemetry/events.js' {
 export interface NodeEvents {
   /** A killed service's component failed to stop (its resources may be held until the node stops). */
   'node.service_stop_failed': { readonly error: unknown };
+  /** The retention purge ran on this node: what it deleted (docs/node.md, "Retention"). */
+  'node.retention_purged': RetentionReport;
 }
 const SWEEP = 'garrison.distributor.sweep';
 const HEALTH_CHECK = 'garrison.health.check';
@@ -437,5 +440,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return stopping;
     },
   };
+  try {
+    await startRetention(store, timers, config.retention, (report) =>
+      events.emit('node.retention_purged', report),
+    );
+  } catch (error) {
+    await node.stop().catch(() => undefined); // the tree is up: a failed start leaves nothing running
+    throw error;
+  }
   return node;
 }

@@ -138,7 +138,8 @@ describe.each(adapters)('startApp on $name', (adapter) => {
       (n) => n >= 1,
     );
     const timers = await running.node.timers.list();
-    expect(timers.map((t) => t.id).sort()).toEqual(['app:count', 'app:tick']);
+    // The app's schedules, beside the node's own retention cron.
+    expect(timers.map((t) => t.id).sort()).toEqual(['app:count', 'app:tick', 'garrison:retention']);
 
     const report = await running.stop();
     expect(report.node).toBe('app-node');

@@ -1,9 +1,9 @@
 /** `garrison tasks [list|show ID|cancel ID]`. */
 import { Command } from 'commander';
 import { GarrisonError } from '../../errors.js';
-import { TaskState, type Task } from '../../work/queue/index.js';
+import { purgeTaskBatch, TaskState, type Task } from '../../work/queue/index.js';
 import { createOutput, visible } from '../output.js';
-import { listOf, parsePositiveInt } from '../parse.js';
+import { listOf, parseDuration, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -85,9 +85,41 @@ function cancelCommand(): Command {
     });
 }
 
+/** Tasks deleted per transaction by `purge`. */
+const PURGE_BATCH = 500;
+
+function purgeCommand(): Command {
+  return new Command('purge')
+    .description('delete finished tasks (completed and cancelled; dead letters: garrison dlq purge)')
+    .requiredOption(
+      '--older-than <duration>',
+      'tasks that finished longer ago than this (7d, 12h, 30m…)',
+      parseDuration,
+    )
+    .addOption(storeOption())
+    .option('--queue <name>', 'only tasks of this queue')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (opts: Common & { olderThan: number; queue?: string }) => {
+      await withSession(opts.store, async ({ store }) => {
+        const filter = {
+          states: ['completed', 'cancelled'] as const,
+          finishedBefore: Date.now() - opts.olderThan,
+          ...(opts.queue === undefined ? {} : { queue: opts.queue }),
+        };
+        let purged = 0;
+        for (;;) {
+          const n = await purgeTaskBatch(store, filter, PURGE_BATCH);
+          purged += n;
+          if (n < PURGE_BATCH) break;
+        }
+        createOutput(opts.json === true).result({ purged }, () => `${purged} finished tasks deleted`);
+      });
+    });
+}
+
 export function tasksCommand(): Command {
-  const command = new Command('tasks').description('list, inspect and cancel queued tasks');
-  for (const sub of [listCommand(), showCommand(), cancelCommand()])
+  const command = new Command('tasks').description('list, inspect, cancel and purge queued tasks');
+  for (const sub of [listCommand(), showCommand(), cancelCommand(), purgeCommand()])
     command.addCommand(
       sub.showHelpAfterError().exitOverride(),
       sub.name() === 'list' ? { isDefault: true } : {},

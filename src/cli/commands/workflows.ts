@@ -6,9 +6,9 @@ import { listNodes } from '../../node/membership.js';
 import { unservedWorkflow } from '../../node/serves.js';
 import { systemClock } from '../../runtime/index.js';
 import { GarrisonError } from '../../errors.js';
-import { WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
+import { purgeFinishedRuns, WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
 import { createOutput, visible } from '../output.js';
-import { oneOf, parseJsonArgument, parsePositiveInt } from '../parse.js';
+import { oneOf, parseDuration, parseJsonArgument, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -167,11 +167,50 @@ function signalCommand(): Command {
     });
 }
 
+/** Batches of runs deleted per transaction by `purge`. */
+const PURGE_BATCH = 500;
+
+function purgeCommand(): Command {
+  return new Command('purge')
+    .description('delete finished runs (completed, failed, cancelled) with their journals and signals')
+    .requiredOption(
+      '--older-than <duration>',
+      'runs that finished longer ago than this (7d, 12h, 30m…)',
+      parseDuration,
+    )
+    .addOption(storeOption())
+    .option('--name <name>', 'only runs of this workflow')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (opts: Common & { olderThan: number; name?: string }) => {
+      await withSession(opts.store, async ({ store }) => {
+        const finishedBefore = Date.now() - opts.olderThan;
+        let purged = 0;
+        for (;;) {
+          const n = await purgeFinishedRuns(store, {
+            finishedBefore,
+            limit: PURGE_BATCH,
+            ...(opts.name === undefined ? {} : { name: opts.name }),
+          });
+          purged += n;
+          if (n < PURGE_BATCH) break;
+        }
+        createOutput(opts.json === true).result({ purged }, () => `${purged} finished runs deleted`);
+      });
+    });
+}
+
 export function workflowsCommand(): Command {
   const command = new Command('workflows').description(
-    'list, inspect, start, cancel and signal workflow runs',
+    'list, inspect, start, cancel, signal and purge workflow runs',
   );
-  for (const sub of [listCommand(), showCommand(), startCommand(), cancelCommand(), signalCommand()]) {
+  for (const sub of [
+    listCommand(),
+    showCommand(),
+    startCommand(),
+    cancelCommand(),
+    signalCommand(),
+    purgeCommand(),
+  ]) {
     command.addCommand(
       sub.showHelpAfterError().exitOverride(),
       sub.name() === 'list' ? { isDefault: true } : {},

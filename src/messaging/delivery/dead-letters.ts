@@ -123,6 +123,21 @@ function notFound(id: number): MessagingError {
   });
 }
 
+/**
+ * Retention: deletes one batch (at most `limit`, one short transaction) of letters dead-lettered before
+ * `deadBefore`; answers how many went — fewer than `limit` once none that old is left.
+ */
+export async function purgeDeadLetterBatch(store: Store, deadBefore: number, limit: number): Promise<number> {
+  const r = await store.write((tx) =>
+    tx.execute(
+      `DELETE FROM garrison_messages WHERE id IN (SELECT id FROM garrison_messages
+        WHERE status = 'dead' AND dead_at < $1 ORDER BY dead_at, id LIMIT $2)`,
+      [deadBefore, limit],
+    ),
+  );
+  return r.rowCount;
+}
+
 export function createDeadLetterQueue(ctx: {
   store: Store;
   clock: Clock;

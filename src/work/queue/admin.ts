@@ -122,6 +122,25 @@ export async function purgeTasks(store: Store, filter: TaskFilter): Promise<numb
   return result.rowCount;
 }
 
+/**
+ * Retention: deletes one batch of finished tasks matching `filter` (at most `limit`, in one short
+ * transaction, so that writers wait at most for one batch); answers how many went — fewer than `limit`
+ * once nothing matching is left.
+ */
+export async function purgeTaskBatch(store: Store, filter: TaskFilter, limit: number): Promise<number> {
+  const params: SqlValue[] = [];
+  const w = where(store, filter, params);
+  params.push(limit);
+  const result = await store.transaction((tx) =>
+    tx.execute(
+      `DELETE FROM garrison_tasks WHERE id IN (SELECT id FROM garrison_tasks WHERE ${w} AND ` +
+        `state IN ('completed', 'dead', 'cancelled') ORDER BY id LIMIT $${params.length})`,
+      params,
+    ),
+  );
+  return result.rowCount;
+}
+
 /** Task counts by state, and the store-kept counters. */
 export interface QueueStats {
   readonly queued: number;

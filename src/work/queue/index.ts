@@ -16,7 +16,7 @@ export {
   type QueueClientOptions,
 } from './client.js';
 export { admitEnqueues, type EnqueueAdmissionOptions } from './admission.js';
-export type { QueueStats } from './admin.js';
+export { purgeTaskBatch, type QueueStats, type TaskFilter } from './admin.js';
 export { createWorker, Worker, type WorkerState } from './worker.js';
 export type { TaskContext, TaskHandler, WorkerOptions } from './worker-options.js';
 export type { WorkerCounters, WorkerEventName, WorkerEvents } from './worker-events.js';

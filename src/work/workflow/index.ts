@@ -10,6 +10,7 @@ export {
 } from './dispatcher.js';
 export type { DispatchNote } from './dispatch-notes.js';
 export { MAX_BATCH, type StartItem } from './start-batch.js';
+export { purgeFinishedRuns, type RunPurge } from './retention.js';
 export { PENDING_CHANNEL, WORKFLOWS_CHANNEL } from './channels.js';
 export { errorInfo, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 export {
