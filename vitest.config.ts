@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two files at once, also on two cores: most of a file's time is spent waiting on child processes,
+    // leases and the store, and the tests hold under a busy machine (npm run test:loaded proves it).
+    maxWorkers: 2,
   },
 });
