@@ -105,7 +105,9 @@ export async function renewLeases(store: Store, nodeId: string, leaseUntil: numb
         ? // A row a flush holds right now is skipped: renewed next tick, well before the lease ends.
           `UPDATE ${RUNS} SET lease_until = $2 WHERE id IN ` +
             `(SELECT id FROM ${RUNS} WHERE ${owned} ORDER BY id FOR UPDATE SKIP LOCKED)`
-        : `UPDATE ${RUNS} SET lease_until = $2 WHERE ${owned}`,
+        : // The active index, named: the status index would walk every parked row.
+          `UPDATE ${RUNS} INDEXED BY garrison_workflow_runs_active SET lease_until = $2 WHERE ${owned} ` +
+            `AND status IN ${ACTIVE_SQL}`,
       [nodeId, leaseUntil],
     ),
   );

@@ -295,7 +295,9 @@ export async function ownedControls(
   nodeId: string,
 ): Promise<Array<{ id: string; control: 'pause' | 'cancel'; wake_seq: number }>> {
   return db.query(
-    `SELECT id, control, wake_seq FROM ${RUNS} WHERE owner = $1 AND status IN ${ACTIVE_SQL} ` +
+    // The active index, named on SQLite: it would walk every waiting row through the status index.
+    `SELECT id, control, wake_seq FROM ${RUNS}${db.dialect === 'sqlite' ? ' INDEXED BY garrison_workflow_runs_active' : ''} ` +
+      `WHERE owner = $1 AND status IN ${ACTIVE_SQL} ` +
       "AND (control IS NOT NULL OR status = 'waiting')",
     [nodeId],
   );
