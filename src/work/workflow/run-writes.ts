@@ -89,7 +89,8 @@ export async function claimRuns(
         (tx.dialect === 'postgres'
           ? `WHERE id IN (SELECT id FROM ${RUNS} WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} ` +
             `ORDER BY id ${lock}) `
-          : `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable} `) +
+          : // `+status`: SQLite would otherwise walk the status index (every pending row) for a claim by id.
+            `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable.replaceAll('status IN', '+status IN')} `) +
         'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
       [nodeId, leaseUntil, now, JSON.stringify(ids)],
     ),
