@@ -34,6 +34,13 @@ export interface ApiServerOptions {
   /** Time a client has to send a whole request, in ms. Default 30000. */
   readonly requestTimeoutMs?: number;
   /**
+   * How long an idle keep-alive connection stays open, in ms. Default 65000: longer than the idle
+   * timeouts of common clients and load balancers (60 s), so the client, not the server, closes an idle
+   * connection — a server that closes first races a request the client is sending on it, which fails
+   * with ECONNRESET and leaves the caller unsure whether it was carried out.
+   */
+  readonly keepAliveTimeoutMs?: number;
+  /**
    * Time a request's body has to arrive once the route reads it, in ms (timed by the context's clock):
    * later is 408 `body_timeout` and the connection is closed. Default 5000.
    */
@@ -77,6 +84,7 @@ const optionsSchema = z.strictObject({
     .default(MIB),
   headersTimeoutMs: z.number().int().min(10).default(10_000),
   requestTimeoutMs: z.number().int().min(10).default(30_000),
+  keepAliveTimeoutMs: z.number().int().min(0).default(65_000),
   bodyTimeoutMs: z.number().int().min(1).default(5000),
   allowedHosts: z
     .array(
@@ -192,6 +200,7 @@ export async function createApiServer(ctx: ApiContext, options: ApiServerOptions
       connectionsCheckingInterval: o.timeoutCheckIntervalMs,
     },
   }) as Server;
+  server.keepAliveTimeout = o.keepAliveTimeoutMs;
   server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
