@@ -63,8 +63,8 @@ describe.each(adapters)('a client in another process on $name', (adapter) => {
     // already have applied it (the client's fixture then waits for paused, and for waiting again).
     expect(await child.line('resumed')).toEqual({
       e: 'resumed',
-      pausedStatus: expect.stringMatching(/^(waiting|paused)$/),
-      resumedStatus: expect.stringMatching(/^(pending|running|waiting)$/),
+      pausedStatus: expect.stringMatching(/^(waiting|paused)$/) as unknown,
+      resumedStatus: expect.stringMatching(/^(pending|running|waiting)$/) as unknown,
       output: 'plan approved by bob',
     });
     expect(await child.line('cancelled')).toEqual({ e: 'cancelled', code: 'workflow_cancelled' });

@@ -174,7 +174,10 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(options);
     try {
       if (options.create === false && !(await store.hasMigrationsTable()))
-        throw new StoreError(StoreErrorCode.notFound, `there is no store at ${store.location} (no such schema)`);
+        throw new StoreError(
+          StoreErrorCode.notFound,
+          `there is no store at ${store.location} (no such schema)`,
+        );
       if (options.migrate ?? true) await store.migrate();
       else await store.assertNotTooNew();
       return store;

@@ -84,7 +84,7 @@ export function parseDetail(detail: unknown): DispatchDetail {
       return {};
     }
   }
-  return value !== null && typeof value === 'object' ? (value) : {};
+  return value !== null && typeof value === 'object' ? value : {};
 }
 
 /** The timeline fields of a dispatched entry: its wait while pending, its attempts always. */
