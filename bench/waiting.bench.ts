@@ -79,6 +79,7 @@ async function measure(store: Store, runs: number, sampleSize: number): Promise<
     const parkSeconds = (performance.now() - t0) / 1000;
     const rssParked = rssMb();
     const heapParkedMb = process.memoryUsage().heapUsed / 1024 / 1024;
+    const executingWhileParked = sup.engine.activity().executing;
 
     // A random sample, signalled one at a time: the latency of one wake-up, not of a queue.
     const ids = Array.from({ length: runs }, (_, i) => `wait-${i}`);
@@ -101,7 +102,7 @@ async function measure(store: Store, runs: number, sampleSize: number): Promise<
       rssBeforeMb: rssBefore,
       rssParkedMb: rssParked,
       heapParkedMb,
-      executingWhileParked: sup.engine.activity().executing,
+      executingWhileParked,
       signalToResumeP50Ms: lat.p50 ?? NaN,
       signalToResumeP99Ms: lat.p99 ?? NaN,
       signalToResumeMaxMs: lat.max ?? NaN,
