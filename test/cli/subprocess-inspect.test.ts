@@ -180,7 +180,7 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
       expectRefused(
         badHealth,
         /^garrison: option '--health <health>' argument 'sleepy' is invalid\. must be one of healthy, degraded, unhealthy/,
-        'garrison agents [options]',
+        'garrison agents list [options]',
       );
     },
     TIMEOUT,
