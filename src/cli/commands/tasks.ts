@@ -4,6 +4,7 @@ import { GarrisonError } from '../../errors.js';
 import { purgeTaskBatch, TaskState, type Task } from '../../work/queue/index.js';
 import { createOutput, visible } from '../output.js';
 import { listOf, parseDuration, parsePositiveInt } from '../parse.js';
+import { purgeInBatches } from '../purge.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -85,9 +86,6 @@ function cancelCommand(): Command {
     });
 }
 
-/** Tasks deleted per transaction by `purge`. */
-const PURGE_BATCH = 500;
-
 function purgeCommand(): Command {
   return new Command('purge')
     .description('delete finished tasks (completed and cancelled; dead letters: garrison dlq purge)')
@@ -106,12 +104,7 @@ function purgeCommand(): Command {
           finishedBefore: Date.now() - opts.olderThan,
           ...(opts.queue === undefined ? {} : { queue: opts.queue }),
         };
-        let purged = 0;
-        for (;;) {
-          const n = await purgeTaskBatch(store, filter, PURGE_BATCH);
-          purged += n;
-          if (n < PURGE_BATCH) break;
-        }
+        const purged = await purgeInBatches((limit) => purgeTaskBatch(store, filter, limit));
         createOutput(opts.json === true).result({ purged }, () => `${purged} finished tasks deleted`);
       });
     });

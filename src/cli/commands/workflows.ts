@@ -9,6 +9,7 @@ import { GarrisonError } from '../../errors.js';
 import { purgeFinishedRuns, WorkflowStatus, type WorkflowRun } from '../../work/workflow/index.js';
 import { createOutput, visible } from '../output.js';
 import { oneOf, parseDuration, parseJsonArgument, parsePositiveInt } from '../parse.js';
+import { purgeInBatches } from '../purge.js';
 import { withSession } from '../session.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
@@ -167,9 +168,6 @@ function signalCommand(): Command {
     });
 }
 
-/** Batches of runs deleted per transaction by `purge`. */
-const PURGE_BATCH = 500;
-
 function purgeCommand(): Command {
   return new Command('purge')
     .description('delete finished runs (completed, failed, cancelled) with their journals and signals')
@@ -184,16 +182,13 @@ function purgeCommand(): Command {
     .action(async (opts: Common & { olderThan: number; name?: string }) => {
       await withSession(opts.store, async ({ store }) => {
         const finishedBefore = Date.now() - opts.olderThan;
-        let purged = 0;
-        for (;;) {
-          const n = await purgeFinishedRuns(store, {
+        const purged = await purgeInBatches((limit) =>
+          purgeFinishedRuns(store, {
             finishedBefore,
-            limit: PURGE_BATCH,
+            limit,
             ...(opts.name === undefined ? {} : { name: opts.name }),
-          });
-          purged += n;
-          if (n < PURGE_BATCH) break;
-        }
+          }),
+        );
         createOutput(opts.json === true).result({ purged }, () => `${purged} finished runs deleted`);
       });
     });
