@@ -8,30 +8,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAction, defineAgent } from '../../src/agents/index.js';
 import { startApiServer, type ApiServer } from '../../src/api/index.js';
 import { defineApp, startApp, type RunningApp } from '../../src/app/index.js';
 import { queueWaits, startNode, type GarrisonNode } from '../../src/node/index.js';
 import { listNodes } from '../../src/node/membership.js';
 import type { Store } from '../../src/store/index.js';
-import { defineQueue, defineWorkflow, type ClaimedTask } from '../../src/work/index.js';
+import { defineQueue, type ClaimedTask } from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
 import { call } from './support.js';
+import { idler, stranded } from '../support/stranded.js';
 
 const emails = defineQueue({ name: 'emails', schema: z.strictObject({ to: z.string() }) });
-
-const idler = defineAgent({
-  type: 'idler',
-  capabilities: ['idle'],
-  state: z.object({}),
-  initialState: {},
-  actions: [defineAction({ name: 'nap', input: z.object({}), output: z.null(), run: () => null })],
-});
-
-/** A step no agent can take: it is parked on `dispatch:doc.nobody`. */
-const stranded = defineWorkflow('stranded', async (ctx, _input: unknown) => {
-  await ctx.dispatch(idler.action('nap'), {}, { capability: 'doc.nobody' });
-});
 
 interface Waiting {
   readonly reason: string;

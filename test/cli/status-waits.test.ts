@@ -5,26 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAction, defineAgent } from '../../src/agents/index.js';
 import { defineApp, startApp, type RunningApp } from '../../src/app/index.js';
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { defineQueue, defineWorkflow } from '../../src/work/index.js';
+import { defineQueue } from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
 import { cli, lastJson } from './support.js';
-
-const idler = defineAgent({
-  type: 'idler',
-  capabilities: ['idle'],
-  state: z.object({}),
-  initialState: {},
-  actions: [defineAction({ name: 'nap', input: z.object({}), output: z.null(), run: () => null })],
-});
-
-/** A step no agent can take: it is parked on `dispatch:doc.nobody`. */
-const stranded = defineWorkflow('stranded', async (ctx, _input: unknown) => {
-  await ctx.dispatch(idler.action('nap'), {}, { capability: 'doc.nobody' });
-});
+import { stranded } from '../support/stranded.js';
 
 const emails = defineQueue({ name: 'emails', schema: z.strictObject({ to: z.string() }) });
 
