@@ -55,6 +55,7 @@ import {
   type WorkflowDefinition,
   type WorkflowEngine,
 } from '../work/index.js';
+import { createCoordinationPrimitives, type CoordinationPrimitives } from '../coordination/index.js';
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
@@ -129,6 +130,11 @@ export interface GarrisonNode {
   readonly health: HealthChecks;
   /** The node's resource limits, tokens and usage. */
   readonly resources: ResourceManager;
+  /**
+   * Locks, leader election (with watches), barriers, consensus and resource pools, kept in the store;
+   * leases its processes held in an earlier life of the node are freed at start-up (`recover`).
+   */
+  readonly coordination: CoordinationPrimitives;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
   describe(): Promise<SupervisorDescription>;
   /**
@@ -367,6 +373,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     },
   };
 
+  // Before the tree starts: what processes of this node's earlier life held is free for the new one.
+  const coordination = createCoordinationPrimitives({ store, clock, runtime, nodeId });
+  await coordination.recover();
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
   let stopping: Promise<DrainReport> | undefined;
   let treeStopped: Promise<void> | undefined;
@@ -376,6 +385,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       await root.stop('shutdown', SERVICE_SHUTDOWN_MS);
       resources.close();
       await workflowSupervisor.stop();
+      await coordination.close();
       await runtime.shutdown();
     })());
   const drain = () =>
@@ -422,6 +432,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     metricsCollector,
     health,
     resources,
+    coordination,
     describe: () => root.describe(),
     stop() {
       stopping ??= (async () => {
