@@ -10,7 +10,7 @@ import type { Store } from '../store/index.js';
 import { emitTo } from '../telemetry/index.js';
 import { defineQueue, type QueueClient, type QueueDefinition } from '../work/index.js';
 import type { AgentDefinition } from './agent.js';
-import type { AgentEventSink, AgentEvents } from './events.js';
+import type { AgentEventSink, AgentEvents, TaskEventSink } from './events.js';
 import { agentQueueName } from './queue-name.js';
 import type { StoredOutcome } from './rows.js';
 
@@ -54,6 +54,8 @@ export interface HostCore {
   /** Records an attempt of a dispatched task on its workflow's timeline, when the host has a distributor. */
   attempted: ((payload: unknown, attempt: TaskAttempt) => Promise<void>) | undefined;
   emit<K extends keyof AgentEvents>(name: K, payload: AgentEvents[K]): void;
+  /** Where `task.finished` goes, if anywhere. */
+  readonly taskEvents: TaskEventSink | undefined;
   /**
    * Has the host read the agent's row again and follow it (its process found a pause the host had not
    * heard of).

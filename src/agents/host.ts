@@ -155,6 +155,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
             if (distributor.isDispatched(payload)) await distributor.attempted?.(payload, attempt);
           },
     emit: emitter(options.events),
+    taskEvents: options.taskEvents,
     track(agentId, operation, work) {
       const p = work.then(
         () => undefined,

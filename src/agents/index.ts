@@ -42,7 +42,7 @@ export {
   type OperatorRequest,
 } from './operator.js';
 export { errorPausedAgents, errorPausedAgentsCheck, type ErrorPause } from './error-pauses.js';
-export type { AgentEventSink, AgentEvents } from './events.js';
+export type { AgentEventSink, AgentEvents, TaskEventSink } from './events.js';
 export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
 export type { AgentScheduler, SettleOutcome } from './host-core.js';
 export type { AgentHostOptions, AgentTaskSettler, StartAgentOptions } from './host-options.js';

@@ -8,6 +8,8 @@ import { agentQueueName, createAgentHost, errorPausedAgentsCheck } from '../agen
 import {
   createMetricsCollector,
   createHealthMonitor,
+  createMonitorLeakWatch,
+  monitorLeaksCheck,
   createTaskDistributor,
   type TaskDistributor,
   createWorkflowSupervisor,
@@ -25,7 +27,7 @@ import {
   type HealthChecks,
 } from '../governance/index.js';
 import { createRegistry, type AgentRegistry } from '../registry/index.js';
-import { BreakerRegistry } from '../resilience/index.js';
+import { BreakerRegistry, RetryBudgetRegistry, retryBudgetsCheck } from '../resilience/index.js';
 import {
   createRuntime,
   Supervisor,
@@ -103,6 +105,8 @@ export interface StartNodeOptions {
   readonly queues?: readonly string[];
   /** The circuit breakers of the node's external calls (listed and reset through the API). Default: new. */
   readonly breakers?: BreakerRegistry;
+  /** The retry budgets of the node's external calls (a denying one makes health degraded). Default: new. */
+  readonly retryBudgets?: RetryBudgetRegistry;
 }
 
 export interface GarrisonNode {
@@ -120,6 +124,8 @@ export interface GarrisonNode {
   readonly scheduler: SchedulerManager;
   readonly timers: DurableTimers;
   readonly breakers: BreakerRegistry;
+  /** Retry budgets by name: one denying retries shows in `health` (check `retry_budgets`). */
+  readonly retryBudgets: RetryBudgetRegistry;
   /** Start, list, cancel, signal workflow runs; the workflow supervisor executes them. */
   readonly workflows: WorkflowEngine;
   readonly workflowSupervisor: WorkflowSupervisor;
@@ -175,9 +181,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
         table.reap(event.pid).catch((error: unknown) => events.emit('node.service_stop_failed', { error }));
     },
   });
-  const registry = createRegistry({ store, clock });
+  const registry = createRegistry({ store, clock, events });
   const queues = createQueueClient({ store, clock });
-  const scheduler = createScheduler({ store, clock, runtime, nodeId });
+  const scheduler = createScheduler({ store, clock, runtime, nodeId, events });
   const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
   trackBreakers(metrics, breakers);
@@ -203,6 +209,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     workflows: options.workflows ?? [],
     maxRunning: config.workflows.maxConcurrent,
     leaseMs: config.workflows.leaseMs,
+    events,
   });
   let agents: AgentHost | undefined;
   /** Set when the drain begins: parts restarted from then on claim nothing. */
@@ -268,6 +275,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   health.register(resourcesCheck(resources));
   // Agents paused by a streak of failed tasks: degraded, with the reason, until resumed.
   health.register(errorPausedAgentsCheck(store));
+  // Retry budgets denying retries, and monitors piling up (checked on the health monitor's tick).
+  const retryBudgets = options.retryBudgets ?? new RetryBudgetRegistry({ clock, events });
+  health.register(retryBudgetsCheck(retryBudgets));
+  const monitorLeaks = createMonitorLeakWatch({ runtime, events, ...config.monitorLeaks });
+  health.register(monitorLeaksCheck(monitorLeaks));
   /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
   // What this node serves, published with every heartbeat (work no live node can run is shown so).
   const serves = servesOf(options.workflows ?? [], options.agents ?? [], options.queues ?? []);
@@ -335,7 +347,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       scheduler.every(host.self, config.heartbeatMs, HEALTH_CHECK);
       return Promise.resolve({
         handleInfo: async (msg) => {
-          if (msg === HEALTH_CHECK) await monitor.check();
+          if (msg !== HEALTH_CHECK) return;
+          monitorLeaks.check();
+          await monitor.check();
         },
         stop: () => Promise.resolve(),
       });
@@ -354,6 +368,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
           distributor,
           leaseMs: config.tasks.leaseMs,
           definitions: options.agents ?? [],
+          events,
+          taskEvents: events,
         }),
       );
       for (const id of host.resumed) startedAgents.add(id);
@@ -422,6 +438,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     scheduler,
     timers,
     breakers,
+    retryBudgets,
     workflows,
     workflowSupervisor,
     distributor,

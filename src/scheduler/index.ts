@@ -26,4 +26,5 @@ export {
   type TimerFiring,
   type TimerHandler,
 } from './durable-timers.js';
+export type { SchedulerEventSink, SchedulerEvents } from './events.js';
 export { SchedulerErrorCode, SchedulerStoppedError, TimerError, TimerNotFoundError } from './errors.js';
