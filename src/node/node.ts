@@ -61,6 +61,8 @@ import { createCoordinationPrimitives, type CoordinationPrimitives } from '../co
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
+import { thisProcess } from './process-identity.js';
+import { recoveryLook } from './recovery.js';
 import { startRetention, type RetentionReport } from './retention.js';
 import { servesOf } from './serves.js';
 import { ServiceTable } from './service.js';
@@ -295,6 +297,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       ),
     };
   };
+  /** Takes over what dead nodes hold (docs/node.md, "Recovery"), at start-up and with each heartbeat. */
+  const recoverDead = recoveryLook({
+    store,
+    nodeId,
+    downAfterMs: config.downAfterMs,
+    clock,
+    self: thisProcess(),
+    events,
+  });
   const metricsCollector = createMetricsCollector({ runtime, store, name: 'metrics_collector', metrics });
 
   const parts: NodeParts = {
@@ -305,11 +316,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return { stop: () => scheduler.shutdown() };
     },
     membership: async (host) => {
+      // Dead nodes' work is taken over before joining: the own row still shows a killed previous life.
+      await recoverDead(true);
       await joinCluster(store, nodeId, clock.now(), { pid: process.pid, serves });
       scheduler.every(host.self, config.heartbeatMs, HEARTBEAT);
       return {
         handleInfo: async (msg) => {
-          if (msg === HEARTBEAT) await heartbeat(store, nodeId, clock.now(), await beatInfo());
+          if (msg !== HEARTBEAT) return;
+          await heartbeat(store, nodeId, clock.now(), await beatInfo());
+          await recoverDead(false);
         },
         stop: () => Promise.resolve(),
         describe: () => ({ pid: host.self.toString() }),

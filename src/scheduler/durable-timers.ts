@@ -149,7 +149,9 @@ interface TimerRow {
   fence: number;
 }
 
-const CHANNEL = 'garrison_timers';
+/** Wakes the durable timers of every node: due or released firings are looked for. */
+export const TIMERS_CHANNEL = 'garrison_timers';
+const CHANNEL = TIMERS_CHANNEL;
 
 function toInfo(row: TimerRow): DurableTimerInfo {
   return {
