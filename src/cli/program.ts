@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isGarrisonError } from '../errors.js';
 import { agentsCommand } from './commands/agents.js';
 import { benchCommand } from './commands/bench.js';
+import { leadersCommand, locksCommand, poolsCommand } from './commands/coordination.js';
 import { demoCommand } from './commands/demo.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -32,6 +33,9 @@ export function buildProgram(): Command {
     workflowsCommand(),
     tasksCommand(),
     timersCommand(),
+    locksCommand(),
+    leadersCommand(),
+    poolsCommand(),
     dlqCommand(),
     migrateCommand(),
     benchCommand(),
