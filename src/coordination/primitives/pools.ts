@@ -224,7 +224,9 @@ function toPoolLease(pool: string, w: WaiterRow, process: Pid | undefined): Pool
 
 /** What a look at the wait queue found for one request. */
 type Found =
-  { readonly granted: WaiterRow } | { readonly gone: true } | { readonly wakeAt: number | undefined };
+  | { readonly granted: WaiterRow }
+  | { readonly gone: true }
+  | { readonly wakeAt: number | undefined; readonly deadline?: number };
 
 export function createPools(ctx: PrimitivesContext, leases: LeaseService): CoordinationPools {
   /** Picks up a grant: the request leaves the queue (same transaction as the look). */
@@ -277,7 +279,8 @@ export function createPools(ctx: PrimitivesContext, leases: LeaseService): Coord
         await tx.execute('DELETE FROM garrison_coord_pool_waiters WHERE pool = $1 AND id = $2', [pool, id]);
         return { gone: true };
       }
-      return { wakeAt };
+      // A resumed request keeps the deadline it was given first.
+      return { wakeAt, deadline: Number(mine.deadline_at) };
     });
 
   /** A waiter's later look: settles the pool and reads its own request. */
@@ -298,9 +301,10 @@ export function createPools(ctx: PrimitivesContext, leases: LeaseService): Coord
     if (process !== undefined) leases.checkProcess(process);
     const holder = process === undefined ? (o.holder as string) : processHolder(ctx, process);
     const id = o.requestId ?? randomUUID();
-    const deadline = ctx.clock.now() + o.waitMs;
+    const asked = ctx.clock.now() + o.waitMs;
     let found = await enqueue(p, id, holder, process, o.ttlMs, o.waitMs);
     if ('wakeAt' in found) {
+      const deadline = found.deadline ?? asked;
       // Watched before the next look, so an item granted after the enqueue still wakes the wait.
       const outcome = await waitUntil<Found>(
         ctx.wakeups,
