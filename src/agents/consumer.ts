@@ -24,6 +24,7 @@ import type { Consumer, Hosted } from './hosted.js';
 import { agentQueueName } from './queue-name.js';
 import { ticketOf } from './reply.js';
 import type { TaskReply } from './run-task.js';
+import { isScheduledRun } from './schedule-firing.js';
 import { TaskOutcomes } from './task-outcomes.js';
 
 export class TaskConsumer implements Consumer {
@@ -131,7 +132,7 @@ export class TaskConsumer implements Consumer {
       // A task whose final outcome is a failure goes to the dead letters (its outcome is checkpointed and
       // settled already): an operator sees it there and may retry it. A call's failure was answered to
       // its caller, which is where it belongs.
-      if (!reply.outcome.ok && ticketOf(task) === undefined)
+      if (!reply.outcome.ok && ticketOf(task) === undefined && !isScheduledRun(task.payload))
         throw new PermanentTaskError(reply.outcome.error.message, {
           details: { code: reply.outcome.error.code, agentId: this.hosted.id },
         });

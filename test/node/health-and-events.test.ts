@@ -80,8 +80,12 @@ describe.each(adapters)('a node reporting its work and its health on $name', (ad
     node = await startNode({ store, nodeName: 'metered', agents: [worker], workflows: [twice, broken] });
     api = await startApiServer(node, { port: 0 });
     const seen: string[] = [];
-    node.events.on('registry.*', ({ name }) => seen.push(name));
-    node.events.on('scheduler.*', ({ name }) => seen.push(name));
+    node.events.on('registry.*', ({ name }) => {
+      seen.push(name);
+    });
+    node.events.on('scheduler.*', ({ name }) => {
+      seen.push(name);
+    });
     const queue = 'agent:m-1';
     const before = await metrics();
 
@@ -164,7 +168,9 @@ describe.each(adapters)('a node reporting its work and its health on $name', (ad
     await node.agents.start(worker, { id: 'watched' });
     const pid = node.agents.pidOf('watched')!;
     const leaks: string[] = [];
-    node.events.on('monitor.leak', ({ payload }) => leaks.push(payload.watcher));
+    node.events.on('monitor.leak', ({ payload }) => {
+      leaks.push(payload.watcher);
+    });
     const refs: MonitorRef[] = [];
     for (let i = 0; i < 30; i++)
       refs.push(node.runtime.monitor(pid, () => undefined, { label: 'forgotten' }));
