@@ -197,6 +197,9 @@ describe.each(adapters)('resource pools on $name', (adapter) => {
       { requestId: 'later', granted: undefined },
     ]);
     const restarted = scene.node('node-b', { store: await scene.openStore() });
+    // Its start-up recovery keeps a request held by a name (only an earlier life's processes are gone).
+    expect(await restarted.recover()).toBe(0);
+    expect((await restarted.pools.status('db')).waiters).toHaveLength(2);
     const resumed = await restarted.pools.checkOut('db', {
       holder: 'job-7',
       ttlMs: DAY,
@@ -227,6 +230,27 @@ describe.each(adapters)('resource pools on $name', (adapter) => {
     expect(got).toMatchObject({ holder: 'next', fence: 3 });
     expect(scene.clock.now()).toBeGreaterThanOrEqual(grantedAt + 2000);
     expect((await a.pools.status('db')).waiters).toEqual([]);
+  });
+
+  it("recover takes the waiting requests of the node's earlier processes out of the queue; a named request stays", async () => {
+    const scene = await scenes.create(adapter);
+    const setup = scene.node('setup');
+    await setup.pools.create('db', { count: 1 });
+    await setup.pools.checkOut('db', { holder: 'h', ttlMs: DAY });
+    const earlier = scene.node('node-a', { store: await scene.openStore() });
+    const pid = await scene.spawnIdle();
+    const byProcess = rejectionOf(earlier.pools.checkOut('db', { holder: pid, ttlMs: DAY, waitMs: DAY }));
+    const byName = rejectionOf(
+      earlier.pools.checkOut('db', { holder: 'job', ttlMs: DAY, waitMs: DAY, requestId: 'named' }),
+    );
+    await until(async () => (await setup.pools.status('db')).waiters.length === 2, 'both wait');
+    await earlier.close();
+    expect((await byProcess).code).toBe('coordination_closed');
+    expect((await byName).code).toBe('coordination_closed');
+
+    const again = scene.node('node-a', { store: await scene.openStore() });
+    await again.recover();
+    expect((await setup.pools.status('db')).waiters.map((w) => w.requestId)).toEqual(['named']);
   });
 
   it('a pool with an item out cannot be removed; once every item is in, it goes with its queue', async () => {
