@@ -155,7 +155,7 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
     },
   );
 
-  it('a dead node’s late step completion and late task completion are rejected: the takeover moved their fences', async () => {
+  it('a dead node’s late step completion and late task completion are rejected: the takeover moved their fences and ended its timer claims', async () => {
     const store = await adapter.open();
     const nodes: GarrisonNode[] = [];
     try {
@@ -177,6 +177,20 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
       await queues.enqueue('jobs', { n: 1 });
       const [held] = await queues.claim('jobs', { workerId: 'worker@A', leaseMs: LEASE_MS });
       const fenceBefore = (await runRow(store, 'r'))!.fence;
+      // A firing of the retention timer claimed by A (as if A were firing it now), for 10 minutes.
+      await store.execute(
+        "UPDATE garrison_timers SET claimed_by = 'A', claim_until = $1, fence = fence + 1 WHERE id = 'garrison:retention'",
+        [Date.now() + LEASE_MS],
+      );
+      const timer = async () =>
+        (
+          await store.query<{
+            claimed_by: string | null;
+            claim_until: number | string | null;
+            fence: number | string;
+          }>("SELECT claimed_by, claim_until, fence FROM garrison_timers WHERE id = 'garrison:retention'")
+        )[0]!;
+      const timerFenceBefore = Number((await timer()).fence);
 
       // A's process is dead, as the row now says (same host, a pid that has exited).
       await store.execute('UPDATE garrison_nodes SET pid = $1, process_started_at = NULL WHERE id = $2', [
@@ -187,6 +201,11 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
       nodes.push(b);
       await began.b.promise;
       expect((await runRow(store, 'r'))?.fence).toBeGreaterThan(fenceBefore);
+      // A's timer claim ended with the takeover under a new fence (A's settle of that firing would be
+      // refused); only B may have claimed it since, had it come due.
+      const after = await timer();
+      expect(Number(after.fence)).toBeGreaterThan(timerFenceBefore);
+      expect(after.claimed_by === 'B' || Number(after.claim_until) === 0).toBe(true);
 
       // A's step completes late: its write is refused, and its execution ends.
       gates.a.resolve();
