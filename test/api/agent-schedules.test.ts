@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call -- JSON replies are checked field by field */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- JSON replies are checked field by field */
 /**
  * `/v1/agents/:id/schedules`: a node's agent's schedules listed over HTTP, and changed with an admin
  * token only — run now, pause, resume, update (everyMs or cron), delete — each audited with the token's
