@@ -86,19 +86,25 @@ export function isLive(lease: LeaseRowState | undefined, now: number): boolean {
   return lease?.holder !== undefined && lease.expiresAt !== undefined && lease.expiresAt > now;
 }
 
+/** What settling left: items still free (nobody waits then), requests still waiting, the next expiry. */
+export interface Settled {
+  readonly free: readonly string[];
+  readonly waiting: number;
+  /** The earliest end of a held item's lease: a waiter looks again then. */
+  readonly nextExpiry: number | undefined;
+}
+
 /**
  * Hands free items to the oldest waiting requests, inside `tx` with the pool row locked. Before that, a
  * request whose grant is no longer current (expired unclaimed, or freed) and a waiting request past its
- * deadline leave the queue — except `keep` (a check-out's own try, due now). Answers
- * the earliest expiry of a held item: a waiter looks again then.
+ * deadline leave the queue.
  */
 export async function settle(
   ctx: PrimitivesContext,
   tx: Executor,
   pool: string,
   now: number,
-  keep?: string,
-): Promise<number | undefined> {
+): Promise<Settled> {
   const items = await readItems(tx, pool);
   const leases = await itemLeases(tx, pool);
   const waiting: WaiterRow[] = [];
@@ -106,13 +112,14 @@ export async function settle(
     const abandoned =
       w.item !== null && !(leases.get(w.item)?.token === w.token && isLive(leases.get(w.item), now));
     if (w.item !== null && !abandoned) continue;
-    if (abandoned || (Number(w.deadline_at) <= now && w.id !== keep)) {
+    if (abandoned || Number(w.deadline_at) <= now) {
       await tx.execute('DELETE FROM garrison_coord_pool_waiters WHERE pool = $1 AND id = $2', [pool, w.id]);
       continue;
     }
     waiting.push(w);
   }
   const free = items.filter((item) => !isLive(leases.get(item), now));
+  let granted = 0;
   for (let i = 0; i < Math.min(free.length, waiting.length); i++) {
     const item = free[i] as string;
     const w = waiting[i] as WaiterRow;
@@ -137,6 +144,7 @@ export async function settle(
         WHERE pool = $1 AND id = $2`,
       [pool, w.id, item, lease.token, lease.fence, now],
     );
+    granted = i + 1;
   }
   let next: number | undefined;
   for (const item of items) {
@@ -144,5 +152,9 @@ export async function settle(
     if (isLive(lease, now) && (next === undefined || (lease?.expiresAt ?? Infinity) < next))
       next = lease?.expiresAt;
   }
-  return next;
+  return {
+    free: free.slice(granted).filter((item) => !isLive(leases.get(item), now)),
+    waiting: waiting.length - granted,
+    nextExpiry: next,
+  };
 }

@@ -14,7 +14,7 @@ import { ValidationError } from '../../errors.js';
 import type { PrimitivesContext } from './context.js';
 import { PoolExistsError, PoolInUseError, PoolNotFoundError, PoolTimeoutError } from './errors.js';
 import type { LeaseService } from './lease-service.js';
-import { freeLease, processHolder, type Lease } from './leases.js';
+import { freeLease, processHolder, takeIn, type Lease } from './leases.js';
 import {
   isLive,
   itemLeaseName,
@@ -235,7 +235,10 @@ export function createPools(ctx: PrimitivesContext, leases: LeaseService): Coord
     return { granted: w };
   };
 
-  /** Enqueues the request (or finds it, resumed), settles the pool, and says where it stands. */
+  /**
+   * Settles the pool, then takes a free item at once when nobody waits before the request; otherwise
+   * enqueues it (or finds it, resumed after a restart) and says where it stands.
+   */
   const enqueue = async (
     pool: string,
     id: string,
@@ -251,47 +254,68 @@ export function createPools(ctx: PrimitivesContext, leases: LeaseService): Coord
       if (known !== undefined && known.holder !== holder) {
         throw new ValidationError(`the request "${id}" of pool "${pool}" belongs to ${known.holder}`);
       }
-      if (known === undefined) {
-        await tx.execute(
-          `INSERT INTO garrison_coord_pool_waiters
-             (pool, id, seq, holder, ttl_ms, enqueued_at, deadline_at, owner_node, owner_pid, owner_boot)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [
-            pool,
+      const settled = await settle(ctx, tx, pool, now);
+      if (known !== undefined) {
+        const mine = await readWaiter(tx, pool, id);
+        if (mine === undefined) return { gone: true };
+        if (mine.item !== null) return pickUp(tx, pool, mine);
+        // A resumed request keeps its place and the deadline it was given first.
+        return { wakeAt: settled.nextExpiry, deadline: Number(mine.deadline_at) };
+      }
+      const owner = process === undefined ? undefined : { node: ctx.nodeId, pid: process.id, boot: ctx.boot };
+      const item = settled.waiting === 0 ? settled.free[0] : undefined;
+      if (item !== undefined) {
+        const lease = await takeIn(ctx, tx, 'pool', itemLeaseName(pool, item), holder, ttlMs, owner, now);
+        if (lease !== undefined) {
+          const row: WaiterRow = {
             id,
             seq,
             holder,
-            ttlMs,
-            now,
-            now + waitMs,
-            process === undefined ? null : ctx.nodeId,
-            process === undefined ? null : process.id,
-            process === undefined ? null : ctx.boot,
-          ],
-        );
-        await tx.execute('UPDATE garrison_coord_pools SET next_seq = $2 WHERE name = $1', [pool, seq + 1]);
+            ttl_ms: ttlMs,
+            enqueued_at: now,
+            deadline_at: now,
+            owner_node: owner?.node ?? null,
+            owner_pid: owner?.pid ?? null,
+            owner_boot: owner?.boot ?? null,
+            item,
+            token: lease.token,
+            fence: lease.fence,
+            granted_at: now,
+          };
+          return { granted: row };
+        }
       }
-      const wakeAt = await settle(ctx, tx, pool, now, known === undefined ? id : undefined);
-      const mine = await readWaiter(tx, pool, id);
-      if (mine !== undefined && mine.item !== null) return pickUp(tx, pool, mine);
-      if (mine === undefined) return { gone: true };
-      if (known === undefined && waitMs === 0) {
-        await tx.execute('DELETE FROM garrison_coord_pool_waiters WHERE pool = $1 AND id = $2', [pool, id]);
-        return { gone: true };
-      }
-      // A resumed request keeps the deadline it was given first.
-      return { wakeAt, deadline: Number(mine.deadline_at) };
+      if (waitMs === 0) return { gone: true };
+      await tx.execute(
+        `INSERT INTO garrison_coord_pool_waiters
+           (pool, id, seq, holder, ttl_ms, enqueued_at, deadline_at, owner_node, owner_pid, owner_boot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          pool,
+          id,
+          seq,
+          holder,
+          ttlMs,
+          now,
+          now + waitMs,
+          owner?.node ?? null,
+          owner?.pid ?? null,
+          owner?.boot ?? null,
+        ],
+      );
+      await tx.execute('UPDATE garrison_coord_pools SET next_seq = $2 WHERE name = $1', [pool, seq + 1]);
+      return { wakeAt: settled.nextExpiry, deadline: now + waitMs };
     });
 
   /** A waiter's later look: settles the pool and reads its own request. */
   const look = (pool: string, id: string): Promise<Found> =>
     ctx.store.transaction(async (tx) => {
       await lockPool(ctx, tx, pool);
-      const wakeAt = await settle(ctx, tx, pool, ctx.clock.now());
+      const { nextExpiry } = await settle(ctx, tx, pool, ctx.clock.now());
       const mine = await readWaiter(tx, pool, id);
       if (mine === undefined) return { gone: true };
       if (mine.item !== null) return pickUp(tx, pool, mine);
-      return { wakeAt };
+      return { wakeAt: nextExpiry };
     });
 
   const checkOut = async (pool: string, options: unknown): Promise<PoolLease | undefined> => {
