@@ -37,6 +37,7 @@ export { AgentError, AgentErrorCode, isAgentError } from './errors.js';
 export { agentStatuses, withAgentStatus, type AgentStatusView } from './status-view.js';
 export { insertAuditEvent, listAuditEvents, type AuditEvent, type NewAuditEvent } from './audit.js';
 export type { AgentSchedules } from './host-schedules.js';
+export { TaskOutcomes } from './task-outcomes.js';
 export {
   changeSchedule,
   listSchedules,

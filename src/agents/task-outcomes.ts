@@ -1,8 +1,10 @@
 /**
- * `task.finished` for the tasks of an agent's queue, emitted once the queue committed their end: each
+ * `task.finished` for the tasks of a worker — an agent's queue consumer, an application's queue worker —
+ * emitted once the queue committed their end: each
  * attempt counts once — completed (the action succeeded), failed (the action failed and its caller was
  * answered), retried (the attempt failed and the queue runs it again) or dead_lettered. The queue's
- * worker reports commits; the consumer knows when each attempt started and what the action answered.
+ * worker reports commits; its handler says when each attempt started (and, for an agent, whether the
+ * action failed).
  */
 import type { Clock } from '../runtime/index.js';
 import type { Worker } from '../work/index.js';
@@ -35,7 +37,7 @@ export class TaskOutcomes {
   }
 
   /** Subscribes to the worker's committed settlements. */
-  watch(worker: Worker): void {
+  watch(worker: Pick<Worker<unknown>, 'on'>): void {
     worker.on('completed', ({ task }) => {
       const a = this.end(task.id);
       this.report(task.queue, task.id, a?.actionFailed === true ? 'failed' : 'completed', a);

@@ -8,11 +8,12 @@ import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineAction, defineAgent } from '../../src/agents/index.js';
 import { startApiServer, type ApiServer } from '../../src/api/index.js';
+import { defineApp, startApp, type RunningApp } from '../../src/app/index.js';
 import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import { PermanentError } from '../../src/resilience/index.js';
 import type { MonitorRef } from '../../src/runtime/index.js';
 import type { Store } from '../../src/store/index.js';
-import { defineWorkflow } from '../../src/work/index.js';
+import { defineQueue, defineWorkflow, type ClaimedTask } from '../../src/work/index.js';
 import { eventually } from '../agents/support.js';
 import { call } from '../api/support.js';
 import { adapters } from '../support/stores.js';
@@ -136,6 +137,41 @@ describe.each(adapters)('a node reporting its work and its health on $name', (ad
         'scheduler.timer_cancelled',
       ]),
     );
+  });
+
+  it("an application's queue workers move garrison_tasks_total of their queue too", async () => {
+    store = await adapter.open();
+    const mail = defineQueue({ name: 'mail', maxAttempts: 1, schema: z.object({ to: z.string() }) });
+    const app: RunningApp = await startApp(
+      defineApp({
+        queues: [
+          {
+            queue: mail,
+            handler: (task: ClaimedTask<{ to: string }>) => {
+              if (task.payload.to === 'nobody') throw new Error('no such mailbox');
+            },
+          },
+        ],
+      }),
+      { store, config: { nodeName: 'mailer' } },
+    );
+    node = app.node;
+    api = await startApiServer(node, { port: 0 });
+    const before = await metrics();
+    await node.queues.enqueue(mail, { to: 'ops' });
+    await node.queues.enqueue(mail, { to: 'nobody' });
+    let after = '';
+    await eventually(async () => {
+      after = await metrics();
+      return sample(after, 'garrison_tasks_total', { queue: 'mail', outcome: 'dead_lettered' }) >= 1;
+    }, 'the dead letter counted');
+    expect(sample(after, 'garrison_tasks_total', { queue: 'mail', outcome: 'completed' })).toBe(
+      sample(before, 'garrison_tasks_total', { queue: 'mail', outcome: 'completed' }) + 1,
+    );
+    await api.close();
+    api = undefined;
+    await app.stop();
+    node = undefined;
   });
 
   it('a retry budget that denies retries makes the node degraded, with the budget named and its figures', async () => {
