@@ -118,6 +118,43 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
   );
 
   it(
+    'a node already running on the same host takes a killed neighbour’s run over with its next heartbeat',
+    { timeout: 180_000 },
+    async () => {
+      const url = adapter.freshUrl();
+      const dir = scratchFolder('garrison-recovery-');
+      const ledger = join(dir, 'ledger.jsonl');
+      const store = await openStore(url);
+      let b: GarrisonNode | undefined;
+      try {
+        b = await startNode({ store, nodeName: 'B', config: leases });
+        const node = b;
+        const child = spawnScript(join(root, 'test', 'node', 'fixtures', 'recovery-node.ts'), [
+          url,
+          'A',
+          ledger,
+          dir,
+        ]);
+        await child.line('ready');
+        // Known here only once A holds the run: B could not have claimed it before the kill.
+        node.workflowSupervisor.register(localFlow({ ledger, gateDir: dir, hold: false }, 'B'));
+        const took: string[] = [];
+        node.events.on('node.took_over', ({ payload }) => took.push(`${payload.node}:${payload.reason}`));
+        expect((await child.kill()).signal).toBe('SIGKILL');
+        await until(async () => (await node.workflows.get('local'))?.status === 'completed', 'the run on B');
+        expect(took).toEqual(['A:process_gone']);
+        expect(await nodeState(store, 'A')).toBe('down');
+        expect(readLedger(ledger).filter((l) => l.e === 'done')).toEqual([
+          { e: 'done', key: 'local', by: 'B' },
+        ]);
+      } finally {
+        await b?.stop();
+        await store.close();
+      }
+    },
+  );
+
+  it(
     'a node restarted under the same name resumes its agent’s interrupted task and its run at once',
     { timeout: 180_000 },
     async () => {
@@ -144,9 +181,10 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
           async () => (await node.workflows.get('local'))?.status === 'completed',
           'the run to complete',
         );
-        // Done once, by the agent resumed here; its task row, finished and not retained, is gone.
+        // Done once, by the agent resumed here.
         expect(done('own-long')).toEqual([{ e: 'done', key: 'own-long', by: 'solo-1' }]);
-        expect(await again.queues.getTask(ownTask)).toBeUndefined();
+        // Settled: a finished task that is not retained is deleted.
+        await until(async () => (await node.queues.getTask(ownTask)) === undefined, 'the own task settled');
         expect(done('local')).toEqual([{ e: 'done', key: 'local', by: 'A' }]);
       } finally {
         await again?.stop();
