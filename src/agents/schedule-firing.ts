@@ -22,15 +22,21 @@ export function isScheduledRun(payload: unknown): boolean {
   );
 }
 
-/** Queues one scheduled run: a task that runs once (its failure is its outcome, recorded on the agent). */
-export async function queueScheduledRun(
+/**
+ * Queues the run of one firing: a task that runs once (its failure is its outcome, recorded on the
+ * agent) — unless, in the same transaction, the agent is found paused or not running, or the schedule's
+ * timer no longer active (paused or removed since the firing was claimed).
+ */
+async function queueScheduledRun(
   store: Store,
+  timers: DurableTimers,
   core: Pick<HostCore, 'queues' | 'maxAttempts'>,
-  run: { agentId: string; name: string; action: string; input: unknown; key: string },
+  run: { timerId: string; agentId: string; name: string; action: string; input: unknown; key: string },
 ): Promise<number | undefined> {
   return store.transaction(async (tx) => {
     const row = await selectRow(tx, run.agentId, true);
     if (row === undefined || row.lifecycle !== 'running' || row.status === 'paused') return undefined;
+    if ((await timers.get(run.timerId, tx))?.topic !== SCHEDULE_TOPIC) return undefined;
     try {
       const task = await enqueueForAgent(
         tx,
@@ -60,7 +66,8 @@ export function handleScheduleFirings(timers: DurableTimers, store: Store, core:
     const p = schedulePayloadSchema.safeParse(firing.payload);
     if (!p.success) return; // not a schedule's payload: nothing to run
     const { agentId, name, action, input } = p.data;
-    await queueScheduledRun(store, core, {
+    await queueScheduledRun(store, timers, core, {
+      timerId: firing.id,
       agentId,
       name,
       action,

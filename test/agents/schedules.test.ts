@@ -75,7 +75,8 @@ describe.each(adapters)('agent schedules at run time on $name', (adapter) => {
     const before = ticks.get('t1') ?? 0;
     const ran = await n.agents.schedules.run('t1', 'nightly');
     expect(ran.taskId).toBeGreaterThan(0);
-    await eventually(() => ticks.get('t1') === before + 100, 'the run-now ran');
+    await eventually(() => (ticks.get('t1') ?? 0) >= before + 100, 'the run-now ran');
+    expect((ticks.get('t1') ?? 0) - before).toBeLessThan(200); // one run of it
 
     await n.agents.schedules.remove('t1', 'nightly');
     await n.stop();
