@@ -139,7 +139,9 @@ describe.each(adapters)('recovery of a dead node on $name', (adapter: TestAdapte
         // Known here only once A holds the run: B could not have claimed it before the kill.
         node.workflowSupervisor.register(localFlow({ ledger, gateDir: dir, hold: false }, 'B'));
         const took: string[] = [];
-        node.events.on('node.took_over', ({ payload }) => took.push(`${payload.node}:${payload.reason}`));
+        node.events.on('node.took_over', ({ payload }) => {
+          took.push(`${payload.node}:${payload.reason}`);
+        });
         expect((await child.kill()).signal).toBe('SIGKILL');
         await until(async () => (await node.workflows.get('local'))?.status === 'completed', 'the run on B');
         expect(took).toEqual(['A:process_gone']);
