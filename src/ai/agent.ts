@@ -137,25 +137,37 @@ export async function runAgent(ctx: WorkflowContext, options: RunAgentOptions): 
           ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
           abortSignal: step.signal,
         });
-        const answered = new Set(
-          r.response.messages.flatMap((m) =>
-            m.role === 'tool'
-              ? m.content.flatMap((p) => (p.type === 'tool-result' ? [p.toolCallId] : []))
-              : [],
-          ),
-        );
+        // The SDK answers a call it rejected (unknown tool, bad input) in a tool message of its own; the
+        // loop gives the model one tool message per turn, so that answer becomes the call's error.
+        const rejected = new Map<string, string>();
+        for (const m of r.response.messages) {
+          if (m.role !== 'tool') continue;
+          for (const p of m.content) {
+            if (p.type !== 'tool-result') continue;
+            const out = p.output;
+            rejected.set(
+              p.toolCallId,
+              out.type === 'error-text' || out.type === 'text' ? out.value : JSON.stringify(out),
+            );
+          }
+        }
         const toolCalls: AgentToolCall[] = r.toolCalls
-          .filter((c) => c.providerExecuted !== true && !answered.has(c.toolCallId))
-          .map((c) => ({
-            toolCallId: c.toolCallId,
-            toolName: c.toolName,
-            input: (c.input as unknown) ?? null,
-            ...('invalid' in c && c.invalid === true
-              ? { invalid: toolErrorText((c as { error?: unknown }).error ?? 'invalid tool call') }
-              : {}),
-          }));
+          .filter((c) => c.providerExecuted !== true)
+          .map((c) => {
+            const invalid =
+              rejected.get(c.toolCallId) ??
+              ('invalid' in c && c.invalid === true
+                ? toolErrorText((c as { error?: unknown }).error ?? 'invalid tool call')
+                : undefined);
+            return {
+              toolCallId: c.toolCallId,
+              toolName: c.toolName,
+              input: (c.input as unknown) ?? null,
+              ...(invalid === undefined ? {} : { invalid }),
+            };
+          });
         return {
-          messages: r.response.messages,
+          messages: r.response.messages.filter((m) => m.role !== 'tool'),
           text: r.text,
           toolCalls,
           finishReason: r.finishReason,

@@ -4,11 +4,16 @@ import { defineAction } from '../../src/agents/index.js';
 import { actionTool, capabilityTool, runAgent, type DurableTool } from '../../src/ai/index.js';
 import { PermanentError } from '../../src/errors.js';
 import { createLocalDispatcher, defineWorkflow, type WorkflowEngine } from '../../src/work/workflow/index.js';
+import { MockLanguageModelV4 } from 'ai/test';
 import { adapters } from '../support/stores.js';
 import { deferred, Harnesses, rejectionOf, until } from '../work/workflow/helpers.js';
 import { countingModel, sumOfSquares, toolResultsIn } from './fixtures/counting-model.js';
 
 const TOOL_TURNS = 10;
+const USAGE = {
+  inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
+  outputTokens: { total: 1, text: 1, reasoning: 0 },
+};
 
 /** `square` as an action: records each run under its idempotency key; `before` may throw or wait. */
 function squareAction(effects: Map<string, number>, before?: (n: number) => void | Promise<void>) {
@@ -183,6 +188,50 @@ describe.each(adapters)('durable agent loop on $name', (adapter) => {
     expect((result.turns[2]!.toolResults[0] as { error: string }).error).toContain('out of chalk');
     expect(seen).toHaveLength(4);
     expect(model.doGenerateCalls).toHaveLength(5);
+  });
+
+  it('a call of an unknown tool or with a bad input goes back to the model as an error; no tool runs', async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    const effects = new Map<string, number>();
+    const model = new MockLanguageModelV4({
+      doGenerate: [
+        {
+          content: [
+            { type: 'tool-call', toolCallId: 'c1', toolName: 'cube', input: '{"n":2}' },
+            { type: 'tool-call', toolCallId: 'c2', toolName: 'square', input: '{"n":"two"}' },
+          ],
+          finishReason: { unified: 'tool-calls', raw: undefined },
+          usage: USAGE,
+          warnings: [],
+        },
+        {
+          content: [{ type: 'text', text: 'I could not compute it' }],
+          finishReason: { unified: 'stop', raw: 'stop' },
+          usage: USAGE,
+          warnings: [],
+        },
+      ],
+    });
+    const wf = defineWorkflow('bad-calls', (ctx) =>
+      runAgent(ctx, { model, prompt: 'Cube 2.', tools: { square: actionTool(squareAction(effects)) } }),
+    );
+    engine.register(wf);
+    const result = await (await engine.start(wf, null)).result();
+
+    expect(result.text).toBe('I could not compute it');
+    expect(effects.size).toBe(0);
+    const toolMessages = model.doGenerateCalls[1]!.prompt.flatMap((m) => (m.role === 'tool' ? [m] : []));
+    expect(toolMessages).toHaveLength(1);
+    const answers = toolMessages[0]!.content;
+    expect(
+      answers.map((p): [string, string] =>
+        p.type === 'tool-result' ? [p.toolCallId, p.output.type] : [p.type, p.type],
+      ),
+    ).toEqual([
+      ['c1', 'error-text'],
+      ['c2', 'error-text'],
+    ]);
   });
 
   it('options without a prompt are refused before any model call or journal write', async () => {
