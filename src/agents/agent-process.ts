@@ -1,7 +1,7 @@
 /**
  * The agent's process: a runtime process under the host's dynamic supervisor. `init` loads the agent
  * from the store (a restart carries on from the last checkpoint), takes over its registry entry and
- * starts its schedules; every action runs here, one at a time, and is checkpointed before it is
+ * makes its schedules' timers; every action runs here, one at a time, and is checkpointed before it is
  * answered. A failing action is an outcome, not a crash; a failing store crashes the process, and its
  * supervisor restarts it from what was committed.
  */
@@ -15,6 +15,7 @@ import { registerProcess } from './registry-sync.js';
 import { beginIncarnation, markProcessing, selectRow } from './rows.js';
 import { runAction, type AgentProcState, type RunOutcome } from './run-action.js';
 import { runTask, type TaskReply } from './run-task.js';
+import { materializeSchedules } from './schedules.js';
 
 export interface AgentArgs {
   readonly core: HostCore;
@@ -45,14 +46,6 @@ export class RefreshRequest {}
 /** Answers the process's cached row. */
 export class SnapshotRequest {}
 
-/** A schedule's timer message: run this action (skipped while paused). */
-export class ScheduledRun {
-  constructor(
-    readonly action: string,
-    readonly input: unknown,
-  ) {}
-}
-
 const never = new AbortController().signal;
 
 async function init(args: AgentArgs, ctx: ProcessContext): Promise<AgentProcState> {
@@ -60,17 +53,15 @@ async function init(args: AgentArgs, ctx: ProcessContext): Promise<AgentProcStat
   const restarted = hosted.incarnations > 0;
   hosted.incarnations++;
   const processId = core.processIdOf(ctx.self);
-  // Timers die with their owner, so a restarted process starts its schedules afresh.
-  for (const s of hosted.def.schedules) {
-    if (core.scheduler !== undefined)
-      await core.scheduler.every(ctx.self, s.everyMs, new ScheduledRun(s.action, s.input));
-  }
   // The previous process's "restarting" mark commits first, so the registry shows degraded, then healthy.
   await hosted.settled();
   const { row, state } = await core.store.transaction(async (tx) => {
     const row = await beginIncarnation(tx, hosted.id, restarted, core.clock.now());
     const state = hosted.def.parseState(row.state, `the stored state of agent ${hosted.id}`);
     await registerProcess(tx, core, hosted, processId, row);
+    // Its schedules are durable timers: made from the definition once, kept as changed at run time.
+    if (core.scheduler !== undefined)
+      await materializeSchedules(core.scheduler.durable, tx, hosted.id, hosted.def);
     return { row, state };
   });
   args.attached(ctx.self, processId);
@@ -118,13 +109,6 @@ export const agentBehaviour: Behaviour<AgentProcState, AgentArgs> = {
       p.row = (await selectRow(p.core.store, p.hosted.id)) ?? p.row;
       p.hosted.paused = p.row.status === 'paused';
     }
-    return p;
-  },
-
-  async handleInfo(msg, p) {
-    if (!(msg instanceof ScheduledRun) || p.row.status === 'paused') return p;
-    const action = p.hosted.def.actions.get(msg.action);
-    if (action !== undefined) await runAction(p, action, msg.input, undefined, never);
     return p;
   },
 };

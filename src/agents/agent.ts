@@ -9,15 +9,39 @@ import { nameSchema, type ActionDefinition } from './action.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { parseSignalRoutes, routeSignal, type SignalRoute } from './signals.js';
 
-/** An action the agent runs by itself, every `everyMs`, through the scheduler, while its process lives. */
+/**
+ * An action the agent runs by itself, every `everyMs` or on a `cron` pattern (exactly one), while the
+ * agent runs. Each schedule is a durable timer of the agent (docs/agents.md, "Schedules"): listed,
+ * changed, paused, run now or removed at run time, and kept across restarts as changed.
+ */
 export interface AgentSchedule {
+  /** Names it among the agent's schedules (1–100 of `a-z A-Z 0-9 _ . -`). Default the action's name. */
+  readonly name?: string;
   /** The interval, in ms (at least 1). */
-  readonly everyMs: number;
+  readonly everyMs?: number;
+  /** A cron pattern (5 or 6 fields), instead of `everyMs`. */
+  readonly cron?: string;
   /** The action to run (one of the agent's). */
   readonly action: string;
   /** Its input. Default `{}`. */
   readonly input?: unknown;
 }
+
+/** A schedule of a definition, with its defaults applied. */
+export interface DefinedSchedule {
+  readonly name: string;
+  readonly everyMs: number | undefined;
+  readonly cron: string | undefined;
+  readonly action: string;
+  readonly input: unknown;
+}
+
+/** A schedule's name: also part of its timer's id and of its API path. */
+export const scheduleNameSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits and _ . - only');
 
 /** The actions of an agent spec, as given (their names and types kept). */
 export type AgentActions<S> = ReadonlyArray<ActionDefinition<unknown, unknown, S>>;
@@ -69,7 +93,7 @@ export interface AgentDefinition<S = unknown, A extends AgentActions<S> = AgentA
   readonly stateSchema: z.ZodType<S>;
   readonly initialState: S;
   readonly actions: ReadonlyMap<string, ActionDefinition<unknown, unknown, S>>;
-  readonly schedules: readonly AgentSchedule[];
+  readonly schedules: readonly DefinedSchedule[];
   /** The signal patterns it takes, as given. */
   readonly signalPatterns: readonly string[];
   /** The action that handles a signal of `type`, if any. */
@@ -99,8 +123,15 @@ const specSchema = z.object({
   schedules: z
     .array(
       z
-        .object({ everyMs: z.number().int().min(1), action: nameSchema, input: z.unknown().optional() })
-        .strict(),
+        .object({
+          name: scheduleNameSchema.optional(),
+          everyMs: z.number().int().min(1).optional(),
+          cron: z.string().min(1).max(200).optional(),
+          action: nameSchema,
+          input: z.unknown().optional(),
+        })
+        .strict()
+        .refine((s) => (s.everyMs === undefined) !== (s.cron === undefined), 'give everyMs or cron (one)'),
     )
     .optional(),
   signals: z.record(z.string(), nameSchema).optional(),
@@ -119,10 +150,22 @@ export function defineAgent<SS extends z.ZodType, const A extends AgentActions<z
       throw new ValidationError(`agent type ${spec.type}: two actions are named ${action.name}`);
     actions.set(action.name, action);
   }
-  const schedules = spec.schedules ?? [];
+  const schedules: DefinedSchedule[] = (spec.schedules ?? []).map((s) => ({
+    name: s.name ?? s.action,
+    everyMs: s.everyMs,
+    cron: s.cron,
+    action: s.action,
+    input: s.input ?? {},
+  }));
+  const names = new Set<string>();
   for (const s of schedules) {
     if (!actions.has(s.action))
       throw new ValidationError(`agent type ${spec.type}: the schedule names an unknown action ${s.action}`);
+    if (names.has(s.name))
+      throw new ValidationError(
+        `agent type ${spec.type}: two schedules are named ${s.name}; give each a distinct name`,
+      );
+    names.add(s.name);
   }
   const routes: SignalRoute[] = parseSignalRoutes(spec.type, spec.signals, new Set(actions.keys()));
   const stateSchema = spec.state as z.ZodType<S>;
@@ -141,7 +184,7 @@ export function defineAgent<SS extends z.ZodType, const A extends AgentActions<z
     stateSchema,
     initialState: parseState(spec.initialState, 'the initial state'),
     actions,
-    schedules: schedules.map((s) => ({ ...s, input: s.input ?? {} })),
+    schedules,
     signalPatterns: routes.map((r) => r.pattern.text),
     signalAction: (type) => routeSignal(routes, type),
     parseState,

@@ -24,17 +24,22 @@ import type { Consumer, Hosted } from './hosted.js';
 import { agentQueueName } from './queue-name.js';
 import { ticketOf } from './reply.js';
 import type { TaskReply } from './run-task.js';
+import { isScheduledRun } from './schedule-firing.js';
+import { TaskOutcomes } from './task-outcomes.js';
 
 export class TaskConsumer implements Consumer {
   private worker: Worker | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  private readonly outcomes: TaskOutcomes;
 
   constructor(
     private readonly core: HostCore,
     private readonly hosted: Hosted,
-  ) {}
+  ) {
+    this.outcomes = new TaskOutcomes(core.taskEvents, core.clock);
+  }
 
   /** Starts consuming once `after` has resolved (the previous consumer's stop) and old leases expired. */
   start(after: Promise<void>): void {
@@ -101,6 +106,7 @@ export class TaskConsumer implements Consumer {
     worker.on('error', ({ error }) =>
       core.emit('agent.error', { agentId: hosted.id, operation: 'queue consumer', error }),
     );
+    this.outcomes.watch(worker);
     this.worker = worker;
     await worker.start();
   }
@@ -108,6 +114,7 @@ export class TaskConsumer implements Consumer {
   /** Runs the task in the agent's live process, following it through restarts. */
   private async handle(task: ClaimedTask, context: TaskContext): Promise<void> {
     const { runtime } = this.core;
+    this.outcomes.started(task.id);
     for (;;) {
       const pid = await this.hosted.live(context.signal);
       let reply: TaskReply;
@@ -121,10 +128,11 @@ export class TaskConsumer implements Consumer {
         throw error;
       }
       if (!reply.ok) throw reply.error;
+      if (!reply.outcome.ok) this.outcomes.actionFailed(task.id);
       // A task whose final outcome is a failure goes to the dead letters (its outcome is checkpointed and
       // settled already): an operator sees it there and may retry it. A call's failure was answered to
       // its caller, which is where it belongs.
-      if (!reply.outcome.ok && ticketOf(task) === undefined)
+      if (!reply.outcome.ok && ticketOf(task) === undefined && !isScheduledRun(task.payload))
         throw new PermanentTaskError(reply.outcome.error.message, {
           details: { code: reply.outcome.error.code, agentId: this.hosted.id },
         });

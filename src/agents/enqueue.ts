@@ -17,6 +17,8 @@ import type { SignalTaskPayload } from './signals.js';
 export interface AgentTaskPayload {
   readonly action: string;
   readonly input: unknown;
+  /** The schedule that queued it (its failure is the run's outcome, not a dead letter). */
+  readonly schedule?: string;
 }
 
 /**
@@ -58,10 +60,10 @@ export function checkWork(
  */
 export async function enqueueForAgent(
   tx: Tx,
-  core: HostCore,
+  core: Pick<HostCore, 'queues' | 'maxAttempts'>,
   agentId: string,
   payload: AgentWork,
-  options: AgentEnqueueOptions,
+  options: AgentEnqueueOptions & { readonly maxAttempts?: number },
   allowPaused = false,
 ): Promise<EnqueuedTask> {
   const row = await selectRow(tx, agentId, true);

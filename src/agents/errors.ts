@@ -41,6 +41,8 @@ export const AgentErrorCode = {
   unknownSignal: 'unknown_signal',
   /** The monitor agent has no alert with that id. */
   alertNotFound: 'alert_not_found',
+  /** The agent has no schedule of that name (or it was removed). */
+  scheduleNotFound: 'schedule_not_found',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

@@ -2,7 +2,7 @@
  * The agents layer's events. Each is emitted only after the store transaction that made the change has
  * committed. Times are UNIX epoch ms; durations are ms.
  */
-import type { EventSink } from '../telemetry/index.js';
+import type { EventSink, SystemEvents } from '../telemetry/index.js';
 
 export interface AgentEvents {
   /** A process of the agent started and the agent is registered with it. */
@@ -86,3 +86,6 @@ declare module '../telemetry/events.js' {
 }
 
 export type AgentEventSink = EventSink<AgentEvents>;
+
+/** Where `task.finished` goes for each task attempt the agents' queues settle (the node's bus). */
+export type TaskEventSink = EventSink<Pick<SystemEvents, 'task.finished'>>;

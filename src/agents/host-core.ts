@@ -6,11 +6,12 @@ import { z } from 'zod';
 import type { DurableDelivery } from '../messaging/index.js';
 import type { AgentRegistry } from '../registry/index.js';
 import type { Clock, Pid, Runtime } from '../runtime/index.js';
+import type { DurableTimers } from '../scheduler/index.js';
 import type { Store } from '../store/index.js';
 import { emitTo } from '../telemetry/index.js';
 import { defineQueue, type QueueClient, type QueueDefinition } from '../work/index.js';
 import type { AgentDefinition } from './agent.js';
-import type { AgentEventSink, AgentEvents } from './events.js';
+import type { AgentEventSink, AgentEvents, TaskEventSink } from './events.js';
 import { agentQueueName } from './queue-name.js';
 import type { StoredOutcome } from './rows.js';
 
@@ -22,11 +23,11 @@ export const agentIdSchema = z
   .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
 
 /**
- * The scheduler's process timers, as the host uses them: `every(owner, intervalMs, msg)` sends `msg` to
- * `owner` every `intervalMs`, and the timer dies with its owner.
+ * The scheduler, as the host uses it: its durable timers hold the agents' schedules (`schedules.ts`)
+ * and fire them on whichever node handles the topic.
  */
 export interface AgentScheduler {
-  every(owner: Pid, intervalMs: number, msg: unknown): unknown;
+  readonly durable: DurableTimers;
 }
 
 export interface HostCore {
@@ -54,6 +55,8 @@ export interface HostCore {
   /** Records an attempt of a dispatched task on its workflow's timeline, when the host has a distributor. */
   attempted: ((payload: unknown, attempt: TaskAttempt) => Promise<void>) | undefined;
   emit<K extends keyof AgentEvents>(name: K, payload: AgentEvents[K]): void;
+  /** Where `task.finished` goes, if anywhere. */
+  readonly taskEvents: TaskEventSink | undefined;
   /**
    * Has the host read the agent's row again and follow it (its process found a pause the host had not
    * heard of).

@@ -7,7 +7,7 @@ import type { Clock, RestartType, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import type { QueueClient } from '../work/index.js';
 import type { AgentDefinition } from './agent.js';
-import type { AgentEventSink } from './events.js';
+import type { AgentEventSink, TaskEventSink } from './events.js';
 import { agentIdSchema, type AgentScheduler, type SettleOutcome, type TaskAttempt } from './host-core.js';
 
 /**
@@ -44,6 +44,8 @@ export interface AgentHostOptions {
   readonly distributor?: AgentTaskSettler;
   /** Where the host's events go. Default none. */
   readonly events?: AgentEventSink;
+  /** Where `task.finished` goes for every task attempt its agents' queues settle. Default none. */
+  readonly taskEvents?: TaskEventSink;
   /** The agents' dynamic supervisor: restart intensity and a limit on agents. */
   readonly supervisor?: {
     /** Restarts allowed within `periodMs` before the supervisor gives up. Default 3. */

@@ -38,6 +38,9 @@ import { toInfo, type AgentInfo } from './info.js';
 import { endAgent, watchProcess, type LinkContext } from './linking.js';
 import { agentQueueName } from './queue-name.js';
 import { removeEntry } from './registry-sync.js';
+import { hostSchedules, type AgentSchedules } from './host-schedules.js';
+import { handleScheduleFirings } from './schedule-firing.js';
+import { dropSchedules } from './schedules.js';
 import { RemoteCalls } from './remote-call.js';
 import { selectByNode, selectRow, setLifecycle, type AgentRow } from './rows.js';
 import { openRow } from './start-row.js';
@@ -100,6 +103,13 @@ export interface AgentHost {
   /** The live process of an agent this host runs. */
   pidOf(id: string): Pid | undefined;
   /**
+   * The agent's schedules, wherever it runs (docs/agents.md, "Schedules"): list them, run one now,
+   * pause, resume, change its timing (`everyMs` or `cron`) or remove it. Each change is one store
+   * transaction with its audit event, kept across restarts; `schedule_not_found`, `agent_not_found`,
+   * `agent_paused` (run) or `invalid_input` change nothing.
+   */
+  readonly schedules: AgentSchedules;
+  /**
    * Stops every agent and the supervisor. The agents stay recorded as running, so the next host of
    * this node resumes them; their registry entries are removed meanwhile. Their consumers stop taking
    * tasks at once; a running task gets up to `timeoutMs` (default 10 s) to finish, then its lease is
@@ -155,6 +165,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
             if (distributor.isDispatched(payload)) await distributor.attempted?.(payload, attempt);
           },
     emit: emitter(options.events),
+    taskEvents: options.taskEvents,
     track(agentId, operation, work) {
       const p = work.then(
         () => undefined,
@@ -318,6 +329,8 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
         await store.transaction(async (tx) => {
           await removeEntry(tx, core, id, hosted.processId, 'stopped');
           await setLifecycle(tx, id, 'stopped', clock.now());
+          // Its schedules die with it; a start again makes them afresh from its definition.
+          await dropSchedules(store, clock, id, tx);
         });
       });
       core.emit('agent.stopped', { agentId: id });
@@ -391,6 +404,8 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
       return hosts.get(id)?.pid;
     },
 
+    schedules: hostSchedules({ store, clock, queues, maxAttempts: o.maxAttempts, actor: `host:${nodeId}` }),
+
     shutdown(shutdownOptions = {}) {
       shuttingDown ??= (async () => {
         closing = true;
@@ -414,6 +429,7 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
 
   const control = new ControlWatch(controlHost, () => [...hosts.keys()]);
   await control.start();
+  if (options.scheduler !== undefined) handleScheduleFirings(options.scheduler.durable, store, core);
 
   if (o.resume) {
     for (const row of await selectByNode(store, nodeId, 'running')) {

@@ -20,6 +20,8 @@ export {
   type AgentActions,
   type AgentDefinition,
   type AgentSchedule,
+  type DefinedSchedule,
+  scheduleNameSchema,
   type AgentSpec,
 } from './agent.js';
 export {
@@ -34,6 +36,22 @@ export {
 export { AgentError, AgentErrorCode, isAgentError } from './errors.js';
 export { agentStatuses, withAgentStatus, type AgentStatusView } from './status-view.js';
 export { insertAuditEvent, listAuditEvents, type AuditEvent, type NewAuditEvent } from './audit.js';
+export type { AgentSchedules } from './host-schedules.js';
+export { TaskOutcomes } from './task-outcomes.js';
+export {
+  changeSchedule,
+  listSchedules,
+  runScheduleNow,
+  scheduleTimerId,
+  scheduleTimingSchema,
+  SCHEDULE_TOPIC,
+  type AgentScheduleInfo,
+  type ScheduleAnswer,
+  type ScheduleContext,
+  type ScheduleOperation,
+  type ScheduleRequest,
+  type ScheduleTiming,
+} from './schedules.js';
 export {
   AgentOperation,
   operateAgent,
@@ -42,7 +60,7 @@ export {
   type OperatorRequest,
 } from './operator.js';
 export { errorPausedAgents, errorPausedAgentsCheck, type ErrorPause } from './error-pauses.js';
-export type { AgentEventSink, AgentEvents } from './events.js';
+export type { AgentEventSink, AgentEvents, TaskEventSink } from './events.js';
 export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
 export type { AgentScheduler, SettleOutcome } from './host-core.js';
 export type { AgentHostOptions, AgentTaskSettler, StartAgentOptions } from './host-options.js';

@@ -12,6 +12,7 @@ import type { AgentRegistry } from '../registry/index.js';
 import type { Clock } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { insertAuditEvent } from './audit.js';
+import { dropSchedules } from './schedules.js';
 import { AGENT_CONTROL_CHANNEL } from './control.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { agentIdSchema } from './host-core.js';
@@ -86,6 +87,8 @@ export async function operateAgent(ctx: OperatorContext, request: OperatorReques
         // Its entry goes now, not when its host hears of it: no new work is routed to it, and the steps
         // waiting on its queue are moved on by the distributor's next sweep.
         if ((await reg.lookup(agentId)) !== undefined) await reg.unregister(agentId, { reason: 'stopped' });
+        // Its schedules die with it: no timer of a stopped agent fires anywhere.
+        await dropSchedules(ctx.store, ctx.clock, agentId, tx);
       }
       row = (await selectRow(tx, agentId))!;
     } else {

@@ -4,6 +4,7 @@
  * `stop()` drains everything — the node's drain and the queue workers' graceful stop, both bounded by
  * `drainTimeoutMs` — then closes the store.
  */
+import { TaskOutcomes } from '../agents/index.js';
 import { GarrisonError } from '../errors.js';
 import { startNode, type DrainReport, type GarrisonNode, type NodeConfigInput } from '../node/index.js';
 import { BreakerRegistry } from '../resilience/index.js';
@@ -121,15 +122,21 @@ export async function startApp(app: GarrisonApp, options: StartAppOptions = {}):
   try {
     await options.beforeStart?.(node);
     for (const q of resolved.queues) {
+      // Each settled attempt is `task.finished` on the node's bus, as the agents' queues report theirs.
+      const outcomes = new TaskOutcomes(node.events, clock);
       const worker = createWorker<unknown>({
         store,
         clock,
         queues: q.queue,
-        handler: (task, context) => q.handler(task, context),
+        handler: (task, context) => {
+          outcomes.started(task.id);
+          return q.handler(task, context);
+        },
         workerId: `${node.id}:${q.queue.name}`,
         ...(q.concurrency === undefined ? {} : { concurrency: q.concurrency }),
         ...(q.leaseMs === undefined ? {} : { leaseMs: q.leaseMs }),
       });
+      outcomes.watch(worker);
       workers.push(worker);
       await worker.start();
     }

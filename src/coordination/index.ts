@@ -27,6 +27,13 @@ export {
   type HealthTransition,
 } from './health-monitor/health-monitor.js';
 export type { CoordinationEvents } from './health-monitor/events.js';
+export {
+  createMonitorLeakWatch,
+  monitorLeaksCheck,
+  type MonitorLeak,
+  type MonitorLeakOptions,
+  type MonitorLeakWatch,
+} from './health-monitor/monitor-leaks.js';
 export * from './primitives/index.js';
 
 /** The store channel on which a new pending workflow run wakes the launchers of every node. */

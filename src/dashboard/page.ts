@@ -26,6 +26,9 @@ export const DASHBOARD_ENDPOINTS = [
   'GET /v1/queues/waiting',
   'POST /v1/dead-letters/retry',
   'GET /v1/timers',
+  'GET /v1/coordination/locks',
+  'GET /v1/coordination/leaders',
+  'GET /v1/coordination/pools',
   'GET /v1/events',
 ] as const;
 
@@ -87,11 +90,25 @@ function showSummary(s) {
   return s;
 }
 
+/** Locks held, groups' leaders, and each pool's items (holder or free) with its waiting requests. */
+function showCoordination(locks, leaders, pools, ok) {
+  ok(locks, (l) => table('locks', l.locks, [['lock', (x) => x.name, () => ''], ['holder', (x) => x.holder, () => ''],
+    ['fence', (x) => x.fence, () => ''], ['expires', (x) => time(x.expiresAt), () => '']]));
+  ok(leaders, (l) => table('leaders', l.leaders, [['group', (x) => x.group, () => ''], ['leader', (x) => x.leader, () => ''],
+    ['term', (x) => x.term, () => ''], ['since', (x) => time(x.since), () => '']]));
+  ok(pools, (p) => table('pools', p.pools.flatMap((pool) => pool.items.map((i) => ({ pool, i }))), [
+    ['pool', (x) => x.pool.name + ' (' + x.pool.available + '/' + x.pool.size + ' free, ' + x.pool.waiters.length + ' waiting)', () => ''],
+    ['item', (x) => x.i.item, () => ''], ['holder', (x) => x.i.holder || 'free', (x) => (x.i.holder ? '' : 'free')],
+    ['fence', (x) => x.i.fence, () => '']]));
+  ok(pools, (p) => more('poolsmore', p.pools, p.nextCursor));
+}
+
 async function refresh() {
-  const [health, nodes, summary, agents, breakers, dead, timers, waiting] = await Promise.allSettled([
+  const [health, nodes, summary, agents, breakers, dead, timers, waiting, locks, leaders, pools] = await Promise.allSettled([
     api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents?limit=1000'),
     api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers?limit=1000'), api('/v1/queues/waiting'),
-    searchRuns(), shownRun ? showRun(shownRun) : null]);
+    api('/v1/coordination/locks?limit=1000'), api('/v1/coordination/leaders?limit=1000'),
+    api('/v1/coordination/pools?limit=100'), searchRuns(), shownRun ? showRun(shownRun) : null]);
   const ok = (p, show) => { if (p.status === 'fulfilled' && p.value) show(p.value); };
   ok(health, (h) => {
     $('health').textContent = h.health.status; $('health').className = h.health.status;
@@ -118,7 +135,8 @@ async function refresh() {
   // A list with a next page shows its first page and says so.
   ok(agents, (a) => more('agentsmore', a.agents, a.nextCursor));
   ok(timers, (t) => more('timersmore', t.timers, t.nextCursor));
-  const failed = [health, nodes, summary, agents, breakers, dead, timers, waiting].find((p) => p.status === 'rejected');
+  showCoordination(locks, leaders, pools, ok);
+  const failed = [health, nodes, summary, agents, breakers, dead, timers, waiting, locks, leaders, pools].find((p) => p.status === 'rejected');
   $('updated').textContent = failed ? 'error: ' + failed.reason.message : 'updated ' + new Date().toLocaleTimeString();
   $('updated').className = failed ? 'error' : '';
 }
@@ -250,6 +268,8 @@ export function dashboardPage(): string {
 <section><h2>Circuit breakers</h2><table id="breakers"></table></section>
 <section><h2>Dead letters</h2><table id="dead"></table></section>
 <section><h2>Timers</h2><table id="timers"></table><small id="timersmore"></small></section>
+<section id="coordination"><h2>Coordination</h2><h3>Locks</h3><table id="locks"></table><h3>Leaders</h3><table id="leaders"></table>
+<h3>Pools</h3><table id="pools"></table><small id="poolsmore"></small></section>
 <section><h2>Events</h2><div id="events"></div></section>
 </main>
 <div id="login" hidden><form><b>This API needs a token</b><input id="token" type="password" autocomplete="off" placeholder="bearer token"><button>use it</button>

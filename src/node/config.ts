@@ -58,6 +58,18 @@ export const nodeConfigSchema = z.strictObject({
     .optional(),
   /** How long finished work is kept (`retention.ts`): runs, tasks and dead letters 7 days by default. */
   retention: retentionSchema.prefault({}),
+  /**
+   * The monitor leak check, run with every health check tick (`heartbeatMs`): more than `maxPerProcess`
+   * monitors older than `ageMs` on one process make the health check `monitors` degraded.
+   */
+  monitorLeaks: z
+    .strictObject({
+      /** Age from which a monitor counts, in ms. Default 300000. */
+      ageMs: ms(0, 86_400_000).default(300_000),
+      /** Old monitors one process may have before they count as a leak. Default 50. */
+      maxPerProcess: z.number().int().min(1).max(1_000_000).default(50),
+    })
+    .prefault({}),
   /** How long a graceful stop waits for the tree to stop before killing what is left, in ms. Default 10000. */
   drainTimeoutMs: ms(0, 600_000).default(10_000),
   /**

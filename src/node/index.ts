@@ -4,6 +4,8 @@ export { describeDrain, type DrainEvents, type DrainReport } from './drain.js';
 export { countHeld, heldByNode, heldCounts, type HeldCounts, type NodeHoldings } from './held.js';
 export { listNodes, NodeState, type MembershipTiming, type NodeInfo } from './membership.js';
 export { startNode, type GarrisonNode, type StartNodeOptions } from './node.js';
+export { processGone, thisProcess, type ProcessIdentity } from './process-identity.js';
+export { DeathReason, recoverDeadNodes, type RecoveryOptions, type TakeoverReport } from './recovery.js';
 export {
   queueWaits,
   unconsumedWork,

@@ -5,6 +5,7 @@
  */
 import { parseJson, toJson, type Store } from '../store/index.js';
 import { heldByNode, heldCounts, type HeldCounts } from './held.js';
+import { thisProcess, type ProcessIdentity } from './process-identity.js';
 
 /** How a node looks to others. */
 export const NodeState = {
@@ -44,17 +45,22 @@ interface Row {
   info: string;
 }
 
-/** Records that `id` has started (again): state up, fresh heartbeat. */
+/**
+ * Records that `id` has started (again): state up, fresh heartbeat, and the process behind it (host,
+ * pid, process start time), by which nodes of the same host tell that it died (`recovery.ts`).
+ */
 export async function joinCluster(
   store: Store,
   id: string,
   now: number,
   info: Record<string, unknown>,
+  proc: ProcessIdentity = thisProcess(),
 ): Promise<void> {
   await store.execute(
-    'INSERT INTO garrison_nodes (id, started_at, heartbeat_at, state, info) VALUES ($1, $2, $2, $3, $4) ' +
-      'ON CONFLICT (id) DO UPDATE SET started_at = $2, heartbeat_at = $2, state = $3, info = $4',
-    [id, now, 'up', toJson(info)],
+    'INSERT INTO garrison_nodes (id, started_at, heartbeat_at, state, info, host, pid, process_started_at) ' +
+      'VALUES ($1, $2, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET started_at = $2, ' +
+      'heartbeat_at = $2, state = $3, info = $4, host = $5, pid = $6, process_started_at = $7',
+    [id, now, 'up', toJson(info), proc.host, proc.pid, proc.startedAt],
   );
 }
 

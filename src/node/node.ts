@@ -8,6 +8,8 @@ import { agentQueueName, createAgentHost, errorPausedAgentsCheck } from '../agen
 import {
   createMetricsCollector,
   createHealthMonitor,
+  createMonitorLeakWatch,
+  monitorLeaksCheck,
   createTaskDistributor,
   type TaskDistributor,
   createWorkflowSupervisor,
@@ -25,7 +27,7 @@ import {
   type HealthChecks,
 } from '../governance/index.js';
 import { createRegistry, type AgentRegistry } from '../registry/index.js';
-import { BreakerRegistry } from '../resilience/index.js';
+import { BreakerRegistry, RetryBudgetRegistry, retryBudgetsCheck } from '../resilience/index.js';
 import {
   createRuntime,
   Supervisor,
@@ -55,9 +57,12 @@ import {
   type WorkflowDefinition,
   type WorkflowEngine,
 } from '../work/index.js';
+import { createCoordinationPrimitives, type CoordinationPrimitives } from '../coordination/index.js';
 import { parseNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import { drainNode, type DrainReport } from './drain.js';
 import { heartbeat, joinCluster, setNodeState } from './membership.js';
+import { thisProcess } from './process-identity.js';
+import { recoveryLook } from './recovery.js';
 import { startRetention, type RetentionReport } from './retention.js';
 import { servesOf } from './serves.js';
 import { ServiceTable } from './service.js';
@@ -102,6 +107,8 @@ export interface StartNodeOptions {
   readonly queues?: readonly string[];
   /** The circuit breakers of the node's external calls (listed and reset through the API). Default: new. */
   readonly breakers?: BreakerRegistry;
+  /** The retry budgets of the node's external calls (a denying one makes health degraded). Default: new. */
+  readonly retryBudgets?: RetryBudgetRegistry;
 }
 
 export interface GarrisonNode {
@@ -119,6 +126,8 @@ export interface GarrisonNode {
   readonly scheduler: SchedulerManager;
   readonly timers: DurableTimers;
   readonly breakers: BreakerRegistry;
+  /** Retry budgets by name: one denying retries shows in `health` (check `retry_budgets`). */
+  readonly retryBudgets: RetryBudgetRegistry;
   /** Start, list, cancel, signal workflow runs; the workflow supervisor executes them. */
   readonly workflows: WorkflowEngine;
   readonly workflowSupervisor: WorkflowSupervisor;
@@ -129,6 +138,11 @@ export interface GarrisonNode {
   readonly health: HealthChecks;
   /** The node's resource limits, tokens and usage. */
   readonly resources: ResourceManager;
+  /**
+   * Locks, leader election (with watches), barriers, consensus and resource pools, kept in the store;
+   * leases its processes held in an earlier life of the node are freed at start-up (`recover`).
+   */
+  readonly coordination: CoordinationPrimitives;
   /** The running tree, as plain data (compare with `describeNodeTree`). */
   describe(): Promise<SupervisorDescription>;
   /**
@@ -169,9 +183,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
         table.reap(event.pid).catch((error: unknown) => events.emit('node.service_stop_failed', { error }));
     },
   });
-  const registry = createRegistry({ store, clock });
+  const registry = createRegistry({ store, clock, events });
   const queues = createQueueClient({ store, clock });
-  const scheduler = createScheduler({ store, clock, runtime, nodeId });
+  const scheduler = createScheduler({ store, clock, runtime, nodeId, events });
   const timers = scheduler.durable;
   const breakers = options.breakers ?? new BreakerRegistry({ clock });
   trackBreakers(metrics, breakers);
@@ -197,6 +211,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     workflows: options.workflows ?? [],
     maxRunning: config.workflows.maxConcurrent,
     leaseMs: config.workflows.leaseMs,
+    events,
   });
   let agents: AgentHost | undefined;
   /** Set when the drain begins: parts restarted from then on claim nothing. */
@@ -262,6 +277,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   health.register(resourcesCheck(resources));
   // Agents paused by a streak of failed tasks: degraded, with the reason, until resumed.
   health.register(errorPausedAgentsCheck(store));
+  // Retry budgets denying retries, and monitors piling up (checked on the health monitor's tick).
+  const retryBudgets = options.retryBudgets ?? new RetryBudgetRegistry({ clock, events });
+  health.register(retryBudgetsCheck(retryBudgets));
+  const monitorLeaks = createMonitorLeakWatch({ runtime, events, ...config.monitorLeaks });
+  health.register(monitorLeaksCheck(monitorLeaks));
   /** What each heartbeat publishes in the node's row (read by `garrison status` on any machine). */
   // What this node serves, published with every heartbeat (work no live node can run is shown so).
   const serves = servesOf(options.workflows ?? [], options.agents ?? [], options.queues ?? []);
@@ -277,6 +297,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       ),
     };
   };
+  /** Takes over what dead nodes hold (docs/node.md, "Recovery"), at start-up and with each heartbeat. */
+  const recoverDead = recoveryLook({
+    store,
+    nodeId,
+    downAfterMs: config.downAfterMs,
+    clock,
+    self: thisProcess(),
+    events,
+  });
   const metricsCollector = createMetricsCollector({ runtime, store, name: 'metrics_collector', metrics });
 
   const parts: NodeParts = {
@@ -287,11 +316,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       return { stop: () => scheduler.shutdown() };
     },
     membership: async (host) => {
+      // Dead nodes' work is taken over before joining: the own row still shows a killed previous life.
+      await recoverDead(true);
       await joinCluster(store, nodeId, clock.now(), { pid: process.pid, serves });
       scheduler.every(host.self, config.heartbeatMs, HEARTBEAT);
       return {
         handleInfo: async (msg) => {
-          if (msg === HEARTBEAT) await heartbeat(store, nodeId, clock.now(), await beatInfo());
+          if (msg !== HEARTBEAT) return;
+          await heartbeat(store, nodeId, clock.now(), await beatInfo());
+          await recoverDead(false);
         },
         stop: () => Promise.resolve(),
         describe: () => ({ pid: host.self.toString() }),
@@ -329,7 +362,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       scheduler.every(host.self, config.heartbeatMs, HEALTH_CHECK);
       return Promise.resolve({
         handleInfo: async (msg) => {
-          if (msg === HEALTH_CHECK) await monitor.check();
+          if (msg !== HEALTH_CHECK) return;
+          monitorLeaks.check();
+          await monitor.check();
         },
         stop: () => Promise.resolve(),
       });
@@ -348,6 +383,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
           distributor,
           leaseMs: config.tasks.leaseMs,
           definitions: options.agents ?? [],
+          events,
+          taskEvents: events,
         }),
       );
       for (const id of host.resumed) startedAgents.add(id);
@@ -367,6 +404,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     },
   };
 
+  // Before the tree starts: what processes of this node's earlier life held is free for the new one.
+  const coordination = createCoordinationPrimitives({ store, clock, runtime, nodeId });
+  await coordination.recover();
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
   let stopping: Promise<DrainReport> | undefined;
   let treeStopped: Promise<void> | undefined;
@@ -376,6 +416,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       await root.stop('shutdown', SERVICE_SHUTDOWN_MS);
       resources.close();
       await workflowSupervisor.stop();
+      await coordination.close();
       await runtime.shutdown();
     })());
   const drain = () =>
@@ -412,6 +453,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     scheduler,
     timers,
     breakers,
+    retryBudgets,
     workflows,
     workflowSupervisor,
     distributor,
@@ -422,6 +464,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     metricsCollector,
     health,
     resources,
+    coordination,
     describe: () => root.describe(),
     stop() {
       stopping ??= (async () => {

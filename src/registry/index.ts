@@ -1,5 +1,6 @@
 /** The agent registry: agents, their indexes, queries, discovery, transactions and watches. */
 export { createRegistry, type AgentRegistry, type RegistryOptions } from './registry.js';
+export type { RegistryEvents } from './events.js';
 export type { RegistryTx } from './registry-tx.js';
 export {
   AgentExistsError,

@@ -36,12 +36,16 @@ import type {
 } from './types.js';
 import { parseAgentId, parseAgentInput, parseAgentInputs, parseText } from './validation.js';
 import { Watchers } from './watchers.js';
+import { emitRegistryEvent, type RegistryEvents } from './events.js';
+import type { EventSink } from '../telemetry/index.js';
 
 export interface RegistryOptions {
   /** The store that holds the agents (migrated to at least migration 2). */
   readonly store: Store;
   /** The source of `registeredAt` / `updatedAt`. Default the system clock. */
   readonly clock?: Clock;
+  /** Where the `registry.*` events go (after each commit, as watchers are told). Default none. */
+  readonly events?: EventSink<RegistryEvents>;
 }
 
 export interface AgentRegistry {
@@ -108,7 +112,13 @@ export function createRegistry(options: RegistryOptions): AgentRegistry {
   const { store } = options;
   const clock = options.clock ?? systemClock;
   const watchers = new Watchers();
-  const ctx: RegistryContext = { now: () => clock.now(), emit: (event) => watchers.emit(event) };
+  const ctx: RegistryContext = {
+    now: () => clock.now(),
+    emit: (event) => {
+      watchers.emit(event);
+      emitRegistryEvent(options.events, event);
+    },
+  };
   // Single changes go through group commit, which already gives each write a savepoint of its own.
   const writeCtx: RegistryContext = { ...ctx, isolated: true };
 

@@ -55,5 +55,12 @@ export {
   type RetryBudgetHealth,
   type RetryBudgetOptions,
 } from './retry-budget.js';
+export {
+  RetryBudgetRegistry,
+  retryBudgetsCheck,
+  type RetryBudgetRegistryOptions,
+  type RetryBudgetSettings,
+  type RetryBudgetsCheck,
+} from './retry-budgets.js';
 export { LruCache, type LruCacheOptions, type LruCacheStats } from './lru-cache.js';
 export { sleep } from './sleep.js';

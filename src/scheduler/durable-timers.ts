@@ -23,6 +23,8 @@ import {
   type Unsubscribe,
 } from '../store/index.js';
 import { SchedulerErrorCode, TimerError } from './errors.js';
+import type { SchedulerEventSink } from './events.js';
+import { describeError, emitTo } from '../telemetry/index.js';
 import { Leadership } from './leadership.js';
 
 export { TimerError } from './errors.js';
@@ -119,6 +121,11 @@ export interface DurableTimersOptions {
   readonly onLeadershipChange?: (leader: boolean) => void;
   /** Called when a handler fails (the firing is retried later) or the store fails (`attempt` 0). */
   readonly onError?: (firing: TimerFiring, error: unknown) => void;
+  /**
+   * Where `scheduler.timer_*` events and `timers.active` (kind `durable`, counted after each change this
+   * node commits) go. Default none.
+   */
+  readonly events?: SchedulerEventSink;
 }
 
 /** The store lock whose holder fires cron timers. */
@@ -142,7 +149,9 @@ interface TimerRow {
   fence: number;
 }
 
-const CHANNEL = 'garrison_timers';
+/** Wakes the durable timers of every node: due or released firings are looked for. */
+export const TIMERS_CHANNEL = 'garrison_timers';
+const CHANNEL = TIMERS_CHANNEL;
 
 function toInfo(row: TimerRow): DurableTimerInfo {
   return {
@@ -209,6 +218,9 @@ export class DurableTimers {
   private unlisten: Unsubscribe | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly leadership: Leadership;
+  /** A count of the timers for `timers.active` is in flight / another is wanted after it. */
+  private counting = false;
+  private recount = false;
 
   constructor(private readonly options: DurableTimersOptions) {
     this.store = options.store;
@@ -316,25 +328,44 @@ export class DurableTimers {
           now,
         ],
       );
-      t.afterCommit(() => this.onScheduled(dueAt));
       const row = rows[0];
       if (row === undefined)
         throw new TimerError(SchedulerErrorCode.timerFailed, `timer ${timerId} was not written`);
-      return toInfo(row);
+      const info = toInfo(row);
+      t.afterCommit(() => {
+        this.onScheduled(dueAt);
+        emitTo(this.options.events, 'scheduler.timer_scheduled', {
+          id: info.id,
+          topic: info.topic,
+          kind: info.kind,
+          dueAt: info.dueAt,
+          owner: info.owner,
+        });
+        this.countActive();
+      });
+      return info;
     };
     return tx === undefined ? this.store.transaction(write) : write(tx);
   }
 
   /** Cancels a timer; true when it existed. A firing in progress finishes but is not rescheduled. */
   async cancel(timerId: string, tx?: Tx): Promise<boolean> {
-    const run = (t: Tx) => t.execute('DELETE FROM garrison_timers WHERE id = $1', [timerId]);
+    const run = async (t: Tx) => {
+      const result = await t.execute('DELETE FROM garrison_timers WHERE id = $1', [timerId]);
+      if (result.rowCount > 0) t.afterCommit(() => this.cancelled(timerId, null, result.rowCount));
+      return result;
+    };
     const result = tx === undefined ? await this.store.transaction(run) : await run(tx);
     return result.rowCount > 0;
   }
 
   /** Cancels every timer of an owner (an agent or process that went away); returns how many. */
   async cancelOwner(owner: string, tx?: Tx): Promise<number> {
-    const run = (t: Tx) => t.execute('DELETE FROM garrison_timers WHERE owner = $1', [owner]);
+    const run = async (t: Tx) => {
+      const result = await t.execute('DELETE FROM garrison_timers WHERE owner = $1', [owner]);
+      if (result.rowCount > 0) t.afterCommit(() => this.cancelled(null, owner, result.rowCount));
+      return result;
+    };
     const result = tx === undefined ? await this.store.transaction(run) : await run(tx);
     return result.rowCount;
   }
@@ -459,6 +490,39 @@ export class DurableTimers {
       });
   }
 
+  private cancelled(id: string | null, owner: string | null, count: number): void {
+    emitTo(this.options.events, 'scheduler.timer_cancelled', { id, owner, count });
+    this.countActive();
+  }
+
+  /**
+   * Reports the number of durable timers as `timers.active` (one COUNT, coalesced: changes made while a
+   * count is in flight are counted once after it). Only with an event sink.
+   */
+  private countActive(): void {
+    if (this.options.events === undefined) return;
+    if (this.counting) {
+      this.recount = true;
+      return;
+    }
+    this.counting = true;
+    const p = this.store
+      .query<{ n: number | string }>('SELECT COUNT(*) AS n FROM garrison_timers')
+      .then((rows) => {
+        emitTo(this.options.events, 'timers.active', { kind: 'durable', count: Number(rows[0]?.n ?? 0) });
+      })
+      .catch((error: unknown) => this.reportStoreError(error))
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.counting = false;
+        if (this.recount) {
+          this.recount = false;
+          this.countActive();
+        }
+      });
+    this.inFlight.add(p);
+  }
+
   private reportStoreError(error: unknown): void {
     this.options.onError?.({ id: '', topic: '', payload: null, dueAt: 0, attempt: 0 }, error);
   }
@@ -567,11 +631,25 @@ export class DurableTimers {
         await handler(firing);
       } catch (error) {
         this.options.onError?.(firing, error);
-        await this.settleFailure(row, error);
+        const retryAt = await this.settleFailure(row, error);
+        emitTo(this.options.events, 'scheduler.timer_failed', {
+          id: row.id,
+          topic: row.topic,
+          attempt: firing.attempt,
+          retryAt,
+          error: describeError(error),
+        });
         return;
       }
     }
     await this.settleSuccess(row, skip);
+    emitTo(this.options.events, 'scheduler.timer_fired', {
+      id: row.id,
+      topic: row.topic,
+      dueAt,
+      attempt: firing.attempt,
+      skipped: skip,
+    });
   }
 
   private nextDue(row: TimerRow, now: number): number | null {
@@ -591,7 +669,12 @@ export class DurableTimers {
     const next = this.nextDue(row, now);
     await this.store.write(async (tx) => {
       if (next === null) {
-        await tx.execute('DELETE FROM garrison_timers WHERE id = $1 AND fence = $2', [row.id, row.fence]);
+        const done = await tx.execute('DELETE FROM garrison_timers WHERE id = $1 AND fence = $2', [
+          row.id,
+          row.fence,
+        ]);
+        // A one-shot timer that fired is gone: the count moved.
+        if (done.rowCount > 0) tx.afterCommit(() => this.countActive());
       } else {
         await tx.execute(
           `UPDATE garrison_timers SET due_at = $3, attempts = 0, last_error = NULL, claimed_by = NULL,
@@ -604,7 +687,7 @@ export class DurableTimers {
     if (next !== null) this.arm(next);
   }
 
-  private async settleFailure(row: TimerRow, error: unknown): Promise<void> {
+  private async settleFailure(row: TimerRow, error: unknown): Promise<number> {
     const attempts = Number(row.attempts) + 1;
     const retryAt = this.clock.now() + Math.min(this.maxRetryDelayMs, 1000 * 2 ** (attempts - 1));
     await this.store.write((tx) =>
@@ -622,5 +705,6 @@ export class DurableTimers {
       ),
     );
     this.arm(retryAt);
+    return retryAt;
   }
 }

@@ -16,6 +16,7 @@ export {
 export {
   CRON_LEADER_LOCK,
   DurableTimers,
+  TIMERS_CHANNEL,
   MissedPolicy,
   nextCronTime,
   type DurableTimerInfo,
@@ -26,4 +27,6 @@ export {
   type TimerFiring,
   type TimerHandler,
 } from './durable-timers.js';
+export type { SchedulerEventSink, SchedulerEvents } from './events.js';
+export { expireTimerClaimsOf } from './claim-takeover.js';
 export { SchedulerErrorCode, SchedulerStoppedError, TimerError, TimerNotFoundError } from './errors.js';

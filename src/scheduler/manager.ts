@@ -8,6 +8,7 @@ import { describeIssues, ValidationError } from '../errors.js';
 import type { Clock, ProcessRef, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { SchedulerStoppedError } from './errors.js';
+import type { SchedulerEventSink } from './events.js';
 import {
   DurableTimers,
   type DurableTimerInfo,
@@ -35,6 +36,8 @@ export interface SchedulerOptions extends Omit<DurableTimersOptions, 'store' | '
    * timer carries on. Default: a process warning.
    */
   readonly onDeliveryError?: (timer: ProcessTimerInfo, error: unknown) => void;
+  /** Where the scheduler's events and its `timers.active` counts go (the node's bus). Default none. */
+  readonly events?: SchedulerEventSink;
 }
 
 const optionsSchema = z.looseObject({
@@ -84,10 +87,10 @@ export class SchedulerManager {
     if (!checked.success) {
       throw new ValidationError(`invalid scheduler options: ${describeIssues(checked.error.issues)}`);
     }
-    const { runtime, onDeliveryError, ...durable } = options;
+    const { runtime, onDeliveryError, events, ...durable } = options;
     this.clock = options.clock ?? runtime.clock;
-    this.timers = new ProcessTimers({ runtime, clock: this.clock, onDeliveryError });
-    this.durable = new DurableTimers({ ...durable, clock: this.clock });
+    this.timers = new ProcessTimers({ runtime, clock: this.clock, onDeliveryError, events });
+    this.durable = new DurableTimers({ ...durable, clock: this.clock, events });
   }
 
   get status(): SchedulerStatus {

@@ -16,6 +16,8 @@ import {
   type TimerHandle,
 } from '../runtime/index.js';
 import { SchedulerStoppedError, TimerNotFoundError } from './errors.js';
+import type { SchedulerEventSink } from './events.js';
+import { emitTo } from '../telemetry/index.js';
 import { TimerHeap, type HeapEntry } from './timer-heap.js';
 
 /** The kinds of process timer. */
@@ -68,6 +70,8 @@ export interface ProcessTimersOptions {
    * itself carries on. Default: a process warning.
    */
   readonly onDeliveryError?: (timer: ProcessTimerInfo, error: unknown) => void;
+  /** Where `timers.active` (kind `process`) goes when the count changes. Default none. */
+  readonly events?: SchedulerEventSink;
 }
 
 interface Entry extends HeapEntry {
@@ -117,8 +121,12 @@ export class ProcessTimers {
   private nextId = 1;
   private nextSeq = 0;
   private stopped = false;
+  private readonly events: SchedulerEventSink | undefined;
+  /** The count last reported as `timers.active`. */
+  private reported = -1;
 
   constructor(options: ProcessTimersOptions) {
+    this.events = options.events;
     this.runtime = options.runtime;
     this.clock = options.clock;
     this.onDeliveryError = options.onDeliveryError ?? defaultDeliveryError;
@@ -323,6 +331,11 @@ export class ProcessTimers {
 
   /** Arms the one clock timer for the earliest due time, or disarms it when nothing is due. */
   private rearm(): void {
+    // Every change of the timer set ends here: the count is reported only when it moved.
+    if (this.events !== undefined && this.reported !== this.byId.size) {
+      this.reported = this.byId.size;
+      emitTo(this.events, 'timers.active', { kind: 'process', count: this.reported });
+    }
     const top = this.heap.peek();
     if (top !== undefined && this.handle !== undefined && this.armedAt === top.dueAt) return;
     this.handle?.cancel();

@@ -55,6 +55,11 @@ describe.each(adapters)('cross-site and rebinding guard on $name', (adapter) => 
         '/v1/workflows/:id/pause',
         '/v1/workflows/:id/resume',
         '/v1/breakers/:service/reset',
+        '/v1/agents/:id/schedules/:name/run',
+        '/v1/agents/:id/schedules/:name/pause',
+        '/v1/agents/:id/schedules/:name/resume',
+        '/v1/agents/:id/schedules/:name/update',
+        '/v1/agents/:id/schedules/:name',
       ]),
     );
     for (const r of changing) {

@@ -167,7 +167,10 @@ export async function call(
 
 /** The route's path with each `:param` filled in. */
 export function samplePath(path: string): string {
-  return path.replace(/:id/g, '1').replace(/:service/g, 'payments');
+  return path
+    .replace(/:id/g, '1')
+    .replace(/:service/g, 'payments')
+    .replace(/:name/g, 'nightly');
 }
 
 /** Like `call`, on node:http: any method may carry a body (fetch refuses one on GET). */

@@ -111,6 +111,34 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
     expect(await node!.queues.listDead()).toEqual([]);
   });
 
+  it("the coordination section lists the node's locks, leaders and pools with their holders", async () => {
+    const url = await serve();
+    const c = node!.coordination;
+    await c.locks.acquire('deploy', { holder: 'ci', ttlMs: 600_000 });
+    await c.leaders.campaign('schedulers', 'node-1', { ttlMs: 600_000 });
+    await c.pools.create('gpu', { items: ['g0', 'g1'] });
+    await c.pools.checkOut('gpu', { holder: 'train-1', ttlMs: 600_000 });
+    await page!.goto(url);
+    const cellOf = (table: string, text: string) => page!.locator(`#${table} td`, { hasText: text }).first();
+    await cellOf('locks', 'deploy').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await cellOf('locks', 'ci').textContent()).toBe('ci');
+    expect(await cellOf('leaders', 'schedulers').textContent()).toBe('schedulers');
+    expect(await cellOf('leaders', 'node-1').textContent()).toBe('node-1');
+    const rows = page!.locator('#pools tr');
+    expect(await rows.nth(1).locator('td').allTextContents()).toEqual([
+      'gpu (1/2 free, 0 waiting)',
+      'g0',
+      'train-1',
+      '1',
+    ]);
+    expect(await rows.nth(2).locator('td').allTextContents()).toEqual([
+      'gpu (1/2 free, 0 waiting)',
+      'g1',
+      'free',
+      '0',
+    ]);
+  });
+
   it("agents show the API's status: idle, and paused with its reason", async () => {
     const url = await serve();
     await node!.agents.start(idler, { id: 'a-idle' });

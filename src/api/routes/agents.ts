@@ -1,9 +1,19 @@
 /**
  * `/v1/agents`: list with filters, query with the registry's criteria, get one; an operator's pause,
- * resume and stop (admin tokens; each request audited, see `operateAgent`).
+ * resume and stop (admin tokens; each request audited, see `operateAgent`); an agent's schedules, listed
+ * and changed at run time (`/v1/agents/:id/schedules`, see `agents/schedules.ts`).
  */
 import { z } from 'zod';
-import { listAuditEvents, operateAgent, withAgentStatus, type AgentOperation } from '../../agents/index.js';
+import {
+  changeSchedule,
+  listAuditEvents,
+  listSchedules,
+  operateAgent,
+  runScheduleNow,
+  withAgentStatus,
+  type AgentOperation,
+} from '../../agents/index.js';
+import { createQueueClient } from '../../work/index.js';
 import { createRegistry, Health, QueryOp, type PageOptions } from '../../registry/index.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
@@ -11,6 +21,9 @@ import { id, idParam, limit, scalar } from './schemas.js';
 
 /** The `nextCursor` of the page before (opaque). */
 const cursor = z.string().min(1).max(4096).optional();
+
+/** A schedule of an agent, by the agent's id and the schedule's name. */
+const scheduleParams = z.strictObject({ id, name: z.string().min(1).max(100) });
 
 /** Pause's body: why (the agent's `pauseReason`; default `manual`). */
 const pauseBody = z.strictObject({ reason: z.string().min(1).max(500).optional() });
@@ -57,8 +70,99 @@ export function agentRoutes({ registry, store, clock }: ApiContext): Route[] {
         return { json: { agent: answer } };
       },
     });
+  const queues = createQueueClient({ store, clock });
+  const scheduleChange = (operation: 'pause' | 'resume', summary: string) =>
+    route({
+      method: 'POST',
+      path: `/v1/agents/:id/schedules/:name/${operation}`,
+      summary,
+      also: { 404: 'No agent has this id, or it has no schedule of this name; nothing is written' },
+      params: scheduleParams,
+      handle: async ({ params, context }) => ({
+        json: await changeSchedule(
+          { store, clock, actor: context.get('caller') ?? 'api' },
+          { operation, agentId: params.id, name: params.name },
+        ),
+      }),
+    });
   return [
     ...OPERATIONS.map((o) => control(o.operation, o.summary)),
+    route({
+      method: 'GET',
+      path: '/v1/agents/:id/schedules',
+      summary:
+        "An agent's schedules by name: action, interval or cron, active or paused, next run, runs so far",
+      params: idParam,
+      handle: async ({ params }) => ({
+        json: { schedules: await listSchedules(store, clock, params.id) },
+      }),
+    }),
+    route({
+      method: 'POST',
+      path: '/v1/agents/:id/schedules/:name/run',
+      summary:
+        "Run a schedule's action now (queued on the agent's queue; the schedule keeps its times), also while " +
+        'the schedule is paused; answers the task id',
+      also: {
+        404: 'No agent has this id, or it has no schedule of this name; nothing is queued',
+        409: 'The agent is paused (agent_paused); nothing is queued',
+      },
+      params: scheduleParams,
+      handle: async ({ params, context }) => ({
+        json: await runScheduleNow(
+          { store, clock, queues, actor: context.get('caller') ?? 'api' },
+          params.id,
+          params.name,
+        ),
+      }),
+    }),
+    scheduleChange(
+      'pause',
+      'Pause a schedule: it fires no more until resumed, across restarts; changed: false when it was paused',
+    ),
+    scheduleChange(
+      'resume',
+      'Resume a paused schedule (its next run counted from now); changed: false when it was not paused',
+    ),
+    route({
+      method: 'POST',
+      path: '/v1/agents/:id/schedules/:name/update',
+      summary:
+        "Change a schedule's timing: everyMs (ms) or cron (a pattern), exactly one; a paused one stays paused",
+      also: { 404: 'No agent has this id, or it has no schedule of this name; nothing is written' },
+      params: scheduleParams,
+      body: z.strictObject({
+        everyMs: z.int().min(1).max(31_536_000_000).optional(),
+        cron: z.string().min(1).max(200).optional(),
+      }),
+      handle: async ({ params, body, context }) => ({
+        json: await changeSchedule(
+          { store, clock, actor: context.get('caller') ?? 'api' },
+          {
+            operation: 'update',
+            agentId: params.id,
+            name: params.name,
+            timing: {
+              ...(body.everyMs === undefined ? {} : { everyMs: body.everyMs }),
+              ...(body.cron === undefined ? {} : { cron: body.cron }),
+            },
+          },
+        ),
+      }),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/v1/agents/:id/schedules/:name',
+      summary: 'Remove a schedule for good (a restart does not bring it back; starting a stopped agent does)',
+      also: { 404: 'No agent has this id, or it has no schedule of this name; nothing is written' },
+      params: scheduleParams,
+      handle: async ({ params, context }) => ({
+        json: await changeSchedule(
+          { store, clock, actor: context.get('caller') ?? 'api' },
+          { operation: 'remove', agentId: params.id, name: params.name },
+        ),
+      }),
+    }),
     route({
       method: 'GET',
       path: '/v1/audit-events',

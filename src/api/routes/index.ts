@@ -2,6 +2,7 @@
 import type { ApiContext } from '../context.js';
 import type { Route } from '../route.js';
 import { agentRoutes } from './agents.js';
+import { coordinationRoutes } from './coordination.js';
 import { operationRoutes } from './operations.js';
 import { systemRoutes, type SystemRouteOptions } from './system.js';
 import { taskRoutes } from './tasks.js';
@@ -15,6 +16,7 @@ export function apiRoutes(ctx: ApiContext, system: SystemRouteOptions): Route[] 
     ...workflowRoutes(ctx),
     ...taskRoutes(ctx),
     ...operationRoutes(ctx),
+    ...coordinationRoutes(ctx),
     ...systemRoutes(ctx, system),
   ];
 }

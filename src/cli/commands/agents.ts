@@ -1,6 +1,7 @@
 /**
- * `garrison agents [list|pause ID|resume ID|stop ID]`: the agents in the registry, and an operator's
- * control of one (a store transaction, audited as `cli:<user>@<host>`; the agent's host follows it).
+ * `garrison agents [list|pause ID|resume ID|stop ID|schedules ID|schedule …]`: the agents in the
+ * registry, and an operator's control of one (a store transaction, audited as `cli:<user>@<host>`; the
+ * agent's host follows it).
  */
 import { Command } from 'commander';
 import { hostname, userInfo } from 'node:os';
@@ -10,6 +11,7 @@ import { systemClock } from '../../runtime/index.js';
 import { createOutput, visible } from '../output.js';
 import { oneOf, parsePositiveInt } from '../parse.js';
 import { withSession } from '../session.js';
+import { scheduleCommand, schedulesCommand } from './agent-schedules.js';
 import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
 
@@ -105,12 +107,16 @@ function controlCommand(operation: AgentOperation, description: string): Command
 }
 
 export function agentsCommand(): Command {
-  const command = new Command('agents').description('list agents; pause, resume or stop one');
+  const command = new Command('agents').description(
+    "list agents; pause, resume or stop one; list and change an agent's schedules",
+  );
   const subs = [
     listCommand(),
     controlCommand('pause', 'pause an agent: no new work; its running task finishes'),
     controlCommand('resume', 'resume a paused agent (its error streak starts from zero)'),
     controlCommand('stop', 'stop an agent: its host ends it; it runs again only when started'),
+    schedulesCommand(),
+    scheduleCommand(actor),
   ];
   for (const sub of subs)
     command.addCommand(

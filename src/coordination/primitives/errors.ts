@@ -4,7 +4,7 @@
  */
 import { GarrisonError } from '../../errors.js';
 
-/** Error codes raised by locks, leader election, barriers and consensus. */
+/** Error codes raised by locks, leader election, barriers, consensus and pools. */
 export const CoordinationErrorCode = {
   /** `acquire` waited `waitMs` and the lock stayed held by someone else. Retryable. */
   lockTimeout: 'lock_timeout',
@@ -36,6 +36,16 @@ export const CoordinationErrorCode = {
   consensusTimeout: 'consensus_timeout',
   /** The voters left cannot bring any option to the quorum. */
   noQuorum: 'no_quorum',
+  /** No pool has that name. */
+  poolNotFound: 'pool_not_found',
+  /** A pool of that name exists with other items. */
+  poolExists: 'pool_exists',
+  /** `checkOut` waited `waitMs` and no item was returned to it. Retryable. */
+  poolTimeout: 'pool_timeout',
+  /** The item's lease token is not its current one: checked in, expired, or checked out by another. */
+  poolItemLost: 'pool_item_lost',
+  /** The pool cannot be removed while an item is checked out. Retryable. */
+  poolInUse: 'pool_in_use',
   /** The primitives were closed while a caller waited. */
   closed: 'coordination_closed',
 } as const;
@@ -233,5 +243,64 @@ export class CoordinationClosedError extends CoordinationError {
 
   constructor() {
     super(CoordinationErrorCode.closed, 'the coordination primitives are closed');
+  }
+}
+
+export class PoolNotFoundError extends CoordinationError {
+  declare readonly code: 'pool_not_found';
+
+  constructor(name: string) {
+    super(CoordinationErrorCode.poolNotFound, `no pool is named "${name}"`, { details: { name } });
+  }
+}
+
+export class PoolExistsError extends CoordinationError {
+  declare readonly code: 'pool_exists';
+
+  constructor(name: string, items: readonly string[]) {
+    super(
+      CoordinationErrorCode.poolExists,
+      `the pool "${name}" exists with other items (${items.length}: ${items.slice(0, 10).join(', ')}${items.length > 10 ? ', …' : ''})`,
+      { details: { name, items: items.length } },
+    );
+  }
+}
+
+export class PoolTimeoutError extends CoordinationError {
+  declare readonly code: 'pool_timeout';
+
+  constructor(name: string, waitMs: number, requestId: string) {
+    super(CoordinationErrorCode.poolTimeout, `no item of the pool "${name}" came free within ${waitMs} ms`, {
+      retryable: true,
+      details: { name, waitMs, requestId },
+    });
+  }
+}
+
+/** A renew or check-in presented a token (and fence) that is no longer the item's current lease. */
+export class PoolItemLostError extends CoordinationError {
+  declare readonly code: 'pool_item_lost';
+
+  constructor(leaseName: string, fence: number) {
+    const cut = leaseName.indexOf('/');
+    const pool = leaseName.slice(0, cut);
+    const item = leaseName.slice(cut + 1);
+    super(
+      CoordinationErrorCode.poolItemLost,
+      `the lease of item "${item}" of pool "${pool}" (fence ${fence}) is stale: checked in, expired or checked out by another`,
+      { details: { pool, item, fence } },
+    );
+  }
+}
+
+export class PoolInUseError extends CoordinationError {
+  declare readonly code: 'pool_in_use';
+
+  constructor(name: string, held: number) {
+    super(
+      CoordinationErrorCode.poolInUse,
+      `the pool "${name}" has ${held} item${held === 1 ? '' : 's'} checked out; check them in first`,
+      { retryable: true, details: { name, held } },
+    );
   }
 }

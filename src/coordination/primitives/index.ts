@@ -1,4 +1,4 @@
-/** Coordination primitives kept in the store: locks, leader election, barriers and consensus. */
+/** Coordination primitives kept in the store: locks, leader election, barriers, consensus and pools. */
 export {
   CoordinationPrimitives,
   createCoordinationPrimitives,
@@ -12,7 +12,31 @@ export type {
   LockRenewOptions,
   LockStatus,
 } from './locks.js';
-export type { CampaignOptions, CampaignResult, LeaderElection, LeaderInfo, LeaderLease } from './leaders.js';
+export type {
+  CampaignOptions,
+  CampaignResult,
+  LeaderChange,
+  LeaderElection,
+  LeaderInfo,
+  LeaderLease,
+  LeaderWatch,
+} from './leaders.js';
+export type {
+  CheckOutOptions,
+  CoordinationPools,
+  PoolCreateOptions,
+  PoolItemState,
+  PoolLease,
+  PoolStatus,
+  PoolWaiter,
+} from './pools.js';
+export {
+  listLeaders,
+  listLocks,
+  listPools,
+  type CoordinationPage,
+  type CoordinationPageOptions,
+} from './listing.js';
 export type { Arrival, BarrierStatus, CoordinationBarriers } from './barriers.js';
 export type { CoordinationConsensus, ProposeOptions } from './consensus.js';
 export { ProposalStatus, type Proposal, type Vote } from './proposals.js';
@@ -35,6 +59,11 @@ export {
   LockTimeoutError,
   NoQuorumError,
   NotAVoterError,
+  PoolExistsError,
+  PoolInUseError,
+  PoolItemLostError,
+  PoolNotFoundError,
+  PoolTimeoutError,
   ProposalClosedError,
   ProposalExistsError,
   ProposalNotFoundError,

@@ -7,8 +7,9 @@
 import { z } from 'zod';
 import type { Pid } from '../../runtime/index.js';
 import type { PrimitivesContext } from './context.js';
+import { isCoordinationError } from './errors.js';
 import type { LeaseService } from './lease-service.js';
-import { readLease, type Lease, type LeaseState } from './leases.js';
+import { leaseKey, readLease, type Lease, type LeaseState } from './leases.js';
 import { holderSchema, nameSchema, parse, ttlSchema, waitSchema } from './validate.js';
 
 export interface CampaignOptions {
@@ -43,6 +44,23 @@ export type CampaignResult =
   | { readonly elected: true; readonly lease: LeaderLease }
   | { readonly elected: false; readonly leader: LeaderInfo | undefined };
 
+/** A change of a group's leadership, as a watch sees it. */
+export interface LeaderChange {
+  readonly group: string;
+  /** The leader now; undefined when nobody leads (resigned, expired, its process exited). */
+  readonly leader: LeaderInfo | undefined;
+  /** The leader before the change. */
+  readonly previous: LeaderInfo | undefined;
+}
+
+/** A running watch of a group's leadership. */
+export interface LeaderWatch {
+  /** The leader when the watch began. */
+  readonly initial: LeaderInfo | undefined;
+  /** Stops the watch: no change is reported after it. */
+  stop(): void;
+}
+
 export interface LeaderElection {
   /**
    * Tries to become the group's leader, for up to `waitMs` while another leads. A candidate leading
@@ -57,6 +75,12 @@ export interface LeaderElection {
   resign(lease: LeaderLease): Promise<void>;
   /** Whether `lease` is the group's current, live leadership. */
   isLeader(lease: LeaderLease): Promise<boolean>;
+  /**
+   * Calls `onChange` whenever the group's leader or term changes: a new term (on any node: the commit
+   * announces it), a resignation, a holder's exit, or an expiry (woken by the clock at the lease's
+   * end). Renewals are not changes. Resolves once it listens, with the leader then.
+   */
+  watch(group: string, onChange: (change: LeaderChange) => void): Promise<LeaderWatch>;
 }
 
 const campaignSchema = z.strictObject({ ttlMs: ttlSchema, waitMs: waitSchema.default(0) });
@@ -73,7 +97,7 @@ function toLeaderLease(lease: Lease): LeaderLease {
   return { ...lease, kind: 'leader', group: lease.name, term: lease.fence };
 }
 
-function toInfo(state: LeaseState): LeaderInfo {
+export function toInfo(state: LeaseState): LeaderInfo {
   return {
     group: state.name,
     leader: state.holder,
@@ -116,6 +140,60 @@ export function createLeaderElection(ctx: PrimitivesContext, leases: LeaseServic
     },
     async isLeader(lease) {
       return leases.isCurrent(checkLease(lease));
+    },
+    async watch(group, onChange) {
+      const g = parse(nameSchema, group, 'group name');
+      parse(z.function(), onChange, 'change listener');
+      const read = async () => {
+        const state = await readLease(ctx.store, 'leader', g, ctx.clock.now());
+        return state === undefined ? undefined : toInfo(state);
+      };
+      const watch = await ctx.wakeups.watch(leaseKey('leader', g));
+      let seen = watch.seen;
+      let last: LeaderInfo | undefined;
+      try {
+        last = await read();
+      } catch (error) {
+        watch.close();
+        throw error;
+      }
+      const initial = last;
+      let stopped = false;
+      const follow = async () => {
+        while (!stopped) {
+          const now = ctx.clock.now();
+          // Woken by an announced change, at the leader's expiry, or after pollMs at the latest.
+          const until = Math.min(last?.expiresAt ?? Infinity, now + ctx.pollMs);
+          try {
+            await watch.sleep(seen, Math.max(0, until - now));
+          } catch (error) {
+            if (isCoordinationError(error, 'coordination_closed')) return;
+            throw error;
+          }
+          if (stopped) return;
+          seen = watch.seen;
+          try {
+            const current = await read();
+            if (current?.leader === last?.leader && current?.term === last?.term) {
+              last = current;
+              continue;
+            }
+            const previous = last;
+            last = current;
+            onChange({ group: g, leader: current, previous });
+          } catch (error) {
+            ctx.onError(error); // a store failure or a listener's: the watch goes on
+          }
+        }
+      };
+      follow().catch((error: unknown) => ctx.onError(error));
+      return {
+        initial,
+        stop() {
+          stopped = true;
+          watch.close();
+        },
+      };
     },
   };
 }

@@ -1,4 +1,4 @@
-/** Taking, renewing and freeing leases for locks and leadership: holders, waiting and process monitors. */
+/** Taking, renewing and freeing leases for locks, leadership and pool items: holders, waiting and process monitors. */
 import { Pid } from '../../runtime/index.js';
 import type { PrimitivesContext } from './context.js';
 import { isCoordinationError } from './errors.js';
@@ -11,6 +11,7 @@ import {
   tryTake,
   type Lease,
   type LeaseKind,
+  type ReleaseHooks,
   type TakeResult,
 } from './leases.js';
 import type { ProcessHolds } from './process-holds.js';
@@ -73,9 +74,20 @@ export class LeaseService {
     }
   }
 
-  async release(lease: Lease): Promise<void> {
+  /** Throws unless `pid` may hold a lease (the primitives have a runtime and it is alive). */
+  checkProcess(pid: Pid): void {
+    this.holds.check(pid);
+  }
+
+  /** Watches the process of a lease taken elsewhere (a pool item granted to a waiting process). */
+  adopt(lease: Lease): void {
+    this.holds.add(lease);
+  }
+
+  /** Frees `lease`, with `hooks` in the same transaction (a pool hands its item on). */
+  async release(lease: Lease, hooks?: ReleaseHooks): Promise<void> {
     try {
-      await releaseLease(this.ctx, lease);
+      await releaseLease(this.ctx, lease, hooks);
     } catch (error) {
       if (isCoordinationError(error)) this.holds.forget(lease);
       throw error;

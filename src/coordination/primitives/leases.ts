@@ -1,5 +1,5 @@
 /**
- * Leases in the store, the one mechanism under locks and leader election. A row per (kind, name) holds
+ * Leases in the store, the one mechanism under locks, leader election and pool items. A row per (kind, name) holds
  * the current lease; taking it is one atomic upsert that succeeds only when the row is free or its lease
  * has expired, and raises `fence` by one — the lock's fencing number, the group's term. PostgreSQL
  * re-checks the condition on the newest row version after waiting for a concurrent writer, so of many
@@ -13,10 +13,11 @@ import { randomUUID } from 'node:crypto';
 import type { Pid } from '../../runtime/index.js';
 import type { Executor, Store } from '../../store/index.js';
 import { forUpdate, type PrimitivesContext } from './context.js';
-import { LeadershipLostError, LockLostError } from './errors.js';
+import { LeadershipLostError, LockLostError, PoolItemLostError } from './errors.js';
 import { COORDINATION_CHANNEL } from './wakeups.js';
 
-export type LeaseKind = 'lock' | 'leader';
+/** A pool item's lease is named `<pool>/<item>` (a pool name has no `/`). */
+export type LeaseKind = 'lock' | 'leader' | 'pool';
 
 /** A lease as its holder keeps it. */
 export interface Lease {
@@ -64,14 +65,17 @@ interface LeaseRow {
 const FREE = `holder = NULL, token = NULL, acquired_at = NULL, expires_at = NULL,
   owner_node = NULL, owner_pid = NULL, owner_boot = NULL`;
 
-/** The error for a lease that is no longer current: `lock_lost` or `leadership_lost`. */
-export function lostError(lease: Lease): LockLostError | LeadershipLostError {
+/** The error for a lease that is no longer current: `lock_lost`, `leadership_lost` or `pool_item_lost`. */
+export function lostError(lease: Lease): LockLostError | LeadershipLostError | PoolItemLostError {
+  if (lease.kind === 'pool') return new PoolItemLostError(lease.name, lease.fence);
   return lease.kind === 'lock'
     ? new LockLostError(lease.name, lease.fence)
     : new LeadershipLostError(lease.name, lease.fence);
 }
 
+/** The wake-up key of a lease: `lock:<name>`, `leader:<group>`; every item of a pool wakes `pool:<pool>`. */
 export function leaseKey(kind: LeaseKind, name: string): string {
+  if (kind === 'pool') return `pool:${name.slice(0, name.indexOf('/'))}`;
   return `${kind}:${name}`;
 }
 
@@ -114,6 +118,48 @@ export async function lastFence(db: Executor, kind: LeaseKind, name: string): Pr
   return rows[0] === undefined ? 0 : Number(rows[0].fence);
 }
 
+/** The runtime process holding a lease: its node, pid number and that node's coordination boot. */
+export interface LeaseOwner {
+  readonly node: string;
+  readonly pid: number;
+  readonly boot: string;
+}
+
+/**
+ * Takes `name` for `holder` inside `tx` if it is free or its lease expired at `now`; announces the new
+ * holder with the commit (a leader watch sees the new term). The lease, or undefined when it is held.
+ */
+export async function takeIn(
+  ctx: PrimitivesContext,
+  tx: Executor,
+  kind: LeaseKind,
+  name: string,
+  holder: string,
+  ttlMs: number,
+  owner: LeaseOwner | undefined,
+  now: number,
+): Promise<Omit<Lease, 'process'> | undefined> {
+  const token = randomUUID();
+  const expiresAt = now + ttlMs;
+  const rows = await tx.query<{ fence: number | string }>(
+    `INSERT INTO garrison_coord_leases
+       (kind, name, holder, token, fence, acquired_at, expires_at, owner_node, owner_pid, owner_boot)
+     VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9)
+     ON CONFLICT (kind, name) DO UPDATE SET
+       holder = excluded.holder, token = excluded.token, fence = garrison_coord_leases.fence + 1,
+       acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
+       owner_node = excluded.owner_node, owner_pid = excluded.owner_pid, owner_boot = excluded.owner_boot
+     WHERE garrison_coord_leases.holder IS NULL OR garrison_coord_leases.expires_at <= $5
+     RETURNING fence`,
+    [kind, name, holder, token, now, expiresAt, owner?.node ?? null, owner?.pid ?? null, owner?.boot ?? null],
+  );
+  const taken = rows[0];
+  if (taken === undefined) return undefined;
+  // A leader watch sees the new term; a pool's waiters see an item granted. A lock's waiters need nothing.
+  if (kind !== 'lock') await ctx.wakeups.announce(leaseKey(kind, name));
+  return { kind, name, holder, token, fence: Number(taken.fence), acquiredAt: now, expiresAt, ttlMs };
+}
+
 /** Takes `name` for `holder` if it is free or its lease expired; one transaction. */
 export async function tryTake(
   ctx: PrimitivesContext,
@@ -123,46 +169,12 @@ export async function tryTake(
   ttlMs: number,
   process: Pid | undefined,
 ): Promise<TakeResult> {
-  const token = randomUUID();
+  const owner = process === undefined ? undefined : { node: ctx.nodeId, pid: process.id, boot: ctx.boot };
   return ctx.store.transaction(async (tx) => {
     const now = ctx.clock.now();
-    const expiresAt = now + ttlMs;
-    const rows = await tx.query<{ fence: number | string }>(
-      `INSERT INTO garrison_coord_leases
-         (kind, name, holder, token, fence, acquired_at, expires_at, owner_node, owner_pid, owner_boot)
-       VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9)
-       ON CONFLICT (kind, name) DO UPDATE SET
-         holder = excluded.holder, token = excluded.token, fence = garrison_coord_leases.fence + 1,
-         acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
-         owner_node = excluded.owner_node, owner_pid = excluded.owner_pid, owner_boot = excluded.owner_boot
-       WHERE garrison_coord_leases.holder IS NULL OR garrison_coord_leases.expires_at <= $5
-       RETURNING fence`,
-      [
-        kind,
-        name,
-        holder,
-        token,
-        now,
-        expiresAt,
-        process === undefined ? null : ctx.nodeId,
-        process === undefined ? null : process.id,
-        process === undefined ? null : ctx.boot,
-      ],
-    );
-    const taken = rows[0];
+    const taken = await takeIn(ctx, tx, kind, name, holder, ttlMs, owner, now);
     if (taken === undefined) return { lease: undefined, current: await readLease(tx, kind, name, now) };
-    const lease: Lease = {
-      kind,
-      name,
-      holder,
-      token,
-      fence: Number(taken.fence),
-      acquiredAt: now,
-      expiresAt,
-      ttlMs,
-      process,
-    };
-    return { lease, current: undefined };
+    return { lease: { ...taken, process }, current: undefined };
   });
 }
 
@@ -201,10 +213,83 @@ export async function freeLease(
   return true;
 }
 
-/** Frees `lease`; `lock_lost`/`leadership_lost` when it was taken over (or freed) already. */
-export async function releaseLease(ctx: PrimitivesContext, lease: Lease): Promise<void> {
-  const freed = await ctx.store.transaction((tx) => freeLease(ctx, tx, lease.kind, lease.name, lease.token));
+/** Work done in a release's transaction: `before` freeing (take locks in order), `after` it (hand on). */
+export interface ReleaseHooks {
+  readonly before?: (tx: Executor) => Promise<void>;
+  readonly after?: (tx: Executor) => Promise<void>;
+}
+
+/**
+ * Frees `lease` (with `hooks` in the same transaction); `lock_lost`, `leadership_lost` or
+ * `pool_item_lost` when it was taken over (or freed) already — nothing is changed then.
+ */
+export async function releaseLease(
+  ctx: PrimitivesContext,
+  lease: Lease,
+  hooks: ReleaseHooks = {},
+): Promise<void> {
+  const freed = await ctx.store.transaction(async (tx) => {
+    await hooks.before?.(tx);
+    if (!(await freeLease(ctx, tx, lease.kind, lease.name, lease.token))) return false;
+    await hooks.after?.(tx);
+    return true;
+  });
   if (!freed) throw lostError(lease);
+}
+
+/** A lease row as stored, free or held, with its token: for the module that hands out pool items. */
+export interface LeaseRowState {
+  readonly name: string;
+  readonly holder: string | undefined;
+  readonly token: string | undefined;
+  readonly fence: number;
+  readonly acquiredAt: number | undefined;
+  readonly expiresAt: number | undefined;
+}
+
+/** Every lease row of `kind` whose name starts with `prefix`, by name (live or not). */
+export async function leasesWithPrefix(
+  db: Executor,
+  kind: LeaseKind,
+  prefix: string,
+): Promise<LeaseRowState[]> {
+  const rows = await db.query<{
+    name: string;
+    holder: string | null;
+    token: string | null;
+    fence: number | string;
+    acquired_at: number | string | null;
+    expires_at: number | string | null;
+  }>(
+    `SELECT name, holder, token, fence, acquired_at, expires_at FROM garrison_coord_leases
+      WHERE kind = $1 AND substr(name, 1, $3) = $2 ORDER BY name`,
+    [kind, prefix, prefix.length],
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    holder: r.holder ?? undefined,
+    token: r.token ?? undefined,
+    fence: Number(r.fence),
+    acquiredAt: r.acquired_at === null ? undefined : Number(r.acquired_at),
+    expiresAt: r.expires_at === null ? undefined : Number(r.expires_at),
+  }));
+}
+
+/** Live leases of `kind` by name, after the name `after`, at most `limit`: the listing of locks and leaders. */
+export async function listLiveLeases(
+  db: Executor,
+  kind: LeaseKind,
+  now: number,
+  after: string | undefined,
+  limit: number,
+): Promise<LeaseState[]> {
+  const rows = await db.query<LeaseRow>(
+    `SELECT name, holder, fence, acquired_at, expires_at FROM garrison_coord_leases
+      WHERE kind = $1 AND holder IS NOT NULL AND expires_at > $2 AND name > $3
+      ORDER BY name LIMIT $4`,
+    [kind, now, after ?? '', limit],
+  );
+  return rows.map(toState);
 }
 
 /** True when `lease` is the current, unexpired lease of its name. */

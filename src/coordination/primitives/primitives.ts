@@ -1,5 +1,6 @@
 /**
- * The coordination primitives of one node: locks, leader election, barriers and consensus, all kept in
+ * The coordination primitives of one node: locks, leader election, barriers, consensus and resource
+ * pools, all kept in
  * the store. One instance per node (or per runtime); several nodes on one PostgreSQL database coordinate
  * through it, and on SQLite the processes of one database file do.
  */
@@ -14,6 +15,7 @@ import { createLeaderElection, type LeaderElection } from './leaders.js';
 import { LeaseService } from './lease-service.js';
 import { freeOrphans } from './leases.js';
 import { createLocks, type CoordinationLocks } from './locks.js';
+import { createPools, dropOrphanWaiters, type CoordinationPools } from './pools.js';
 import { ProcessHolds } from './process-holds.js';
 import { MAX_MS, nameSchema, parse } from './validate.js';
 import { Wakeups } from './wakeups.js';
@@ -63,6 +65,7 @@ export class CoordinationPrimitives {
   readonly leaders: LeaderElection;
   readonly barriers: CoordinationBarriers;
   readonly consensus: CoordinationConsensus;
+  readonly pools: CoordinationPools;
   readonly nodeId: string;
   /** This instance's boot id: leases of processes of an earlier boot of the node are freed by `recover`. */
   readonly boot: string;
@@ -91,15 +94,19 @@ export class CoordinationPrimitives {
     this.leaders = createLeaderElection(this.ctx, leases);
     this.barriers = createBarriers(this.ctx);
     this.consensus = createConsensus(this.ctx);
+    this.pools = createPools(this.ctx, leases);
   }
 
   /**
-   * Frees every lock and leadership held by a process of an earlier boot of this node (it cannot be
-   * alive) and wakes their waiters; returns how many. Call it when the node starts: without it those
+   * Frees every lock, leadership and pool item held by a process of an earlier boot of this node (it
+   * cannot be alive) and wakes their waiters, and takes that boot's processes out of pools' wait queues;
+   * returns how many leases it freed. Call it when the node starts (a node does): without it those
    * leases are taken over only when they expire. Needs node ids that no two live nodes share.
    */
   async recover(): Promise<number> {
-    return (await freeOrphans(this.ctx)).length;
+    const freed = (await freeOrphans(this.ctx)).length;
+    await dropOrphanWaiters(this.ctx);
+    return freed;
   }
 
   /** Resolves once every release started by a holder's exit has committed (or failed). */

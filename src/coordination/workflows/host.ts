@@ -6,7 +6,7 @@
 import type { DynamicSupervisor, ExitReason, Runtime } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import type { WorkflowEngine } from '../../work/index.js';
-import type { ResolvedSupervisorOptions } from './options.js';
+import type { ResolvedSupervisorOptions, WorkflowSupervisorOptions } from './options.js';
 
 export interface SupervisorHost {
   readonly runtime: Runtime;
@@ -31,4 +31,6 @@ export interface SupervisorHost {
   /** A server's process exited (normally, stopped by its supervisor, or crashed). */
   serverExited(runId: string, reason: ExitReason): void;
   report(error: unknown): void;
+  /** Where a run's end is reported (`workflow.finished`), if anywhere. */
+  readonly events: WorkflowSupervisorOptions['events'];
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeIssues, ValidationError } from '../../errors.js';
 import type { Runtime } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
+import type { EventSink, SystemEvents } from '../../telemetry/index.js';
 import type { Dispatcher, WorkflowDefinition } from '../../work/index.js';
 
 export interface WorkflowSupervisorOptions {
@@ -44,6 +45,8 @@ export interface WorkflowSupervisorOptions {
   readonly restartPeriodMs?: number;
   /** Receives errors no caller waits for (engine, launcher). Default: a process warning. */
   readonly onError?: (error: unknown) => void;
+  /** Where `workflow.finished` goes when a run executed here ends completed, failed or cancelled. Default none. */
+  readonly events?: EventSink<Pick<SystemEvents, 'workflow.finished'>>;
 }
 
 export interface ResolvedSupervisorOptions {

@@ -7,6 +7,7 @@
 import type { Behaviour, ChildSpec, ProcessContext } from '../../runtime/index.js';
 import { isRuntimeError } from '../../runtime/index.js';
 import { GarrisonError } from '../../errors.js';
+import { emitTo } from '../../telemetry/index.js';
 import { isWorkflowError, WorkflowErrorCode, type WorkflowRun } from '../../work/index.js';
 import type { SupervisorHost } from './host.js';
 
@@ -18,6 +19,23 @@ interface ServerArgs {
 interface ServerState {
   readonly host: SupervisorHost;
   readonly runId: string;
+  /** When this server started (runtime clock): a run finished before it was not finished by it. */
+  readonly startedAt: number;
+}
+
+const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/** Reports a run this server executed to its end as `workflow.finished`. */
+function reportFinished(state: ServerState, run: WorkflowRun | undefined): void {
+  if (run === undefined || run.finishedAt === undefined || !FINAL.has(run.status)) return;
+  // A server restarted for a run that had already ended (a crash right after the end) reports nothing.
+  if (run.finishedAt < state.startedAt) return;
+  emitTo(state.host.events, 'workflow.finished', {
+    workflowId: run.id,
+    name: run.name,
+    outcome: run.status as 'completed' | 'failed' | 'cancelled',
+    durationMs: Math.max(0, run.finishedAt - run.createdAt),
+  });
 }
 
 /** `executeRun` returned: the run ended, or stopped executing here. */
@@ -59,7 +77,7 @@ const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       (run) => deliver(ctx, host, new RunReturned(run)),
       (error: unknown) => deliver(ctx, host, new RunFailed(error)),
     );
-    return { host, runId };
+    return { host, runId, startedAt: ctx.runtime.clock.now() };
   },
 
   handleInfo(msg, state, ctx) {
@@ -68,6 +86,7 @@ const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       else throw msg.error;
     } else if (msg instanceof RunReturned) {
       if (state.host.storeErrors.delete(state.runId)) throw new WorkflowServerError(state.runId);
+      reportFinished(state, msg.run);
       // Finished, paused, or executed by another node now: this server's work is over.
       ctx.stop('normal');
     }

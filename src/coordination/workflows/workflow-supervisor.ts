@@ -101,6 +101,7 @@ export class WorkflowSupervisor {
       poke: () => this.poke(),
       serverExited: (runId, reason) => this.serverExited(runId, reason),
       report: this.report,
+      events: options.events,
     };
   }
 

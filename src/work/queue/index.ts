@@ -17,6 +17,8 @@ export {
 } from './client.js';
 export { admitEnqueues, type EnqueueAdmissionOptions } from './admission.js';
 export { purgeTaskBatch, type QueueStats, type TaskFilter } from './admin.js';
+export { expireTaskLeasesOf } from './takeover.js';
+export { queueChannel } from './local.js';
 export { createWorker, Worker, type WorkerState } from './worker.js';
 export type { TaskContext, TaskHandler, WorkerOptions } from './worker-options.js';
 export type { WorkerCounters, WorkerEventName, WorkerEvents } from './worker-events.js';

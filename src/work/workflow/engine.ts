@@ -538,7 +538,7 @@ export class WorkflowEngine implements DispatchResults {
   async executeRun(id: string): Promise<WorkflowRun | undefined> {
     this.assertRunning();
     if (!this.isReady) await this.ensureReady();
-    const exec = this.active.get(id) ?? (await this.runs.claimAndLaunch([id]))[0];
+    const exec = this.active.get(id) ?? (await this.runs.claimOne(id));
     if (exec !== undefined) await exec.done;
     // Parked: its row is left for whoever the wake-up goes to once the park has committed.
     await this.parking.settled(id);

@@ -29,6 +29,12 @@ export class Executions {
   private readonly claiming = new Set<string>();
   /** Set once, right after construction (the host refers back to the engine). */
   host!: ExecutionHost;
+  /** Claims asked for one run at a time (a workflow server each), gathered for one claim. */
+  private asked: Array<{
+    readonly id: string;
+    readonly resolve: (exec: RunExecution | undefined) => void;
+    readonly reject: (error: unknown) => void;
+  }> = [];
 
   constructor(private readonly options: ExecutionsOptions) {}
 
@@ -66,6 +72,36 @@ export class Executions {
       return await this.claimAndLaunchNow(wanted);
     } finally {
       for (const id of wanted) this.claiming.delete(id);
+    }
+  }
+
+  /**
+   * Takes one run over and executes it, like `claimAndLaunch([id])`; the runs asked for until the next
+   * turn of the event loop are claimed together, their journals read in one query (a launcher starting
+   * many servers, as after a takeover, pays one claim for all, not one each).
+   */
+  claimOne(id: string): Promise<RunExecution | undefined> {
+    return new Promise((resolve, reject) => {
+      this.asked.push({ id, resolve, reject });
+      if (this.asked.length === 1) setImmediate(() => void this.claimAsked());
+    });
+  }
+
+  private async claimAsked(): Promise<void> {
+    const batch = this.asked;
+    this.asked = [];
+    try {
+      const ids = [...new Set(batch.map((b) => b.id))];
+      const got = new Map((await this.claimAndLaunch(ids)).map((e) => [e.id, e]));
+      // PostgreSQL: a claim of several runs skips rows locked right now (a flush, a waking write); those
+      // are claimed one by one, waiting for their row, as a claim of one run always does.
+      if (ids.length > 1 && this.options.store.dialect === 'postgres')
+        for (const id of ids)
+          if (!got.has(id) && !this.active.has(id))
+            for (const e of await this.claimAndLaunch([id])) got.set(e.id, e);
+      for (const b of batch) b.resolve(got.get(b.id));
+    } catch (error) {
+      for (const b of batch) b.reject(error);
     }
   }
 

@@ -11,6 +11,7 @@ export {
 export type { DispatchNote } from './dispatch-notes.js';
 export { MAX_BATCH, type StartItem } from './start-batch.js';
 export { purgeFinishedRuns, type RunPurge } from './retention.js';
+export { expireRunLeasesOf } from './run-writes.js';
 export { PENDING_CHANNEL, WORKFLOWS_CHANNEL } from './channels.js';
 export { errorInfo, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 export {

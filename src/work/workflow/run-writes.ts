@@ -215,3 +215,18 @@ export async function releaseLeases(store: Store, nodeId: string, ids: readonly 
     ),
   );
 }
+
+/**
+ * Takes the runs of a node known to be dead away from it: their leases end (for any node to claim them
+ * at once, through `claimRuns` like any expired lease) and their fence moves, so a write the dead
+ * node's executions might still make is rejected even before anyone claims them. Answers how many.
+ */
+export async function expireRunLeasesOf(tx: Tx, deadNode: string): Promise<number> {
+  // SQLite: the active index, named (the status index would walk every parked row).
+  const runs = tx.dialect === 'sqlite' ? `${RUNS} INDEXED BY garrison_workflow_runs_active` : RUNS;
+  const { rowCount } = await tx.execute(
+    `UPDATE ${runs} SET lease_until = 0, fence = fence + 1 WHERE owner = $1 AND status IN ${ACTIVE_SQL}`,
+    [deadNode],
+  );
+  return rowCount;
+}

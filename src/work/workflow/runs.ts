@@ -238,7 +238,11 @@ export async function loadSignals(
   return out;
 }
 
-/** Unfinished runs this node may take over (oldest first). */
+/**
+ * Unfinished runs this node may take over: runs that were executing somewhere (an expired or ended
+ * lease, a dead node's) first — work already begun resumes before new work starts — then pending
+ * runs; oldest first in each.
+ */
 export async function findClaimable(
   db: Executor,
   nodeId: string,
@@ -253,11 +257,11 @@ export async function findClaimable(
   const lease = '(owner = $1 OR lease_until IS NULL OR lease_until < $2)';
   const active = db.dialect === 'sqlite' ? `${RUNS} INDEXED BY garrison_workflow_runs_active` : RUNS;
   return db.query<{ id: string; name: string }>(
-    `SELECT id, name FROM (SELECT * FROM (SELECT id, name, created_at FROM ${RUNS} WHERE status = 'pending' ` +
-      `AND (owner IS NULL OR ${lease}) ORDER BY created_at LIMIT $3) AS p UNION ALL ` +
-      `SELECT * FROM (SELECT id, name, created_at FROM ${active} WHERE status IN ${ACTIVE_SQL} ` +
+    `SELECT id, name FROM (SELECT * FROM (SELECT id, name, created_at, 1 AS k FROM ${RUNS} ` +
+      `WHERE status = 'pending' AND (owner IS NULL OR ${lease}) ORDER BY created_at LIMIT $3) AS p UNION ALL ` +
+      `SELECT * FROM (SELECT id, name, created_at, 0 AS k FROM ${active} WHERE status IN ${ACTIVE_SQL} ` +
       `AND status <> 'pending' AND owner IS NOT NULL AND ${lease} ORDER BY created_at LIMIT $3) AS o) AS c ` +
-      'ORDER BY created_at LIMIT $3',
+      'ORDER BY k, created_at LIMIT $3',
     [nodeId, now, limit],
   );
 }

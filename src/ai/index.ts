@@ -1,0 +1,15 @@
+/**
+ * `garrison/ai`: durable model-driven agent loops on the AI SDK (`ai`, an optional peer dependency).
+ * Model calls and tool calls are journaled steps of a workflow (docs/ai.md). Nothing else in Garrison
+ * imports this module, so an application without AI never loads the SDK.
+ */
+export { runAgent, type AgentResult, type AgentStop, type RunAgentOptions } from './agent.js';
+export {
+  actionTool,
+  capabilityTool,
+  type ActionToolOptions,
+  type CapabilityToolOptions,
+  type DurableTool,
+  type ToolCallContext,
+} from './tools.js';
+export type { AgentToolCall, AgentToolResult, AgentTurn, TokenUsage } from './turns.js';
