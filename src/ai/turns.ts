@@ -23,7 +23,7 @@ export type AgentToolResult =
 export interface AgentTurn {
   /** 0 for the first model call. */
   readonly turn: number;
-  /** The assistant (and provider-executed tool) messages of the reply. */
+  /** The assistant messages of the reply (provider-executed tool results included in them). */
   readonly messages: readonly ModelMessage[];
   readonly text: string;
   readonly toolCalls: readonly AgentToolCall[];

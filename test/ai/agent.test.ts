@@ -234,6 +234,39 @@ describe.each(adapters)('durable agent loop on $name', (adapter) => {
     ]);
   });
 
+  it('maxSteps ends the loop after that many model calls; stopWhen ends it after a turn it accepts', async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    const effects = new Map<string, number>();
+    const model = countingModel({ toolTurns: TOOL_TURNS });
+    const square = actionTool(squareAction(effects));
+    const capped = defineWorkflow('capped', (ctx) =>
+      runAgent(ctx, { model, prompt: 'Sum the squares.', tools: { square }, maxSteps: 3 }),
+    );
+    const judged = defineWorkflow('judged', (ctx) =>
+      runAgent(ctx, {
+        model,
+        messages: [{ role: 'user', content: 'Sum the squares.' }],
+        tools: { square },
+        stopWhen: (turns) => turns.some((t) => t.toolResults.some((r) => r.ok && r.output !== null)),
+      }),
+    );
+    engine.register(capped);
+    engine.register(judged);
+
+    const first = await (await engine.start(capped, null)).result();
+    expect(first.stoppedBy).toBe('max-steps');
+    expect(first.turns.map((t) => t.toolResults.length)).toEqual([1, 1, 1]);
+    expect(model.doGenerateCalls).toHaveLength(3);
+
+    const second = await (await engine.start(judged, null)).result();
+    expect(second.stoppedBy).toBe('stop-when');
+    expect(second.turns).toHaveLength(1);
+    expect(second.messages.map((m) => m.role)).toEqual(['assistant', 'tool']);
+    expect(model.doGenerateCalls).toHaveLength(4);
+    expect(effects.size).toBe(4);
+  });
+
   it('options without a prompt are refused before any model call or journal write', async () => {
     const h = await harnesses.create(adapter);
     const engine = h.engine();

@@ -8,7 +8,31 @@ import { sumOfSquares } from './fixtures/counting-model.js';
 
 const WORKER = join(repositoryRoot, 'test', 'ai', 'fixtures', 'agent-worker.ts');
 /** Where each killed life stops: right before a model call, or inside a tool call after its effect. */
-const KILLS = ['model:3', 'tool:5', 'model:8', 'tool:9'] as const;
+const KILLS = ['model:3', 'tool:5', 'model:8', 'tool:9'];
+
+/** Orders ledger lines by their turn number. */
+function byTurn(a: string, b: string): number {
+  return Number(a.split(' ')[1]) - Number(b.split(' ')[1]);
+}
+
+/** Runs a life per stop, each killed with SIGKILL once stopped, then one to the end; the ledger's lines. */
+async function lives(url: string, stops: readonly string[]): Promise<string[]> {
+  const ledger = join(scratchFolder('garrison-ai-crash-'), 'ledger.txt');
+  writeFileSync(ledger, '');
+  for (const stopAt of stops) {
+    const life = spawnScript(WORKER, [url, ledger, stopAt]);
+    await life.line('stopped', { timeoutMs: 120_000 });
+    life.process.kill('SIGKILL');
+    const { signal } = await life.exited;
+    expect(signal).toBe('SIGKILL');
+  }
+  const last = spawnScript(WORKER, [url, ledger, 'none']);
+  const done = await last.line<{ e: 'done'; text: string }>('done', { timeoutMs: 120_000 });
+  const exit = await last.exited;
+  expect(exit.code, exit.stderr).toBe(0);
+  expect(done.text).toBe(`total ${sumOfSquares(10)}`);
+  return readFileSync(ledger, 'utf8').trim().split('\n');
+}
 
 describe.each(adapters)('agent loop under SIGKILL on $name', (adapter) => {
   let store: Store | undefined;
@@ -21,22 +45,7 @@ describe.each(adapters)('agent loop under SIGKILL on $name', (adapter) => {
     { timeout: 180_000 },
     async () => {
       const url = adapter.freshUrl();
-      const ledger = join(scratchFolder('garrison-ai-crash-'), 'ledger.txt');
-      writeFileSync(ledger, '');
-      for (const stopAt of KILLS) {
-        const life = spawnScript(WORKER, [url, ledger, stopAt]);
-        await life.line('stopped', { timeoutMs: 120_000 });
-        life.process.kill('SIGKILL');
-        const { signal } = await life.exited;
-        expect(signal).toBe('SIGKILL');
-      }
-      const last = spawnScript(WORKER, [url, ledger, 'none']);
-      const done = await last.line<{ e: 'done'; text: string }>('done', { timeoutMs: 120_000 });
-      const exit = await last.exited;
-      expect(exit.code, exit.stderr).toBe(0);
-      expect(done.text).toBe(`total ${sumOfSquares(10)}`);
-
-      const lines = readFileSync(ledger, 'utf8').trim().split('\n');
+      const lines = await lives(url, KILLS);
       // Model calls across all lives: one per turn, none repeated.
       expect(lines.filter((l) => l.startsWith('model '))).toEqual(
         Array.from({ length: 11 }, (_, t) => `model ${t}`),
@@ -55,6 +64,20 @@ describe.each(adapters)('agent loop under SIGKILL on $name', (adapter) => {
       );
       expect(steps).toHaveLength(21);
       expect(steps.every((s) => s.status === 'completed')).toBe(true);
+    },
+  );
+
+  it(
+    'killed inside a model call, the loop makes that call again: its reply was never journaled',
+    { timeout: 180_000 },
+    async () => {
+      const url = adapter.freshUrl();
+      const lines = await lives(url, ['reply:6']);
+      const calls = lines.filter((l) => l.startsWith('model '));
+      expect(calls).toEqual([...Array.from({ length: 11 }, (_, t) => `model ${t}`), 'model 6'].sort(byTurn));
+      expect(lines.filter((l) => l.startsWith('tool '))).toEqual(
+        Array.from({ length: 10 }, (_, t) => `tool ${t}`),
+      );
     },
   );
 });

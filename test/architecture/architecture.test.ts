@@ -77,6 +77,8 @@ const allowed: Record<string, string[]> = {
 
 // An application is what a node runs; it never reaches into the interfaces that serve it.
 allowed.app = [...allowed.agents!, 'agents', 'node'];
+// The AI loop runs inside workflows and hands calls to agents; it serves no interface of its own.
+allowed.ai = [...allowed.agents!, 'agents'];
 
 describe('architecture', () => {
   it('no code outside the scheduler and the clock creates a timer', () => {
