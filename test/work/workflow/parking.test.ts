@@ -140,9 +140,13 @@ describe.each(adapters)('parked runs on $name', (adapter) => {
       return `${a}-${data}-${b}`;
     });
     const handle = await engine.start(wf, null);
-    await until(() => engine.activity().parked === 1, 'the run is parked');
+    // Parked in memory first, then its row is released: left unowned, so no lease is renewed for it and
+    // any node may take it up once woken.
+    await until(
+      async () => engine.activity().parked === 1 && (await handle.get())?.owner === undefined,
+      'the run is parked and its row released',
+    );
     expect(engine.activity()).toEqual({ executing: 0, parked: 1 });
-    // Its row is left unowned, so no lease is renewed for it and any node may take it up once woken.
     expect(await handle.get()).toMatchObject({ status: 'waiting', owner: undefined, leaseUntil: undefined });
     await engine.signal(handle.workflowId, 'open', 'x');
     expect(await handle.result()).toBe('1-x-1');
