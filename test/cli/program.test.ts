@@ -1,25 +1,7 @@
 /** The command tree: a command line builds its own command only; help and mistakes see every one. */
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
-import { cli } from './support.js';
-
-const ALL = [
-  'demo',
-  'dev',
-  'serve',
-  'worker',
-  'status',
-  'agents',
-  'workflows',
-  'tasks',
-  'timers',
-  'locks',
-  'leaders',
-  'pools',
-  'dlq',
-  'migrate',
-  'bench',
-];
+import { cli, COMMANDS as ALL } from './support.js';
 
 describe('the command tree', () => {
   it('a command line naming a command holds that command alone; no command, or an unknown one, holds every one', async () => {

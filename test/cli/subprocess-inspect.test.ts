@@ -9,6 +9,7 @@ import { latestMigration, openStore } from '../../src/store/index.js';
 import { createQueueClient } from '../../src/work/queue/index.js';
 import { sqliteAdapter } from '../support/stores.js';
 import { seed, snapshot, withStore, type Seeded } from './seed.js';
+import { COMMANDS } from './support.js';
 import { expectOk, expectRefused, garrison, json, tableRows } from './spawn.js';
 
 const TIMEOUT = 120_000;
@@ -40,24 +41,7 @@ describe.concurrent('garrison as a process: inspection and admin commands on SQL
       ]);
       expectOk(help);
       const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
-      expect(commands).toEqual([
-        'demo',
-        'dev',
-        'serve',
-        'worker',
-        'status',
-        'agents',
-        'workflows',
-        'tasks',
-        'timers',
-        'locks',
-        'leaders',
-        'pools',
-        'dlq',
-        'migrate',
-        'bench',
-        'help',
-      ]);
+      expect(commands).toEqual([...COMMANDS, 'help']);
       expectOk(ver);
       expect(ver.stdout).toBe(`${version}\n`);
       expectRefused(unknown, /^garrison: unknown command 'frobnicate'$/, 'garrison [options] [command]');

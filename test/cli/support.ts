@@ -2,6 +2,25 @@
 import { vi } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 
+/** Every command of \`garrison\`, in the order its help lists them. */
+export const COMMANDS = [
+  'demo',
+  'dev',
+  'serve',
+  'worker',
+  'status',
+  'agents',
+  'workflows',
+  'tasks',
+  'timers',
+  'locks',
+  'leaders',
+  'pools',
+  'dlq',
+  'migrate',
+  'bench',
+];
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;
