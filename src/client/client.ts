@@ -15,7 +15,13 @@ import { listOptionsSchema, startOptionsSchema, invalid } from '../work/workflow
 import { timeOrderedId } from '../work/workflow/ids.js';
 import { settle } from '../work/workflow/outcomes.js';
 import { listRuns, readRun, toRun } from '../work/workflow/runs.js';
-import { insertBatch, prepareBatch, type PreparedRun, type StartItem } from '../work/workflow/start-batch.js';
+import {
+  insertBatch,
+  prepareBatch,
+  traceBatch,
+  type PreparedRun,
+  type StartItem,
+} from '../work/workflow/start-batch.js';
 import type { ListOptions, StartOptions, WorkflowDefinition, WorkflowRun } from '../work/workflow/types.js';
 import { cancelRun, pauseRun, resumeRun, signalRun } from './controls.js';
 import { ResultWatch } from './result-watch.js';
@@ -162,7 +168,7 @@ export async function createClient(options: ClientOptions): Promise<GarrisonClie
   });
   const startMany = async <I, O>(items: ReadonlyArray<StartItem<I, O>>): Promise<Array<ClientHandle<O>>> => {
     assertOpen();
-    const runs = prepareBatch(
+    const prepared = prepareBatch(
       items,
       (ref) => {
         if (typeof ref === 'string') {
@@ -177,18 +183,23 @@ export async function createClient(options: ClientOptions): Promise<GarrisonClie
       },
       () => timeOrderedId(clock.now()),
     );
+    // Each run's start span is a child of the caller's active span: the run continues its trace.
+    const traced = traceBatch(prepared);
+    const runs = traced.runs;
     const now = clock.now();
-    const created = await store.transaction(async (tx) => {
-      const ids = await insertBatch(
-        tx,
-        runs,
-        { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
-        now,
-      );
-      // Committed with the runs: the nodes that may take them up look at once.
-      if (ids.size > 0) await store.notify(PENDING_CHANNEL, '');
-      return ids;
-    });
+    const created = await store
+      .transaction(async (tx) => {
+        const ids = await insertBatch(
+          tx,
+          runs,
+          { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
+          now,
+        );
+        // Committed with the runs: the nodes that may take them up look at once.
+        if (ids.size > 0) await store.notify(PENDING_CHANNEL, '');
+        return ids;
+      })
+      .finally(() => traced.end());
     return runs.map((run) => handle<O>(run, created.has(run.id)));
   };
 

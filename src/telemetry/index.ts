@@ -34,6 +34,24 @@ export {
 export { bindMetricsToBus, trackBreakers, type BreakerStateSource } from './bind-metrics.js';
 export { TRACER_NAME, activeTraceIds, getTracer, withSpan, type WithSpanOptions } from './spans.js';
 export {
+  captureTraceContext,
+  restoreTraceContext,
+  tracingEnabled,
+  w3cPropagator,
+  type TraceCarrier,
+} from './trace-context.js';
+export {
+  Attr,
+  SpanName,
+  beginRunStart,
+  currentCarrier,
+  traceRunExecution,
+  traceStored,
+  traceWait,
+  traceWork,
+  type TracedRun,
+} from './work-spans.js';
+export {
   createPinoLogger,
   noopLogger,
   type LogFields,

@@ -1,5 +1,6 @@
 /** `ctx.startChild` and `ctx.child`: child workflows, started durably with ids derived from the step. */
 import { ValidationError } from '../../errors.js';
+import { currentCarrier } from '../../telemetry/index.js';
 import { inputText } from './define.js';
 import { errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
 import type { RunExecution } from './execution.js';
@@ -28,6 +29,7 @@ export async function startChild(
   const now = run.host.clock.now();
   // The child's row and this run's journal entry commit in the same flush: both or neither.
   const auto = run.host.autoExecute;
+  const trace = currentCarrier(); // the parent's active span: the child's runs continue its trace
   const created = run.host.writer.insertRun({
     id: childId,
     name: def.name,
@@ -39,6 +41,8 @@ export async function startChild(
     owner: auto ? run.host.nodeId : null,
     leaseUntil: auto ? now + run.host.leaseMs : null,
     fence: auto ? 1 : 0,
+    traceparent: trace?.traceparent ?? null,
+    tracestate: trace?.tracestate ?? null,
   });
   created.catch(() => undefined);
   run.journal.set(idx, {

@@ -6,8 +6,9 @@ import { describeIssues, ValidationError } from '../../errors.js';
 import { z } from 'zod';
 import { parseDetail } from './dispatch-notes.js';
 import type { DispatchRequest } from './dispatcher.js';
+import { Attr, SpanName, traceWait } from '../../telemetry/index.js';
 import { errorInfo, WorkflowError, WorkflowErrorCode } from './errors.js';
-import { never, type RunExecution } from './execution.js';
+import { never, type RunExecution, type WaitResult } from './execution.js';
 import { checkName, UNKNOWN_ERROR } from './names.js';
 import { readEntries } from './runs.js';
 import type { DispatchOptions, WorkflowErrorInfo } from './types.js';
@@ -120,17 +121,25 @@ export async function dispatch(
     idempotencyKey: `${run.id}:${idx}`,
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
   };
-  // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
-  run.stepStarted();
-  try {
-    await dispatcher.dispatch(handOff, run.host.results);
-  } catch (error) {
-    if (run.halted !== undefined) return never();
-    await run.host.results.failDispatched(run.id, idx, error);
-  } finally {
-    run.stepSettled();
-  }
-  const result = await outcome;
+  // The hand-off runs in the dispatch span: the task it writes stores that span as its parent.
+  const result = await traceWait<WaitResult>(
+    run,
+    SpanName.dispatch,
+    dispatchAttributes(run, idx, capability, action),
+    async () => {
+      // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
+      run.stepStarted();
+      try {
+        await dispatcher.dispatch(handOff, run.host.results);
+      } catch (error) {
+        if (run.halted !== undefined) return never();
+        await run.host.results.failDispatched(run.id, idx, error);
+      } finally {
+        run.stepSettled();
+      }
+      return outcome;
+    },
+  );
   const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, handOff);
   run.writePatch({ status: 'running', wakeAt: null }, false);
   if (done?.status === 'completed') return done.output;
@@ -164,6 +173,14 @@ async function timedOut(run: RunExecution, idx: number, name: string, handOff: D
   const [after] = await readEntries(run.host.store, run.id, [idx]);
   return after ?? { status: 'failed' as const, error: errorInfo(error), output: undefined };
 }
+
+const dispatchAttributes = (run: RunExecution, idx: number, capability: string, action: string) => () => ({
+  [Attr.runId]: run.id,
+  [Attr.workflow]: run.def.name,
+  [Attr.stepIndex]: idx,
+  [Attr.capability]: capability,
+  [Attr.action]: action,
+});
 
 function dispatchFailed(name: string, idx: number, info: WorkflowErrorInfo): WorkflowError {
   // A timeout is the step's own failure, thrown with its own code on the first run and every replay.

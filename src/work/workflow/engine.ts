@@ -4,6 +4,7 @@
  * node executes a run, renews this node's leases and takes over runs whose owner is gone.
  */
 import { systemClock, type Clock } from '../../runtime/clock.js';
+import { beginRunStart } from '../../telemetry/index.js';
 import type { Store, Tx } from '../../store/index.js';
 import { EngineBackground } from './background.js';
 import { inputText } from './define.js';
@@ -52,7 +53,7 @@ import {
   wakeDueParked,
 } from './runs.js';
 import { PENDING_CHANNEL } from './channels.js';
-import { insertBatch, prepareBatch, type StartItem } from './start-batch.js';
+import { insertBatch, prepareBatch, traceBatch, type StartItem } from './start-batch.js';
 import type {
   ListOptions,
   ResultOptions,
@@ -262,7 +263,7 @@ export class WorkflowEngine implements DispatchResults {
    */
   async startMany<I, O>(items: ReadonlyArray<StartItem<I, O>>): Promise<Array<WorkflowHandle<O>>> {
     this.assertRunning();
-    const runs = prepareBatch(
+    const prepared = prepareBatch(
       items,
       (ref) => {
         const def = this.defs.resolve(ref);
@@ -271,6 +272,8 @@ export class WorkflowEngine implements DispatchResults {
       () => timeOrderedId(this.clock.now()),
     );
     if (!this.isReady) await this.ensureReady();
+    const traced = traceBatch(prepared);
+    const runs = traced.runs;
     for (const run of runs) {
       const local = this.active.get(run.id);
       if (local !== undefined && local.def.name !== run.name)
@@ -278,21 +281,23 @@ export class WorkflowEngine implements DispatchResults {
     }
     const auto = this.host.autoExecute;
     const now = this.clock.now();
-    const created = await this.store.transaction(async (tx) => {
-      const ids = await insertBatch(
-        tx,
-        runs,
-        auto
-          ? { status: 'running', owner: this.nodeId, leaseUntil: now + this.leaseMs, fence: 1 }
-          : { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
-        now,
-      );
-      if (ids.size > 0 && this.announcesPending()) await this.store.notify(PENDING_CHANNEL, '');
-      return ids;
-    });
+    const created = await this.store
+      .transaction(async (tx) => {
+        const ids = await insertBatch(
+          tx,
+          runs,
+          auto
+            ? { status: 'running', owner: this.nodeId, leaseUntil: now + this.leaseMs, fence: 1 }
+            : { status: 'pending', owner: null, leaseUntil: null, fence: 0 },
+          now,
+        );
+        if (ids.size > 0 && this.announcesPending()) await this.store.notify(PENDING_CHANNEL, '');
+        return ids;
+      })
+      .finally(() => traced.end());
     for (const run of runs) {
       if (!created.has(run.id) || run.def === undefined) continue;
-      if (auto) this.runs.launchFresh(run.def, run.id, run.input, null, null);
+      if (auto) this.runs.launchFresh(run.def, run.id, run.input, null, null, run);
       else this.host.pendingCreated(run.id);
     }
     return runs.map((run) => ({
@@ -309,7 +314,9 @@ export class WorkflowEngine implements DispatchResults {
     text: string,
   ): Promise<boolean> {
     const auto = this.host.autoExecute;
-    const created = await this.writer.insertRun({
+    const started = beginRunStart(def.name, id);
+    const trace = started?.carrier;
+    const insert = this.writer.insertRun({
       id,
       name: def.name,
       status: auto ? 'running' : 'pending',
@@ -319,8 +326,11 @@ export class WorkflowEngine implements DispatchResults {
       owner: auto ? this.nodeId : null,
       leaseUntil: auto ? this.clock.now() + this.leaseMs : null,
       fence: auto ? 1 : 0,
+      traceparent: trace?.traceparent ?? null,
+      tracestate: trace?.tracestate ?? null,
     });
-    if (created && auto) this.runs.launchFresh(def, id, text, null, null);
+    const created = started === undefined ? await insert : await insert.finally(() => started.end());
+    if (created && auto) this.runs.launchFresh(def, id, text, null, null, trace);
     else if (created) {
       this.host.pendingCreated(id);
       if (this.announcesPending()) await this.store.notify(PENDING_CHANNEL, '');

@@ -80,6 +80,9 @@ export interface RunStart {
   readonly parentId: string | null;
   readonly parentStep: number | null;
   readonly control: 'pause' | 'cancel' | null;
+  /** The run's stored W3C trace context (its start span), restored as the parent of its spans. */
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
   readonly journal: readonly JournalEntry[];
   readonly signals: readonly SignalRecord[];
 }

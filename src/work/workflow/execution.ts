@@ -11,6 +11,7 @@
  */
 import { Context, StepCtx } from './context.js';
 import { execute } from './lifecycle.js';
+import { traceRunExecution } from '../../telemetry/index.js';
 import type { DueHandle } from './due-timers.js';
 import { cancelledError, isWorkflowError, WorkflowError, WorkflowErrorCode } from './errors.js';
 import {
@@ -42,6 +43,9 @@ export class RunExecution {
   readonly fence: number;
   readonly parentId: string | null;
   readonly parentStep: number | null;
+  /** The run's stored W3C trace context (null: none). */
+  readonly traceparent: string | null;
+  readonly tracestate: string | null;
   /** Resolves once this node's execution ends (never rejects). */
   readonly done: Promise<Outcome>;
   readonly ctx: WorkflowContext;
@@ -84,6 +88,8 @@ export class RunExecution {
     this.fence = start.fence;
     this.parentId = start.parentId;
     this.parentStep = start.parentStep;
+    this.traceparent = start.traceparent ?? null;
+    this.tracestate = start.tracestate ?? null;
     this.inputText = start.inputText;
     this.initialControl = start.control;
     this.done = new Promise<Outcome>((resolve) => {
@@ -106,7 +112,7 @@ export class RunExecution {
 
   /** Starts executing here; `done` gives the outcome. */
   execute(): Promise<void> {
-    return execute(this);
+    return traceRunExecution(this, () => execute(this));
   }
 
   // ---- for the lifecycle ----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ export class Executions {
     inputText: string,
     parentId: string | null,
     parentStep: number | null,
+    trace?: { readonly traceparent?: string | null; readonly tracestate?: string | null },
   ): void {
     this.launch(
       new RunExecution(this.host, {
@@ -55,6 +56,8 @@ export class Executions {
         parentId,
         parentStep,
         control: null,
+        traceparent: trace?.traceparent ?? null,
+        tracestate: trace?.tracestate ?? null,
         journal: [],
         signals: [],
       }),
@@ -127,6 +130,8 @@ export class Executions {
         parentId: c.parent_id,
         parentStep: c.parent_step === null ? null : Number(c.parent_step),
         control: c.control,
+        traceparent: c.traceparent,
+        tracestate: c.tracestate,
         journal: journals.get(c.id) ?? [],
         signals: signals.get(c.id) ?? [],
       });

@@ -22,6 +22,8 @@ export const postgresFlush: FlushSql = async (db, input, now) => {
             o: r.owner,
             l: r.leaseUntil,
             f: r.fence,
+            tp: r.traceparent ?? null,
+            ts: r.tracestate ?? null,
           })),
         );
   const steps =

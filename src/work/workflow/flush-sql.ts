@@ -21,6 +21,9 @@ export interface NewRunRow {
   readonly owner: string | null;
   readonly leaseUntil: number | null;
   readonly fence: number;
+  /** W3C trace context of the span that created the run (null or absent: none). */
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
 }
 
 /** A journal entry to write (insert, or update of a pending/retrying entry). */

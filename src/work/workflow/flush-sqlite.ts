@@ -56,8 +56,9 @@ function text(kind: string, size: number, build: (size: number) => string): stri
 // $1 is the flush time; each row's values follow.
 const insertRuns = (n: number): string =>
   `INSERT INTO ${RUNS} (id, name, status, input, parent_id, parent_step, owner, lease_until, fence, ` +
-  `created_at, updated_at) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, ` +
-  `v.column7, v.column8, v.column9, $1, $1 FROM (VALUES ${tuples(n, 9, 2)}) AS v WHERE true ` +
+  `created_at, updated_at, traceparent, tracestate) SELECT v.column1, v.column2, v.column3, v.column4, ` +
+  `v.column5, v.column6, v.column7, v.column8, v.column9, $1, $1, v.column10, v.column11 ` +
+  `FROM (VALUES ${tuples(n, 11, 2)}) AS v WHERE true ` +
   'ON CONFLICT (id) DO NOTHING RETURNING id';
 
 const upsertSteps = (n: number): string =>
@@ -100,6 +101,7 @@ async function writeRuns(
     const params: SqlValue[] = [now];
     for (const r of chunk) {
       params.push(r.id, r.name, r.status, r.input, r.parentId, r.parentStep, r.owner, r.leaseUntil, r.fence);
+      params.push(r.traceparent ?? null, r.tracestate ?? null);
     }
     for (const row of await db.query<{ id: string }>(text('runs', chunk.length, insertRuns), params)) {
       inserted.add(row.id);

@@ -91,7 +91,7 @@ export async function claimRuns(
             `ORDER BY id ${lock}) `
           : // `+status`: SQLite would otherwise walk the status index (every pending row) for a claim by id.
             `WHERE id IN ${inJsonList(tx.dialect, 4)} AND ${claimable.replaceAll('status IN', '+status IN')} `) +
-        'RETURNING id, name, input, fence, status, parent_id, parent_step, control',
+        'RETURNING id, name, input, fence, status, parent_id, parent_step, control, traceparent, tracestate',
       [nodeId, leaseUntil, now, JSON.stringify(ids)],
     ),
   );

@@ -326,4 +326,6 @@ export interface ClaimedRun {
   parent_id: string | null;
   parent_step: number | null;
   control: 'pause' | 'cancel' | null;
+  traceparent: string | null;
+  tracestate: string | null;
 }

@@ -8,6 +8,7 @@ import type { Tx } from '../../store/index.js';
 import { inputText } from './define.js';
 import { startOptionsSchema, invalid } from './engine-options.js';
 import { WorkflowError, WorkflowErrorCode } from './errors.js';
+import { beginRunStart, tracingEnabled } from '../../telemetry/index.js';
 import { RUNS } from './runs.js';
 import type { StartOptions, WorkflowDefinition, WorkflowRef } from './types.js';
 
@@ -28,6 +29,28 @@ export interface PreparedRun {
   readonly input: string;
   /** The definition, when the caller knows it (a run started by name from a client has none). */
   readonly def: WorkflowDefinition<unknown, unknown> | undefined;
+  /** W3C trace context of the run's start span (absent: none). */
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
+}
+
+/**
+ * Gives each run of a batch a start span, child of the caller's active span, and its context to store;
+ * the spans end once the batch is written (`end`). Tracing off: the runs as they are, nothing made.
+ */
+export function traceBatch(runs: PreparedRun[]): { runs: PreparedRun[]; end(error?: unknown): void } {
+  if (!tracingEnabled()) return { runs, end: () => undefined };
+  const starts = runs.map((r) => beginRunStart(r.name, r.id));
+  return {
+    runs: runs.map((r, i) => ({
+      ...r,
+      traceparent: starts[i]?.carrier?.traceparent ?? null,
+      tracestate: starts[i]?.carrier?.tracestate ?? null,
+    })),
+    end: (error) => {
+      for (const s of starts) s?.end(error);
+    },
+  };
 }
 
 /**
@@ -108,16 +131,25 @@ export async function insertBatch(
   now: number,
 ): Promise<Set<string>> {
   if (runs.length === 0) return new Set();
-  const rows = JSON.stringify(runs.map((r) => ({ id: r.id, name: r.name, input: r.input })));
+  const rows = JSON.stringify(
+    runs.map((r) => ({
+      id: r.id,
+      name: r.name,
+      input: r.input,
+      tp: r.traceparent ?? null,
+      ts: r.tracestate ?? null,
+    })),
+  );
   const created = await tx.query<{ id: string }>(
     tx.dialect === 'postgres'
-      ? `INSERT INTO ${RUNS} (id, name, status, input, owner, lease_until, fence, created_at, updated_at) ` +
-          'SELECT r.id, r.name, $2, r.input::jsonb, $3, $4, $5, $6, $6 ' +
-          'FROM jsonb_to_recordset($1::jsonb) AS r(id text, name text, input text) ' +
+      ? `INSERT INTO ${RUNS} (id, name, status, input, owner, lease_until, fence, created_at, updated_at, ` +
+          'traceparent, tracestate) SELECT r.id, r.name, $2, r.input::jsonb, $3, $4, $5, $6, $6, r.tp, r.ts ' +
+          'FROM jsonb_to_recordset($1::jsonb) AS r(id text, name text, input text, tp text, ts text) ' +
           'ON CONFLICT (id) DO NOTHING RETURNING id'
-      : `INSERT INTO ${RUNS} (id, name, status, input, owner, lease_until, fence, created_at, updated_at) ` +
-          "SELECT json_extract(value, '$.id'), json_extract(value, '$.name'), $2, " +
-          "json_extract(value, '$.input'), $3, $4, $5, $6, $6 FROM json_each($1) WHERE true " +
+      : `INSERT INTO ${RUNS} (id, name, status, input, owner, lease_until, fence, created_at, updated_at, ` +
+          "traceparent, tracestate) SELECT json_extract(value, '$.id'), json_extract(value, '$.name'), $2, " +
+          "json_extract(value, '$.input'), $3, $4, $5, $6, $6, json_extract(value, '$.tp'), " +
+          "json_extract(value, '$.ts') FROM json_each($1) WHERE true " +
           'ON CONFLICT (id) DO NOTHING RETURNING id',
     [rows, own.status, own.owner, own.leaseUntil, own.fence, now],
   );

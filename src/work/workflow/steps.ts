@@ -3,6 +3,7 @@
  * retries) and journaled. A step's value is handed back as journaled, on the first run and on a replay.
  */
 import { isStoreError, type Tx } from '../../store/index.js';
+import { Attr, SpanName, traceWait, traceWork } from '../../telemetry/index.js';
 import {
   asError,
   cancelledError,
@@ -17,6 +18,7 @@ import { UNKNOWN_ERROR } from './names.js';
 import { retryDelay, shouldRetry } from './retry.js';
 import type { JournalEntry } from './runs.js';
 import type { StepContext, StepOptions } from './types.js';
+import { waitAttributes } from './waits.js';
 
 export type StepFn =
   ((step: StepContext) => Promise<unknown>) | ((tx: Tx, step: StepContext) => Promise<unknown>);
@@ -67,7 +69,7 @@ async function runStep<T>(
     let text: string | null;
     try {
       const s = run.stepContext(idx, attempt);
-      text =
+      text = await traceWork(SpanName.step, undefined, stepAttributes(run, name, idx, attempt), async () =>
         kind === 'step'
           ? (JSON.stringify(await (fn as (step: StepContext) => Promise<unknown>)(s)) ?? null)
           : await transactionBody(
@@ -76,7 +78,8 @@ async function runStep<T>(
               s,
               fn as (tx: Tx, step: StepContext) => Promise<unknown>,
               startedAt,
-            );
+            ),
+      );
     } catch (error) {
       run.stepSettled();
       if (run.halted !== undefined) return never();
@@ -151,11 +154,22 @@ async function runStep<T>(
   }
 }
 
+/** A step span's attributes, built only when tracing is on. */
+export const stepAttributes = (run: RunExecution, name: string, idx: number, attempt: number) => () => ({
+  [Attr.runId]: run.id,
+  [Attr.workflow]: run.def.name,
+  [Attr.stepName]: name,
+  [Attr.stepIndex]: idx,
+  [Attr.attempt]: attempt,
+});
+
 /** The durable wait before a retry (the due time is in the journal entry). */
 async function retryWait(run: RunExecution, idx: number, dueAt: number): Promise<void> {
   if (dueAt <= run.host.clock.now()) return;
   run.writePatch({ status: 'sleeping', wakeAt: dueAt }, false);
-  await run.wait(idx, 'sleep', dueAt);
+  await traceWait(run, SpanName.sleep, waitAttributes(run, 'retry', idx), () =>
+    run.wait(idx, 'sleep', dueAt),
+  );
   run.writePatch({ status: 'running', wakeAt: null }, false);
   await run.boundary();
 }

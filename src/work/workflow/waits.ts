@@ -1,5 +1,6 @@
 /** `ctx.sleep`, `ctx.sleepUntil` and `ctx.waitForSignal`: durable waits. */
 import { ValidationError } from '../../errors.js';
+import { Attr, SpanName, traceWait } from '../../telemetry/index.js';
 import type { RunExecution } from './execution.js';
 import type { SignalRecord } from './runs.js';
 import type { WaitForSignalOptions } from './types.js';
@@ -35,7 +36,9 @@ export async function sleepUntil(run: RunExecution, dueAtIfNew: number): Promise
     // The wake-up time is durable before the run starts sleeping.
     await run.boundary();
   }
-  await run.wait(idx, 'sleep', dueAt);
+  await traceWait(run, SpanName.sleep, waitAttributes(run, 'sleep', idx), () =>
+    run.wait(idx, 'sleep', dueAt),
+  );
   run.writePatch({ status: 'running', wakeAt: null }, false);
   sleepEnded(run, idx, dueAt);
 }
@@ -54,6 +57,14 @@ function sleepEnded(run: RunExecution, idx: number, dueAt: number): void {
     detail: null,
   });
 }
+
+/** A wait span's attributes, built only when tracing is on. */
+export const waitAttributes = (run: RunExecution, name: string, idx: number) => () => ({
+  [Attr.runId]: run.id,
+  [Attr.workflow]: run.def.name,
+  [Attr.stepName]: name,
+  [Attr.stepIndex]: idx,
+});
 
 function signalValue(output: unknown): unknown {
   const o = output as { timedOut?: boolean; data?: unknown } | undefined;
@@ -140,7 +151,9 @@ export async function waitForSignal(
     run.writePatch({ status: 'running', wakeAt: null }, false);
     return consumeSignal(run, idx, name, arrived);
   }
-  const result = await run.wait(idx, 'signal', dueAt, name);
+  const result = await traceWait(run, SpanName.signalWait, waitAttributes(run, name, idx), () =>
+    run.wait(idx, 'signal', dueAt, name),
+  );
   run.writePatch({ status: 'running', wakeAt: null }, false);
   if (result.kind === 'signal') return consumeSignal(run, idx, name, result.signal);
   const output = { timedOut: true };

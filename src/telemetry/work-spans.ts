@@ -1,0 +1,228 @@
+/**
+ * The spans of Garrison's work, as hooks the engines call in one line each: a workflow run's execution,
+ * its steps, waits and dispatches, queue task attempts, agent actions and message deliveries. Each hook
+ * checks `tracingEnabled()` first and, when off, calls the work directly: no span, no attribute object,
+ * no closure beyond the caller's own.
+ */
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import { describeError } from './describe.js';
+import { getTracer } from './spans.js';
+import {
+  captureTraceContext,
+  restoreTraceContext,
+  tracingEnabled,
+  type TraceCarrier,
+} from './trace-context.js';
+
+/** Span names (stable: dashboards and tests select on them). */
+export const SpanName = {
+  /** A run's start (the caller's side): the parent of every execution of the run. */
+  workflowStart: 'garrison.workflow.start',
+  /** One execution of a run on one node, from its take-over to its end, park or halt. */
+  workflowRun: 'garrison.workflow.run',
+  /** One attempt of a journaled step (`ctx.step`, `ctx.transactionStep`). */
+  step: 'garrison.workflow.step',
+  /** A durable sleep (`ctx.sleep`, and the back-off before a step's retry). */
+  sleep: 'garrison.workflow.sleep',
+  /** A wait for a signal. */
+  signalWait: 'garrison.workflow.signal_wait',
+  /** A step dispatched to an agent, from hand-off to answer. */
+  dispatch: 'garrison.workflow.dispatch',
+  /** One attempt of a queue task (a dispatched step on an agent is one too). */
+  task: 'garrison.task',
+  /** One call of an agent's action. */
+  action: 'garrison.agent.action',
+  /** One delivery of a durable message to its consumer. */
+  message: 'garrison.message.process',
+} as const;
+
+/** Attribute names of Garrison's own (`garrison.*`); OTel semantic conventions are used where they exist. */
+export const Attr = {
+  runId: 'garrison.run_id',
+  workflow: 'garrison.workflow',
+  stepIndex: 'garrison.step_index',
+  stepName: 'garrison.step_name',
+  attempt: 'garrison.attempt',
+  fence: 'garrison.fence',
+  node: 'garrison.node',
+  agent: 'garrison.agent',
+  capability: 'garrison.capability',
+  action: 'garrison.action',
+  outcome: 'garrison.outcome',
+  taskId: 'garrison.task_id',
+  queue: 'garrison.queue',
+} as const;
+
+function fail(span: Span, error: unknown): void {
+  span.recordException(error instanceof Error ? error : describeError(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+  span.setAttribute('error.type', errorType(error));
+}
+
+function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : '_OTHER';
+}
+
+/**
+ * Runs `fn` in a new span named `name`: a child of `parent` when given (a restored stored context),
+ * else of the active span. Attributes are built by `attributes()` only when tracing is on.
+ */
+export function traceWork<T>(
+  name: string,
+  parent: Context | undefined,
+  attributes: () => Attributes,
+  fn: () => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  const base = parent ?? context.active();
+  const span = getTracer().startSpan(name, { kind, attributes: attributes() }, base);
+  let result: Promise<T>;
+  try {
+    result = context.with(trace.setSpan(base, span), fn);
+  } catch (error) {
+    fail(span, error);
+    span.end();
+    throw error;
+  }
+  return result.then(
+    (value) => {
+      span.setStatus({ code: SpanStatusCode.OK });
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      fail(span, error);
+      span.end();
+      throw error;
+    },
+  );
+}
+
+/** `traceWork` under a stored parent: the row's `traceparent` / `tracestate`. */
+export function traceStored<T>(
+  name: string,
+  traceparent: string | null | undefined,
+  tracestate: string | null | undefined,
+  attributes: () => Attributes,
+  fn: () => Promise<T>,
+  kind?: SpanKind,
+): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  return traceWork(name, restoreTraceContext(traceparent, tracestate), attributes, fn, kind);
+}
+
+/** What a run's execution span needs of an execution (structural: the engine lies above this layer). */
+export interface TracedRun {
+  readonly id: string;
+  readonly def: { readonly name: string };
+  readonly fence: number;
+  readonly traceparent: string | null;
+  readonly tracestate: string | null;
+  /** Resolves with the execution's outcome once it ends (completed, failed, halted, parked). */
+  readonly done: Promise<{ readonly kind: string; readonly reason?: string; readonly error?: unknown }>;
+}
+
+/** Spans of waits still open per execution: ended with it when it is parked or halted mid-wait. */
+const openWaits = new WeakMap<object, Set<Span>>();
+
+/**
+ * Runs a run's execution `body` in a `garrison.workflow.run` span, child of the run's stored context
+ * (the start span: every execution of one run, on any node, lands in the start's trace). The span ends
+ * when `run.done` resolves; waits still open then end with it, marked with the outcome.
+ */
+export function traceRunExecution(run: TracedRun, body: () => Promise<void>): Promise<void> {
+  if (!tracingEnabled()) return body();
+  const parent = restoreTraceContext(run.traceparent, run.tracestate) ?? context.active();
+  const span = getTracer().startSpan(
+    SpanName.workflowRun,
+    {
+      attributes: { [Attr.runId]: run.id, [Attr.workflow]: run.def.name, [Attr.fence]: run.fence },
+    },
+    parent,
+  );
+  const waits = new Set<Span>();
+  openWaits.set(run, waits);
+  void run.done.then((outcome) => {
+    const label = outcome.reason === undefined ? outcome.kind : `${outcome.kind}:${outcome.reason}`;
+    for (const wait of waits) {
+      wait.setAttribute(Attr.outcome, label);
+      wait.end();
+    }
+    span.setAttribute(Attr.outcome, label);
+    if ((outcome.kind === 'failed' || outcome.kind === 'halted') && outcome.error !== undefined)
+      fail(span, outcome.error);
+    else span.setStatus({ code: SpanStatusCode.OK });
+    span.end();
+  });
+  return context.with(trace.setSpan(parent, span), body);
+}
+
+/**
+ * A wait of a run (sleep, signal, dispatch): a span that ends when `fn` settles, or with the run's
+ * execution when it is parked or halted first (the wait then goes on in a later execution, which makes
+ * a span of its own).
+ */
+export function traceWait<T>(
+  run: object,
+  name: string,
+  attributes: () => Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  const waits = openWaits.get(run);
+  let span: Span | undefined;
+  return traceWork(
+    name,
+    undefined,
+    attributes,
+    () => {
+      span = trace.getActiveSpan();
+      if (span !== undefined) waits?.add(span);
+      return fn();
+    },
+    SpanKind.INTERNAL,
+  ).finally(() => {
+    if (span !== undefined) waits?.delete(span);
+  });
+}
+
+/**
+ * Starts a run's start span (child of the active context: the caller's trace) and gives the carrier to
+ * store with the run; `end` closes it. Tracing off: undefined, nothing made.
+ */
+export function beginRunStart(
+  workflow: string,
+  runId: string,
+): { readonly carrier: TraceCarrier | undefined; end(error?: unknown): void } | undefined {
+  if (!tracingEnabled()) return undefined;
+  const parent = context.active();
+  const span = getTracer().startSpan(
+    SpanName.workflowStart,
+    { kind: SpanKind.PRODUCER, attributes: { [Attr.runId]: runId, [Attr.workflow]: workflow } },
+    parent,
+  );
+  return {
+    carrier: captureTraceContext(trace.setSpan(parent, span)),
+    end(error?: unknown) {
+      if (error === undefined) span.setStatus({ code: SpanStatusCode.OK });
+      else fail(span, error);
+      span.end();
+    },
+  };
+}
+
+/** The active context as a carrier to store with a new row (undefined when tracing is off). */
+export function currentCarrier(): TraceCarrier | undefined {
+  return captureTraceContext();
+}
