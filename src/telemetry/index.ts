@@ -48,9 +48,20 @@ export {
   traceRunExecution,
   traceStored,
   traceWait,
+  traceTask,
   traceWork,
+  withStoredContext,
   type TracedRun,
+  type TracedTask,
 } from './work-spans.js';
+export {
+  WORK_BUCKETS_SECONDS,
+  bindWorkMetrics,
+  recordStep,
+  recordTaskRun,
+  recordTaskStart,
+  workMetricsBound,
+} from './work-meter.js';
 export {
   createPinoLogger,
   noopLogger,

@@ -226,3 +226,81 @@ export function beginRunStart(
 export function currentCarrier(): TraceCarrier | undefined {
   return captureTraceContext();
 }
+
+/** What a task attempt's span needs of a claimed task (structural: the queue lies above this layer). */
+export interface TracedTask {
+  readonly id: number;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * Runs one attempt of a task's handler in a `garrison.task` span (kind consumer), child of the context
+ * stored with the task — the span that enqueued it, on whatever node. A handler that returns at once
+ * still returns at once; tracing off, `fn` is called and nothing else happens.
+ */
+export function traceTask<T>(task: TracedTask, fn: () => T): T {
+  if (!tracingEnabled()) return fn();
+  const parent = restoreTraceContext(task.traceparent, task.tracestate) ?? context.active();
+  const span = getTracer().startSpan(
+    SpanName.task,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'garrison',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': task.queue,
+        'messaging.message.id': String(task.id),
+        [Attr.taskId]: task.id,
+        [Attr.queue]: task.queue,
+        [Attr.attempt]: task.attempt,
+      },
+    },
+    parent,
+  );
+  let result: T;
+  try {
+    result = context.with(trace.setSpan(parent, span), fn);
+  } catch (error) {
+    fail(span, error);
+    span.end();
+    throw error;
+  }
+  if (!isThenable(result)) {
+    span.setStatus({ code: SpanStatusCode.OK });
+    span.end();
+    return result;
+  }
+  return result.then(
+    (value) => {
+      span.setStatus({ code: SpanStatusCode.OK });
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      fail(span, error);
+      span.end();
+      throw error;
+    },
+  ) as T;
+}
+
+/**
+ * Runs `fn` with a stored context active (no span of its own), so rows it writes store that context
+ * again: a task moved to another queue keeps its parent. Tracing off, or nothing stored: `fn()` as is.
+ */
+export function withStoredContext<T>(
+  traceparent: string | null | undefined,
+  tracestate: string | null | undefined,
+  fn: () => T,
+): T {
+  if (!tracingEnabled()) return fn();
+  const restored = restoreTraceContext(traceparent, tracestate);
+  return restored === undefined ? fn() : context.with(restored, fn);
+}

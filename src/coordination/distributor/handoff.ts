@@ -7,6 +7,7 @@
  */
 import { GarrisonError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
+import { withStoredContext } from '../../telemetry/index.js';
 import type { QueueClient } from '../../work/index.js';
 import type { DispatchedTask } from './dispatched-task.js';
 
@@ -21,12 +22,21 @@ export class DispatchConflictError extends GarrisonError {
 
 /** True when the task is still queued or running; locks its row until the transaction ends. */
 export async function lockLive(tx: Tx, taskId: number): Promise<boolean> {
+  return (await lockLiveRow(tx, taskId)) !== undefined;
+}
+
+/** `lockLive`, answering the live task's stored trace context (undefined when it is not live). */
+async function lockLiveRow(
+  tx: Tx,
+  taskId: number,
+): Promise<{ traceparent: string | null; tracestate: string | null } | undefined> {
   const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : ''; // SQLite transactions are serial already
-  const rows = await tx.query<{ state: string }>(`SELECT state FROM garrison_tasks WHERE id = $1${lock}`, [
-    taskId,
-  ]);
-  const state = rows[0]?.state;
-  return state === 'queued' || state === 'running';
+  const rows = await tx.query<{ state: string; traceparent: string | null; tracestate: string | null }>(
+    `SELECT state, traceparent, tracestate FROM garrison_tasks WHERE id = $1${lock}`,
+    [taskId],
+  );
+  const row = rows[0];
+  return row?.state === 'queued' || row?.state === 'running' ? row : undefined;
 }
 
 /** Where a step goes next. */
@@ -47,9 +57,11 @@ export async function moveStep(
   to: Destination,
   maxAttempts: number,
 ): Promise<boolean> {
-  if (!(await lockLive(tx, from))) return false;
+  const live = await lockLiveRow(tx, from);
+  if (live === undefined) return false;
   await queues.cancel(from, { tx });
-  await place(tx, queues, to, maxAttempts);
+  // The successor keeps the step's trace context (the workflow's dispatch span), not the mover's.
+  await withStoredContext(live.traceparent, live.tracestate, () => place(tx, queues, to, maxAttempts));
   return true;
 }
 

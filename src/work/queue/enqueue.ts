@@ -4,6 +4,7 @@
  * key, and the first task looked up for every key that already existed.
  */
 import { toJson, type SqlValue, type Store, type Tx } from '../../store/index.js';
+import { currentCarrier, type TraceCarrier } from '../../telemetry/index.js';
 import { reader, writeRows } from './store-io.js';
 import { TaskState, type EnqueuedTask } from './types.js';
 
@@ -35,23 +36,25 @@ function insertSql(store: Pick<Store, 'dialect'>, leased: boolean, keyed: boolea
   const conflict = keyed ? 'ON CONFLICT DO NOTHING ' : '';
   const columns =
     'queue, state, priority, run_at, payload, max_attempts, group_key, idempotency_key, retain, created_at, ' +
-    'attempts, token, lease_until, leased_by';
+    'attempts, token, lease_until, leased_by, traceparent, tracestate';
   // A leased insert is a claim done at insert time: attempt 1 under fencing token 1.
   const state = leased ? `'running'` : `'queued'`;
   const rest = leased ? '1, 1, CAST($3 AS BIGINT), CAST($4 AS TEXT)' : '0, 0, NULL, NULL';
   if (store.dialect === 'postgres') {
     return (
       `INSERT INTO garrison_tasks (${columns}) ` +
-      `SELECT r.q, ${state}, r.p, r.r, COALESCE(r.d, 'null'::jsonb), r.m, r.g, r.k, r.t, CAST($2 AS BIGINT), ${rest} ` +
-      `FROM ROWS FROM (json_to_recordset($1::json) AS (q text, p integer, r bigint, d jsonb, m integer, ` +
-      `g text, k text, t integer)) WITH ORDINALITY AS r(q, p, r, d, m, g, k, t, ord) ORDER BY r.ord ` +
+      `SELECT r.q, ${state}, r.p, r.r, COALESCE(r.d, 'null'::jsonb), r.m, r.g, r.k, r.t, CAST($2 AS BIGINT), ${rest}, ` +
+      `r.tp, r.ts FROM ROWS FROM (json_to_recordset($1::json) AS (q text, p integer, r bigint, d jsonb, m integer, ` +
+      `g text, k text, t integer, tp text, ts text)) WITH ORDINALITY AS r(q, p, r, d, m, g, k, t, tp, ts, ord) ` +
+      `ORDER BY r.ord ` +
       `${conflict}RETURNING id, queue, idempotency_key`
     );
   }
   return (
     `INSERT INTO garrison_tasks (${columns}) ` +
     `SELECT value ->> 'q', ${state}, value ->> 'p', value ->> 'r', value -> 'd', value ->> 'm', value ->> 'g', ` +
-    `value ->> 'k', value ->> 't', CAST($2 AS BIGINT), ${rest} FROM json_each($1) WHERE true ORDER BY key ` +
+    `value ->> 'k', value ->> 't', CAST($2 AS BIGINT), ${rest}, value ->> 'tp', value ->> 'ts' ` +
+    `FROM json_each($1) WHERE true ORDER BY key ` +
     `${conflict}RETURNING id, queue, idempotency_key`
   );
 }
@@ -60,16 +63,21 @@ function insertSql(store: Pick<Store, 'dialect'>, leased: boolean, keyed: boolea
 function insertOneSql(store: Pick<Store, 'dialect'>, leased: boolean, keyed: boolean): string {
   const conflict = keyed ? 'ON CONFLICT DO NOTHING ' : '';
   const payload = store.dialect === 'postgres' ? 'CAST($4 AS JSONB)' : '$4';
-  const lease = leased ? `'running', 1, 1, $10, $11` : `'queued', 0, 0, NULL, NULL`;
+  const lease = leased ? `'running', 1, 1, $12, $13` : `'queued', 0, 0, NULL, NULL`;
   return (
     'INSERT INTO garrison_tasks (queue, priority, run_at, payload, max_attempts, group_key, idempotency_key, ' +
-    'retain, created_at, state, attempts, token, lease_until, leased_by) ' +
-    `VALUES ($1, $2, $3, ${payload}, $5, $6, $7, $8, $9, ${lease}) ` +
+    'retain, created_at, traceparent, tracestate, state, attempts, token, lease_until, leased_by) ' +
+    `VALUES ($1, $2, $3, ${payload}, $5, $6, $7, $8, $9, $10, $11, ${lease}) ` +
     `${conflict}RETURNING id, queue, idempotency_key`
   );
 }
 
-function oneParams(t: NewTask, now: number, lease: InsertLease | undefined): SqlValue[] {
+function oneParams(
+  t: NewTask,
+  now: number,
+  lease: InsertLease | undefined,
+  trace: TraceCarrier | undefined,
+): SqlValue[] {
   const params: SqlValue[] = [
     t.queue,
     t.priority,
@@ -80,6 +88,8 @@ function oneParams(t: NewTask, now: number, lease: InsertLease | undefined): Sql
     t.idempotencyKey,
     t.retain ? 1 : 0,
     now,
+    trace?.traceparent ?? null,
+    trace?.tracestate ?? null,
   ];
   if (lease !== undefined) params.push(lease.leaseUntil, lease.workerId);
   return params;
@@ -91,7 +101,12 @@ interface InsertedRow {
   idempotency_key: string | null;
 }
 
-function rowsJson(tasks: readonly NewTask[], from: number, to: number): string {
+function rowsJson(
+  tasks: readonly NewTask[],
+  from: number,
+  to: number,
+  trace: TraceCarrier | undefined,
+): string {
   const rows = [];
   for (let i = from; i < to; i++) {
     const t = tasks[i]!;
@@ -104,6 +119,8 @@ function rowsJson(tasks: readonly NewTask[], from: number, to: number): string {
       g: t.groupKey,
       k: t.idempotencyKey,
       t: t.retain ? 1 : 0,
+      tp: trace?.traceparent ?? null,
+      ts: trace?.tracestate ?? null,
     });
   }
   return JSON.stringify(rows);
@@ -120,7 +137,7 @@ export async function insertTasks(
   store: Store,
   tasks: readonly NewTask[],
   now: number,
-  options: { readonly tx?: Tx; readonly lease?: InsertLease } = {},
+  options: { readonly tx?: Tx; readonly lease?: InsertLease; readonly trace?: TraceCarrier } = {},
 ): Promise<EnqueuedTask[]> {
   if (tasks.length === 0) return [];
   const lease = options.lease;
@@ -131,9 +148,11 @@ export async function insertTasks(
     tasks.length === 1
       ? insertOneSql(store, lease !== undefined, keyed)
       : insertSql(store, lease !== undefined, keyed);
+  // The enqueuer's active span: each task's attempts are its children, on whatever node runs them.
+  const trace = options.trace ?? currentCarrier();
   const params = (from: number, to: number): SqlValue[] => {
-    if (tasks.length === 1) return oneParams(tasks[0]!, now, lease);
-    const json = rowsJson(tasks, from, to);
+    if (tasks.length === 1) return oneParams(tasks[0]!, now, lease, trace);
+    const json = rowsJson(tasks, from, to, trace);
     return lease === undefined ? [json, now] : [json, now, lease.leaseUntil, lease.workerId];
   };
   const run = async (ex: Tx | undefined): Promise<EnqueuedTask[]> => {

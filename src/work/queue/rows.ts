@@ -49,7 +49,7 @@ export function toTask<P = unknown>(row: TaskRow): Task<P> {
 /** What a claim returns per task (`t.` qualified for UPDATE … FROM). */
 export const CLAIM_COLUMNS =
   't.id, t.queue, t.state, t.payload, t.priority, t.attempts, t.max_attempts, t.token, t.group_key, ' +
-  't.idempotency_key, t.run_at, t.created_at, t.retain';
+  't.idempotency_key, t.run_at, t.created_at, t.retain, t.traceparent, t.tracestate';
 
 export interface ClaimRow {
   id: number;
@@ -65,6 +65,8 @@ export interface ClaimRow {
   run_at: number;
   created_at: number;
   retain: number;
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export function toClaimed<P = unknown>(row: ClaimRow): ClaimedTask<P> {
@@ -80,5 +82,7 @@ export function toClaimed<P = unknown>(row: ClaimRow): ClaimedTask<P> {
     idempotencyKey: row.idempotency_key,
     runAt: Number(row.run_at),
     createdAt: Number(row.created_at),
+    traceparent: row.traceparent,
+    tracestate: row.tracestate,
   };
 }

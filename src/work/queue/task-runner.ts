@@ -3,6 +3,7 @@
  * take (the worker bounds its buffer by it). A handler that returns synchronously costs no promise.
  */
 import type { Clock } from '../../runtime/clock.js';
+import { recordTaskRun, recordTaskStart, traceTask, workMetricsBound } from '../../telemetry/index.js';
 import { Context, isThenable, type Held } from './held.js';
 import type { TaskSettler } from './task-settler.js';
 import type { ClaimedTask } from './types.js';
@@ -80,7 +81,10 @@ export class TaskRunner<P> {
     const started = this.d.clock.now();
     let result: unknown;
     try {
-      result = this.d.handler(h.task as ClaimedTask<P>, new Context(h, this.d.workerId));
+      if (workMetricsBound()) recordTaskStart(h.task.queue, started - h.task.runAt);
+      result = traceTask(h.task, () =>
+        this.d.handler(h.task as ClaimedTask<P>, new Context(h, this.d.workerId)),
+      );
     } catch (error) {
       this.finished(h, started, false, error);
       return;
@@ -104,6 +108,7 @@ export class TaskRunner<P> {
   private finished(h: Held, started: number, ok: boolean, error: unknown): void {
     this.active--;
     const took = this.d.clock.now() - started;
+    if (workMetricsBound()) recordTaskRun(h.task.queue, took, ok);
     this.avgDurationMs = this.avgDurationMs === 0 ? took : this.avgDurationMs * 0.9 + took * 0.1;
     if (h.lost) return;
     if (ok) this.d.settler.complete(h);

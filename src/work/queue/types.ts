@@ -62,6 +62,9 @@ export interface ClaimedTask<P = unknown> {
   readonly runAt: number;
   /** When it was enqueued, UNIX epoch ms. */
   readonly createdAt: number;
+  /** W3C trace context of the span that enqueued it (null or absent: none); parent of its attempt's span. */
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
 }
 
 /** What an enqueue answers. */
