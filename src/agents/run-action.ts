@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { GarrisonError, isGarrisonError, ValidationError } from '../errors.js';
 import { isStoreError, type Tx } from '../store/index.js';
+import { traceAction } from '../telemetry/index.js';
 import type { ClaimedTask } from '../work/index.js';
 import { ActionResult, type ActionContext, type ActionDefinition } from './action.js';
 import { parseDirectives, type Directive } from './directives.js';
@@ -184,7 +185,9 @@ export async function runAction(
   const started = core.clock.now();
   let outcome: Success | { ok: false; error: unknown };
   try {
-    outcome = await execute(p, action, rawInput, task, signal, started);
+    outcome = await traceAction(hosted.id, action.name, task, () =>
+      execute(p, action, rawInput, task, signal, started),
+    );
   } catch (error) {
     if (!(error instanceof GarrisonError)) throw error;
     outcome = { ok: false, error };

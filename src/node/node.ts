@@ -40,6 +40,7 @@ import { createScheduler, type DurableTimers, type SchedulerManager } from '../s
 import { openStore, type Store } from '../store/index.js';
 import {
   bindMetricsToBus,
+  bindWorkMetrics,
   bindRuntimeMetrics,
   emitMailboxDepths,
   runtimeEventsToBus,
@@ -173,6 +174,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   const table = new ServiceTable();
   const toBus = runtimeEventsToBus(events);
   bindMetricsToBus(events, metrics);
+  const unbindWork = bindWorkMetrics(metrics);
   bindRuntimeMetrics(events, metrics);
   const runtime = createRuntime({
     clock,
@@ -418,6 +420,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
       await workflowSupervisor.stop();
       await coordination.close();
       await runtime.shutdown();
+      unbindWork();
     })());
   const drain = () =>
     drainNode({

@@ -40,6 +40,7 @@ export {
   w3cPropagator,
   type TraceCarrier,
 } from './trace-context.js';
+export { SpanKind } from '@opentelemetry/api';
 export {
   Attr,
   SpanName,
@@ -48,6 +49,7 @@ export {
   traceRunExecution,
   traceStored,
   traceWait,
+  traceAction,
   traceTask,
   traceWork,
   withStoredContext,

@@ -3,6 +3,7 @@
  * bindings. Code takes a `Logger`; the CLI and server pass the pino-backed one, tests the no-op one.
  */
 import pino, { type DestinationStream, type Level } from 'pino';
+import { activeTraceIds } from './spans.js';
 
 /** Key/value context for one log line. Errors are best put under `err`. */
 export type LogFields = Readonly<Record<string, unknown>>;
@@ -55,6 +56,17 @@ function wrap(logger: pino.Logger): Logger {
   };
 }
 
+const NO_FIELDS = Object.freeze({});
+
+/**
+ * `trace_id` and `span_id` of the span active where the line is written (the OTel log data model's
+ * names), so a log line joins its trace; nothing (and no allocation) outside any span.
+ */
+function traceFields(): object {
+  const ids = activeTraceIds();
+  return ids === undefined ? NO_FIELDS : { trace_id: ids.traceId, span_id: ids.spanId };
+}
+
 /** A pino logger: one JSON object per line, with `level`, `time` (UNIX epoch ms), `msg` and the fields. */
 export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
   // pino puts `name` into its base bindings; with no pid/hostname wanted, the base is built here.
@@ -63,6 +75,7 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     base: Object.keys(base).length === 0 ? null : base,
     serializers: { err: pino.stdSerializers.err },
+    mixin: traceFields,
   };
   return wrap(options.destination === undefined ? pino(config) : pino(config, options.destination));
 }

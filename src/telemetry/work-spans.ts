@@ -97,7 +97,6 @@ export function traceWork<T>(
   }
   return result.then(
     (value) => {
-      span.setStatus({ code: SpanStatusCode.OK });
       span.end();
       return value;
     },
@@ -162,7 +161,6 @@ export function traceRunExecution(run: TracedRun, body: () => Promise<void>): Pr
     span.setAttribute(Attr.outcome, label);
     if ((outcome.kind === 'failed' || outcome.kind === 'halted') && outcome.error !== undefined)
       fail(span, outcome.error);
-    else span.setStatus({ code: SpanStatusCode.OK });
     span.end();
   });
   return context.with(trace.setSpan(parent, span), body);
@@ -215,8 +213,7 @@ export function beginRunStart(
   return {
     carrier: captureTraceContext(trace.setSpan(parent, span)),
     end(error?: unknown) {
-      if (error === undefined) span.setStatus({ code: SpanStatusCode.OK });
-      else fail(span, error);
+      if (error !== undefined) fail(span, error);
       span.end();
     },
   };
@@ -235,6 +232,9 @@ export interface TracedTask {
   readonly traceparent?: string | null;
   readonly tracestate?: string | null;
 }
+
+/** The context of each task attempt's span, by claimed task (gone with the task object). */
+const taskContexts = new WeakMap<object, Context>();
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
@@ -264,22 +264,23 @@ export function traceTask<T>(task: TracedTask, fn: () => T): T {
     },
     parent,
   );
+  const active = trace.setSpan(parent, span);
+  // The agent runs the task's action in its own process (a message away): it finds the span here.
+  taskContexts.set(task, active);
   let result: T;
   try {
-    result = context.with(trace.setSpan(parent, span), fn);
+    result = context.with(active, fn);
   } catch (error) {
     fail(span, error);
     span.end();
     throw error;
   }
   if (!isThenable(result)) {
-    span.setStatus({ code: SpanStatusCode.OK });
     span.end();
     return result;
   }
   return result.then(
     (value) => {
-      span.setStatus({ code: SpanStatusCode.OK });
       span.end();
       return value;
     },
@@ -303,4 +304,47 @@ export function withStoredContext<T>(
   if (!tracingEnabled()) return fn();
   const restored = restoreTraceContext(traceparent, tracestate);
   return restored === undefined ? fn() : context.with(restored, fn);
+}
+
+/**
+ * Runs one call of an agent's action in a `garrison.agent.action` span: a child of the task attempt's
+ * span when the action runs a task (the agent's process is another async context, so it is looked up by
+ * the task), else of the active span. An outcome `{ ok: false, error }` sets status ERROR like a throw.
+ */
+export function traceAction<T>(
+  agentId: string,
+  action: string,
+  task: (TracedTask & { readonly payload?: unknown }) | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  const parent = task === undefined ? undefined : taskContexts.get(task);
+  return traceWork(
+    SpanName.action,
+    parent,
+    () => {
+      const d = (task?.payload as { dispatch?: Record<string, unknown> } | null | undefined)?.dispatch;
+      return {
+        [Attr.agent]: agentId,
+        [Attr.action]: action,
+        ...(task === undefined ? {} : { [Attr.taskId]: task.id, [Attr.attempt]: task.attempt }),
+        ...(d === undefined || d === null
+          ? {}
+          : {
+              [Attr.runId]: String(d.workflowId),
+              [Attr.stepIndex]: Number(d.stepIndex),
+              [Attr.capability]: String(d.capability),
+            }),
+      };
+    },
+    async () => {
+      const result = await fn();
+      const r = result as { ok?: unknown; error?: unknown } | null;
+      if (r !== null && typeof r === 'object' && r.ok === false) {
+        const span = trace.getActiveSpan();
+        if (span !== undefined) fail(span, r.error);
+      }
+      return result;
+    },
+  );
 }

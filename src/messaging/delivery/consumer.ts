@@ -7,6 +7,7 @@
 import type { Clock, TimerHandle } from '../../runtime/index.js';
 import type { Store, Unsubscribe } from '../../store/index.js';
 import { describeIssues } from '../../errors.js';
+import { Attr, SpanKind, SpanName, traceStored } from '../../telemetry/index.js';
 import {
   MessagingError,
   MessagingErrorCode,
@@ -255,10 +256,24 @@ export class Consumer<T = unknown> {
         idempotencyKey: m.idempotencyKey,
         sentAt: m.createdAt,
       };
-      await this.ctx.store.transaction(async (tx) => {
-        await this.handler(delivered, tx);
-        if (!(await ackMessage(tx, m.id, m.fence))) throw leaseLost;
-      });
+      await traceStored(
+        SpanName.message,
+        m.traceparent,
+        m.tracestate,
+        () => ({
+          'messaging.system': 'garrison',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': m.recipient,
+          'messaging.message.id': String(m.id),
+          [Attr.attempt]: m.attempts,
+        }),
+        () =>
+          this.ctx.store.transaction(async (tx) => {
+            await this.handler(delivered, tx);
+            if (!(await ackMessage(tx, m.id, m.fence))) throw leaseLost;
+          }),
+        SpanKind.CONSUMER,
+      );
     } catch (error) {
       if (error === leaseLost) {
         this.ctx.count('leaseLost');

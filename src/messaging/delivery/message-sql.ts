@@ -3,6 +3,7 @@
  * must commit with other work) and switches dialects right at the statement that differs.
  */
 import { parseJson, toJson, type Executor } from '../../store/index.js';
+import { currentCarrier } from '../../telemetry/index.js';
 import type { ErrorRecord } from '../errors.js';
 
 /** A message row as both dialects return it (BIGINT columns arrive as numbers). */
@@ -21,6 +22,8 @@ export interface MessageRow {
   last_error: unknown;
   created_at: number;
   dead_at: number | null;
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 /** A message claimed under a lease: the fence proves the lease at ack or failure time. */
@@ -36,6 +39,9 @@ export interface ClaimedMessage {
   readonly idempotencyKey: string | null;
   readonly createdAt: number;
   readonly lastError: ErrorRecord | null;
+  /** W3C trace context of the sender's span (null: none): the parent of the delivery's span. */
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
 }
 
 export interface NewMessage {
@@ -80,10 +86,22 @@ export async function insertMessage(
       return { id: Number(rows[0]?.message_id ?? 0), duplicate: true };
     }
   }
+  const trace = currentCarrier(); // the sender's span: the delivery's span continues its trace
   const rows = await tx.query<{ id: number }>(
-    `INSERT INTO garrison_messages (recipient, sender, body, idempotency_key, max_attempts, available_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [m.recipient, m.sender, toJson(m.body), m.idempotencyKey, m.maxAttempts, m.availableAt, m.now],
+    `INSERT INTO garrison_messages (recipient, sender, body, idempotency_key, max_attempts, available_at, created_at,
+       traceparent, tracestate)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [
+      m.recipient,
+      m.sender,
+      toJson(m.body),
+      m.idempotencyKey,
+      m.maxAttempts,
+      m.availableAt,
+      m.now,
+      trace?.traceparent ?? null,
+      trace?.tracestate ?? null,
+    ],
   );
   const id = Number(rows[0]?.id);
   if (m.idempotencyKey !== null) {
@@ -171,7 +189,8 @@ export async function claimMessages(
     `UPDATE garrison_messages
      SET attempts = attempts + 1, available_at = $1, lease_owner = $2, fence = fence + 1
      WHERE id IN (${placeholders(3, live.length)})
-     RETURNING id, recipient, sender, body, attempts, max_attempts, fence, idempotency_key, created_at, last_error`,
+     RETURNING id, recipient, sender, body, attempts, max_attempts, fence, idempotency_key, created_at, last_error,
+       traceparent, tracestate`,
     [c.leaseUntil, c.owner, ...live],
   );
   const order = new Map(live.map((id, i) => [id, i]));
@@ -187,6 +206,8 @@ export async function claimMessages(
       idempotencyKey: r.idempotency_key,
       createdAt: Number(r.created_at),
       lastError: readError(r.last_error),
+      traceparent: r.traceparent,
+      tracestate: r.tracestate,
     }))
     .sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
   return { claimed, expired };
