@@ -10,7 +10,8 @@ import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineApp, loadApp, startApp, type RunningApp } from '../app/index.js';
 import { GarrisonError } from '../errors.js';
-import { describeDrain, type DrainReport, type NodeConfigInput } from '../node/index.js';
+import { describeDrain, parseNodeConfig, type DrainReport, type NodeConfigInput } from '../node/index.js';
+import { registerOtlpTracing } from '../telemetry/index.js';
 import { watchStopSignals } from './stop-signals.js';
 
 export interface NodeCommandOptions {
@@ -19,6 +20,7 @@ export interface NodeCommandOptions {
   config?: string;
   agents?: number;
   app?: string;
+  otlp?: string;
 }
 
 /** The demo's application module, next to this file (`.ts` when the command runs from its sources). */
@@ -62,11 +64,34 @@ export async function startAppNode(o: NodeCommandOptions, label: string): Promis
   const appPath = appPathOf(o, fileConfig);
   const app = appPath === undefined ? defineApp({}) : await loadApp(appPath);
   const { app: _ignored, ...config } = fileConfig;
-  const running = await startApp(app, {
-    config: { ...config, store: o.store, ...(o.name === undefined ? {} : { nodeName: o.name }) },
-    ...(o.agents === undefined ? {} : { agentsPerType: o.agents }),
+  const nodeConfig = parseNodeConfig({
+    ...config,
+    store: o.store,
+    ...(o.name === undefined ? {} : { nodeName: o.name }),
   });
-  const a = running.app;
+  // Registered before the node starts, so that what it recovers at start is traced too.
+  const otlp = o.otlp ?? nodeConfig.telemetry?.otlp;
+  const tracing =
+    otlp === undefined ? undefined : await registerOtlpTracing({ url: otlp, nodeName: nodeConfig.nodeName });
+  let started: RunningApp;
+  try {
+    started = await startApp(app, {
+      config: { ...config, store: o.store, nodeName: nodeConfig.nodeName },
+      ...(o.agents === undefined ? {} : { agentsPerType: o.agents }),
+    });
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
+  // The spans of the drain are sent before the process exits.
+  const running: RunningNode =
+    tracing === undefined
+      ? started
+      : {
+          node: started.node,
+          stop: () => started.stop().finally(() => tracing.shutdown()),
+        };
+  const a = started.app;
   // Started by `garrison dev` (with an IPC channel): when that process goes, even killed, this node drains.
   if (process.send !== undefined) {
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
@@ -76,7 +101,7 @@ export async function startAppNode(o: NodeCommandOptions, label: string): Promis
     appPath === undefined
       ? `${label}: no --app given: this node runs no workflows or agents of its own (--app <module> names them)\n`
       : `${label}: app ${appPath}${a.version === undefined ? '' : ` ${a.version}`}: ` +
-          `${a.workflows.length} workflow(s), ${running.agentIds.length} agent(s), ` +
+          `${a.workflows.length} workflow(s), ${started.agentIds.length} agent(s), ` +
           `${a.queues.length} queue(s), ${a.schedules.length} schedule(s)\n`,
   );
   return running;

@@ -86,6 +86,19 @@ export const nodeConfigSchema = z.strictObject({
       allowedHosts: z.array(z.string().min(1).max(253)).max(1000).optional(),
     })
     .optional(),
+  /**
+   * Trace export of `garrison worker|serve|dev` (read by the command line, not by the node):
+   * `otlp` is the OTLP/HTTP traces endpoint (`--otlp` wins). Default none: no SDK is loaded.
+   */
+  telemetry: z
+    .strictObject({
+      otlp: z
+        .string()
+        .max(4096)
+        .regex(/^https?:\/\/\S+$/, 'an http:// or https:// URL')
+        .optional(),
+    })
+    .optional(),
 });
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;

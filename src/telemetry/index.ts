@@ -89,3 +89,4 @@ export {
   type RuntimeBusEvents,
   type RuntimeTelemetryEvents,
 } from './runtime-events.js';
+export { checkOtlpUrl, registerOtlpTracing, type OtlpTracing, type OtlpTracingOptions } from './otlp.js';

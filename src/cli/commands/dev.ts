@@ -4,6 +4,7 @@
  * (`garrison serve`), so each restart loads the application's modules afresh; a restart drains the old
  * node first (the child prints what it finished and handed back), so no work is lost across edits.
  */
+import { checkOtlpUrl } from '../../telemetry/index.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -21,6 +22,7 @@ interface DevOptions {
   port: number;
   host: string;
   name: string;
+  otlp?: string;
 }
 
 function parsePort(value: string): number {
@@ -54,6 +56,7 @@ function startNodeProcess(o: DevOptions, app: string): ChildProcess {
     o.host,
     '--name',
     o.name,
+    ...(o.otlp === undefined ? [] : ['--otlp', o.otlp]),
   ];
   // The IPC channel is only a lifeline: the node drains when it closes (this process ended, even by SIGKILL).
   return spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
@@ -71,8 +74,13 @@ export function devCommand(): Command {
     .option('--port <port>', 'port of the API and dashboard', parsePort, 7070)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--name <name>', 'the node id (the same on every restart, so it takes its own work back)', 'dev')
+    .option(
+      '--otlp <url>',
+      'export trace spans to this OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces)',
+    )
     .action(async (o: DevOptions) => {
       const app = resolveAppPath(o.app);
+      if (o.otlp !== undefined) checkOtlpUrl(o.otlp);
       const signals = watchStopSignals();
       signals.ready();
       let child: ChildProcess | undefined = startNodeProcess(o, app);

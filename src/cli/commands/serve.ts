@@ -1,4 +1,5 @@
 /** `garrison serve`: a node with the HTTP API and the dashboard, until SIGTERM. */
+import { checkOtlpUrl } from '../../telemetry/index.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { startApiServer } from '../../api/index.js';
 import { checkServeOptions, collect, type ServeOptionsInput } from '../node-options.js';
@@ -26,6 +27,10 @@ export function serveCommand(): Command {
     .option('--config <file>', 'a JSON node configuration file')
     .option('--app <module>', 'the application module to run (its default export, made with defineApp)')
     .option(
+      '--otlp <url>',
+      'export trace spans to this OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces)',
+    )
+    .option(
       '--agents <n>',
       "agents of each of the app's agent types on this node (default the app's counts)",
       parsePositiveInt,
@@ -44,6 +49,7 @@ export function serveCommand(): Command {
     .action(async (o: NodeCommandOptions & ServeOptionsInput) => {
       // Every option is checked before the store is opened: a refusal leaves the store untouched.
       const { api: options } = checkServeOptions(o);
+      if (o.otlp !== undefined) checkOtlpUrl(o.otlp);
       const running = await startAppNode(o, 'garrison serve');
       let api;
       try {

@@ -1,5 +1,6 @@
 /** `garrison worker`: a node without HTTP that runs workflows and agents from the store until SIGTERM. */
 import { Command } from 'commander';
+import { checkOtlpUrl } from '../../telemetry/index.js';
 import { checkNodeOptions } from '../node-options.js';
 import { drainOnSignal, startAppNode, type NodeCommandOptions } from '../node-runner.js';
 import { parsePositiveInt } from '../parse.js';
@@ -13,6 +14,10 @@ export function workerCommand(): Command {
     .option('--config <file>', 'a JSON node configuration file')
     .option('--app <module>', 'the application module to run (its default export, made with defineApp)')
     .option(
+      '--otlp <url>',
+      'export trace spans to this OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces)',
+    )
+    .option(
       '--agents <n>',
       "agents of each of the app's agent types on this node (default the app's counts)",
       parsePositiveInt,
@@ -20,6 +25,7 @@ export function workerCommand(): Command {
     .action(async (o: NodeCommandOptions) => {
       // Every option is checked before the store is opened: a refusal leaves the store untouched.
       checkNodeOptions(o);
+      if (o.otlp !== undefined) checkOtlpUrl(o.otlp);
       const running = await startAppNode(o, 'garrison worker');
       const node = running.node;
       process.stderr.write(
