@@ -6,6 +6,7 @@
  * `Allow` when other methods take it, else 404. The request guard (`guard.ts`) runs first, then
  * admission — which the liveness and readiness probes skip, so they answer even when every slot is held.
  */
+import { withIncomingTrace } from '../telemetry/index.js';
 import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context, type Handler, type MiddlewareHandler } from 'hono';
@@ -83,6 +84,8 @@ export function createApiApp(routes: readonly Route[], o: ApiAppOptions): Hono<A
   const app = new Hono<ApiEnv>();
   const readJson = jsonBodyReader({ limit: o.bodyLimitBytes, timeoutMs: o.bodyTimeoutMs, clock: o.clock });
   app.use(o.guard);
+  // A request carrying `traceparent` is handled in the caller's trace (a run it starts continues it).
+  app.use((c, next) => withIncomingTrace((name) => c.req.header(name), next));
   app.use(async (c, next) => {
     if (PROBES.has(c.req.path)) await next();
     else await o.admission(c, next);

@@ -154,7 +154,8 @@ async function showRun(id) {
   const r = await api('/v1/workflows/' + enc(id));
   if (!r) return;
   $('runtitle').textContent = r.workflow.name + ' ' + id + ': ' + r.workflow.status +
-    ' (' + Math.round((r.workflow.updatedAt - r.workflow.createdAt) / 10) / 100 + ' s)';
+    ' (' + Math.round((r.workflow.updatedAt - r.workflow.createdAt) / 10) / 100 + ' s)' +
+    (r.workflow.traceId ? ' · trace ' + r.workflow.traceId : '');
   // Why it waits, when the API says: the run (no live node serves it) or a step (no capable agent).
   const waits = (r.waiting ? [r.waiting] : []).concat(r.steps.filter((x) => x.waiting).map((x) => ({ ...x.waiting, step: x.index })));
   $('runwaits').textContent = waits.map((w) => (w.step === undefined ? 'waits: ' : 'step ' + w.step + ' waits: ') + w.reason + ' (' + w.message + ')').join('; ');

@@ -52,6 +52,7 @@ export {
   traceAction,
   traceTask,
   traceWork,
+  withIncomingTrace,
   withStoredContext,
   type TracedRun,
   type TracedTask,

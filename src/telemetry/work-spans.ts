@@ -348,3 +348,15 @@ export function traceAction<T>(
     },
   );
 }
+
+/**
+ * Runs `fn` in the context a request's W3C headers (`traceparent`, `tracestate`) carry, read through
+ * `header`: whatever it starts continues the caller's trace. Tracing off, or no valid header: `fn()`.
+ */
+export function withIncomingTrace<T>(header: (name: string) => string | undefined, fn: () => T): T {
+  if (!tracingEnabled()) return fn();
+  const traceparent = header('traceparent');
+  if (traceparent === undefined) return fn();
+  const restored = restoreTraceContext(traceparent, header('tracestate') ?? null);
+  return restored === undefined ? fn() : context.with(restored, fn);
+}

@@ -46,11 +46,18 @@ export interface RunRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  traceparent?: string | null;
 }
 
 const RUN_COLUMNS =
   'id, name, status, input, output, error, parent_id, parent_step, owner, lease_until, fence, wake_at, ' +
-  'control, created_at, updated_at, finished_at';
+  'control, created_at, updated_at, finished_at, traceparent';
+
+/** The trace id inside a stored `traceparent` (`00-<trace id>-<span id>-<flags>`), as an optional field. */
+function traceIdOf(traceparent: string | null | undefined): { traceId?: string } {
+  const id = traceparent?.split('-')[1];
+  return id === undefined || id.length !== 32 ? {} : { traceId: id };
+}
 
 export function toRun<O>(row: RunRow): WorkflowRun<O> {
   return {
@@ -68,6 +75,7 @@ export function toRun<O>(row: RunRow): WorkflowRun<O> {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+    ...traceIdOf(row.traceparent),
   };
 }
 

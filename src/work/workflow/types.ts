@@ -65,6 +65,8 @@ export interface WorkflowRun<O = unknown> {
   readonly updatedAt: number;
   /** UNIX epoch ms; set once the run is completed, failed or cancelled. */
   readonly finishedAt: number | undefined;
+  /** The W3C trace id of the run's trace (its start span's), when it was started with tracing on. */
+  readonly traceId?: string;
 }
 
 /** The kinds of journal entries. */
