@@ -50,6 +50,7 @@ export {
   traceStored,
   traceWait,
   traceAction,
+  traceStep,
   traceTask,
   traceWork,
   withIncomingTrace,

@@ -14,6 +14,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { describeError } from './describe.js';
+import { recordStep, workMetricsBound } from './work-meter.js';
 import { getTracer } from './spans.js';
 import {
   captureTraceContext,
@@ -359,4 +360,28 @@ export function withIncomingTrace<T>(header: (name: string) => string | undefine
   if (traceparent === undefined) return fn();
   const restored = restoreTraceContext(traceparent, header('tracestate') ?? null);
   return restored === undefined ? fn() : context.with(restored, fn);
+}
+
+/**
+ * One attempt of a journaled step: a `garrison.workflow.step` span, and its duration (read from the
+ * engine's clock) in `garrison_step_duration_seconds` when a registry is bound.
+ */
+export function traceStep<T>(
+  workflow: string,
+  clock: { now(): number },
+  attributes: () => Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!workMetricsBound()) return traceWork(SpanName.step, undefined, attributes, fn);
+  const started = clock.now();
+  return traceWork(SpanName.step, undefined, attributes, fn).then(
+    (value) => {
+      recordStep(workflow, clock.now() - started, true);
+      return value;
+    },
+    (error: unknown) => {
+      recordStep(workflow, clock.now() - started, false);
+      throw error;
+    },
+  );
 }

@@ -3,7 +3,7 @@
  * retries) and journaled. A step's value is handed back as journaled, on the first run and on a replay.
  */
 import { isStoreError, type Tx } from '../../store/index.js';
-import { Attr, SpanName, traceWait, traceWork } from '../../telemetry/index.js';
+import { Attr, SpanName, traceStep, traceWait } from '../../telemetry/index.js';
 import {
   asError,
   cancelledError,
@@ -69,16 +69,20 @@ async function runStep<T>(
     let text: string | null;
     try {
       const s = run.stepContext(idx, attempt);
-      text = await traceWork(SpanName.step, undefined, stepAttributes(run, name, idx, attempt), async () =>
-        kind === 'step'
-          ? (JSON.stringify(await (fn as (step: StepContext) => Promise<unknown>)(s)) ?? null)
-          : await transactionBody(
-              run,
-              name,
-              s,
-              fn as (tx: Tx, step: StepContext) => Promise<unknown>,
-              startedAt,
-            ),
+      text = await traceStep(
+        run.def.name,
+        run.host.clock,
+        stepAttributes(run, name, idx, attempt),
+        async () =>
+          kind === 'step'
+            ? (JSON.stringify(await (fn as (step: StepContext) => Promise<unknown>)(s)) ?? null)
+            : await transactionBody(
+                run,
+                name,
+                s,
+                fn as (tx: Tx, step: StepContext) => Promise<unknown>,
+                startedAt,
+              ),
       );
     } catch (error) {
       run.stepSettled();
