@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every `bench/*.bench.ts` module and prints its figures. Each module exports
  * `run(context)` returning a flat record of numbers. PostgreSQL figures use `DATABASE_URL` or an
- * embedded server started here. `--only NAME[,NAME]` picks modules (`runtime`, `queue`, …).
+ * embedded server started here. `--only NAME[,NAME]` picks modules (`runtime`, `queue`, …); `--tracing`
+ * registers the OpenTelemetry SDK with an in-memory exporter first (see `tracing.ts`).
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +23,11 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => only === undefined || only.includes(f.replace('.bench.ts', '')))
   .sort();
+
+// `--tracing`: the OpenTelemetry SDK registered (in-memory exporter), to compare with tracing off.
+const tracing = process.argv.includes('--tracing')
+  ? (await import('./tracing.js')).registerBenchTracing()
+  : undefined;
 
 let server: RunningPostgres | undefined;
 let postgresUrl = process.env.DATABASE_URL ?? '';
@@ -45,4 +51,5 @@ try {
 } finally {
   await server?.stop();
 }
+if (tracing !== undefined) process.stderr.write(`bench: ${tracing.spans()} spans exported\n`);
 process.stdout.write(`${JSON.stringify(results)}\n`);
