@@ -3,7 +3,13 @@
  * take (the worker bounds its buffer by it). A handler that returns synchronously costs no promise.
  */
 import type { Clock } from '../../runtime/clock.js';
-import { recordTaskRun, recordTaskStart, traceTask, workMetricsBound } from '../../telemetry/index.js';
+import {
+  recordTaskRun,
+  recordTaskStart,
+  traceTask,
+  tracingEnabled,
+  workMetricsBound,
+} from '../../telemetry/index.js';
 import { Context, isThenable, type Held } from './held.js';
 import type { TaskSettler } from './task-settler.js';
 import type { ClaimedTask } from './types.js';
@@ -82,9 +88,11 @@ export class TaskRunner<P> {
     let result: unknown;
     try {
       if (workMetricsBound()) recordTaskStart(h.task.queue, started - h.task.runAt);
-      result = traceTask(h.task, () =>
-        this.d.handler(h.task as ClaimedTask<P>, new Context(h, this.d.workerId)),
-      );
+      const context = new Context(h, this.d.workerId);
+      // Checked here so that the untraced path makes no closure.
+      result = tracingEnabled()
+        ? traceTask(h.task, () => this.d.handler(h.task as ClaimedTask<P>, context))
+        : this.d.handler(h.task as ClaimedTask<P>, context);
     } catch (error) {
       this.finished(h, started, false, error);
       return;
