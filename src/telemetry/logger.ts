@@ -76,6 +76,9 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
     base: Object.keys(base).length === 0 ? null : base,
     serializers: { err: pino.stdSerializers.err },
     mixin: traceFields,
+    // pino merges a line's fields into the mixin's object; the shared empty one is left alone.
+    mixinMergeStrategy: (fields: object, mixed: object) =>
+      mixed === NO_FIELDS ? fields : Object.assign(mixed, fields),
   };
   return wrap(options.destination === undefined ? pino(config) : pino(config, options.destination));
 }
