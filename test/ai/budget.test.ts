@@ -98,6 +98,21 @@ describe.each(adapters)('agent budgets, usage and provider retries on $name', (a
     expect(await listModelUsage(h.store, { by: 'run' })).toMatchObject([{ calls: 2, totalTokens: 30 }]);
   });
 
+  it('a malformed budget or retry policy is refused before any model call or journal write', async () => {
+    const h = await harnesses.create(adapter);
+    const engine = h.engine();
+    const model = countingModel({ toolTurns: 1 });
+    engine.register(loop('no-budget', model, 1, { budget: { maxRunTokens: 0 } }));
+    engine.register(loop('no-retry', model, 1, { provider: { retry: { maxAttempts: -1 } } }));
+    for (const name of ['no-budget', 'no-retry']) {
+      const handle = await engine.start(name, null);
+      const error = await rejectionOf(handle.result());
+      expect(error.message).toContain('invalid agent options');
+      expect(await engine.steps(handle.workflowId)).toEqual([]);
+    }
+    expect(model.doGenerateCalls).toHaveLength(0);
+  });
+
   it("an agent's budget per period counts its other runs' tokens within the period, not older ones", async () => {
     const h = await harnesses.create(adapter);
     const engine = h.engine();
