@@ -3,6 +3,8 @@
  * tool call. The loop calls the model one turn at a time (tools without `execute`, so the SDK never runs
  * them), so every turn boundary is a journal boundary: resumed after a crash on any node, the replies of
  * finished turns come from the journal and their tools' results too; the model object is not called.
+ * Around each model call: the budgets are checked before it, its tokens recorded in a transaction step
+ * after it; a tool call that needs approval waits on a durable signal first.
  */
 import { tool, type LanguageModel, type ModelMessage, type OutputInterface, type ToolSet } from 'ai';
 import { z } from 'zod';
