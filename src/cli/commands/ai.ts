@@ -14,11 +14,14 @@ import { storeOption } from '../store-option.js';
 import { table, when } from '../table.js';
 
 export function aiCommand(): Command {
-  return new Command('ai')
-    .description('durable agent loops: token usage, and decisions for tool calls waiting on approval')
-    .addCommand(usageCommand())
-    .addCommand(decisionCommand('approve'))
-    .addCommand(decisionCommand('deny'));
+  const command = new Command('ai').description(
+    'durable agent loops: token usage, and decisions for tool calls waiting on approval',
+  );
+  // A subcommand's bad argument must reach runCli as an error, never exit the process itself.
+  for (const sub of [usageCommand(), decisionCommand('approve'), decisionCommand('deny')]) {
+    command.addCommand(sub.showHelpAfterError().exitOverride());
+  }
+  return command;
 }
 
 function usageCommand(): Command {
