@@ -200,6 +200,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     clock,
     queueOf: agentQueueName,
     agentQueuePrefix: agentQueueName(''),
+    rebalance: config.distributor.rebalance,
+    rebalanceThreshold: config.distributor.rebalanceThreshold,
     // Called only when an agent settles a step, long after the supervisor below exists.
     results: () => workflowSupervisor.engine,
   });

@@ -16,6 +16,7 @@ import type { DispatchOptions, WorkflowErrorInfo } from './types.js';
 export interface CheckedDispatchOptions {
   readonly timeoutMs?: number;
   readonly maxAttempts?: number;
+  readonly requires?: Readonly<Record<string, number>>;
 }
 
 const optionsSchema = z.strictObject({
@@ -27,6 +28,12 @@ const optionsSchema = z.strictObject({
     .max(2 ** 31)
     .optional(),
   retry: z.strictObject({ maxAttempts: z.number().int().min(1).max(1000).optional() }).optional(),
+  requires: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'a resource name is [A-Za-z_][A-Za-z0-9_-]*'),
+      z.number().positive().finite(),
+    )
+    .optional(),
 });
 
 /** The capability, action name and options of a typed `ctx.dispatch(action, input, options)`. */
@@ -50,7 +57,7 @@ export function dispatchTarget(
   return {
     capability: checkName(capability, 'ctx.dispatch'),
     action,
-    options: { timeoutMs: o.timeoutMs, maxAttempts: o.retry?.maxAttempts },
+    options: { timeoutMs: o.timeoutMs, maxAttempts: o.retry?.maxAttempts, requires: o.requires },
   };
 }
 
@@ -119,6 +126,7 @@ export async function dispatch(
     input: request,
     idempotencyKey: `${run.id}:${idx}`,
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.requires === undefined ? {} : { requires: options.requires }),
   };
   // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
   run.stepStarted();
@@ -147,6 +155,7 @@ async function timedOut(run: RunExecution, idx: number, name: string, handOff: D
   if (stored !== undefined && stored.status !== 'pending') return stored;
   const detail = parseDetail(stored?.detail);
   const taken = detail.waiting?.reason === 'assigned' || (detail.attempts?.length ?? 0) > 0;
+  const short = detail.waiting?.reason === 'no_capacity';
   const error = taken
     ? new WorkflowError(
         WorkflowErrorCode.dispatchTimeout,
@@ -155,7 +164,9 @@ async function timedOut(run: RunExecution, idx: number, name: string, handOff: D
       )
     : new WorkflowError(
         WorkflowErrorCode.noCapableAgent,
-        `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
+        short
+          ? `dispatched step ${idx} (${name}) timed out: no healthy agent with the capability "${capability}" had the resources it requires free`
+          : `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
         { details: { step: name, index: idx, capability } },
       );
   // Failed here (not answered meanwhile): nothing still parked may reach an agent now.

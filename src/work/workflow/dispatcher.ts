@@ -19,6 +19,8 @@ export interface DispatchRequest {
   readonly idempotencyKey: string;
   /** Attempts of the action (`ctx.dispatch` option `retry.maxAttempts`). Default: the dispatcher's. */
   readonly maxAttempts?: number;
+  /** Resources the step needs on its agent (`ctx.dispatch` option `requires`). */
+  readonly requires?: Readonly<Record<string, number>>;
 }
 
 /** Where a dispatched step's outcome goes: into the run's journal. */

@@ -237,6 +237,12 @@ export interface DispatchOptions {
   readonly timeoutMs?: number;
   /** Attempts of the agent's action (the queue's retries). */
   readonly retry?: DispatchRetryPolicy;
+  /**
+   * Resources the step needs on its agent (`{ memory_mb: 512 }`, names as agents report them in the
+   * registry): it goes only to an agent with that much free, and holds it while queued or running
+   * there. Default none.
+   */
+  readonly requires?: Readonly<Record<string, number>>;
 }
 
 /** How often an agent runs a dispatched action that fails with a retryable error. */
@@ -250,8 +256,11 @@ export interface DispatchRetryPolicy {
 
 /** Why a dispatched step has no result yet, as recorded on its journal entry. */
 export interface DispatchWait {
-  /** `no_capable_agent`: parked until a healthy agent with the capability exists; `assigned`: on an agent. */
-  readonly reason: 'no_capable_agent' | 'assigned';
+  /**
+   * `no_capable_agent`: parked until a healthy agent with the capability exists; `no_capacity`: parked
+   * until one has the resources the step requires free; `assigned`: on an agent.
+   */
+  readonly reason: 'no_capable_agent' | 'no_capacity' | 'assigned';
   readonly capability: string;
   /** The agent holding the step (`assigned`). */
   readonly agentId?: string;
