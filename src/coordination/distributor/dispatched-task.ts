@@ -40,6 +40,8 @@ export const dispatchInfoSchema = z.strictObject({
   route: z.number().int().min(1),
   /** Attempts of the action the workflow asked for (`retry.maxAttempts`); default the distributor's. */
   maxAttempts: z.number().int().min(1).max(1000).optional(),
+  /** Pinned to `agentId` (a fan-out's part): failed with `agent_unavailable` rather than moved. */
+  pinned: z.literal(true).optional(),
 });
 export type DispatchInfo = z.infer<typeof dispatchInfoSchema>;
 
@@ -77,4 +79,5 @@ export const dispatchRequestSchema = z.object({
   input: z.unknown(),
   idempotencyKey: z.string().min(1).max(500),
   maxAttempts: z.number().int().min(1).max(1000).optional(),
+  agentId: z.string().min(1).max(200).optional(),
 });

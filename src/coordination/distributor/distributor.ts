@@ -32,6 +32,7 @@ import {
 } from './dispatched-task.js';
 import { lockLive, moveStep, type Destination } from './handoff.js';
 import { queueLoads } from './load.js';
+import { agentUnavailable, failStranded, withdrawQueued } from './pinned.js';
 import { parkedCopies, parkedSteps, parkingQueues, strandedSteps, type FoundTask } from './sweep-reads.js';
 
 export interface TaskDistributorOptions {
@@ -72,6 +73,8 @@ export interface DistributorStats {
   readonly settled: number;
   /** Answers for steps that had been answered already (a re-routed step answered twice). */
   readonly lateAnswers: number;
+  /** Pinned steps (fan-out parts) failed because their agent was gone or unhealthy. */
+  readonly unavailable: number;
 }
 
 export class TaskDistributor implements Dispatcher {
@@ -87,7 +90,15 @@ export class TaskDistributor implements Dispatcher {
   private turn = 0;
   private closed = false;
   private again = false;
-  private readonly counts = { routed: 0, parked: 0, rerouted: 0, repeated: 0, settled: 0, lateAnswers: 0 };
+  private readonly counts = {
+    routed: 0,
+    parked: 0,
+    rerouted: 0,
+    repeated: 0,
+    settled: 0,
+    lateAnswers: 0,
+    unavailable: 0,
+  };
 
   constructor(options: TaskDistributorOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -126,10 +137,13 @@ export class TaskDistributor implements Dispatcher {
         agentId,
         route: 1,
         ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
+        ...(r.agentId === undefined ? {} : { pinned: true as const }),
       },
     });
     const maxAttempts = r.maxAttempts ?? this.maxAttempts;
-    const agentId = await this.pick(r.capability);
+    const pinned = r.agentId;
+    const agentId =
+      pinned === undefined ? await this.pick(r.capability) : await this.healthy(pinned, r.capability);
     try {
       const done = await this.o.store.transaction(async (tx) => {
         const anchor = await this.o.queues.enqueue(parkingQueue(r.capability), task(PARKED), {
@@ -138,6 +152,9 @@ export class TaskDistributor implements Dispatcher {
           maxAttempts,
         });
         if (!anchor.created) return 'repeated' as const;
+        // A pinned step is never parked: its agent counts as absent (rolls the anchor back).
+        if (agentId === undefined && pinned !== undefined)
+          throw agentUnavailable(pinned, r.capability, 'is not a healthy agent with it');
         if (agentId === undefined) return 'parked' as const;
         const to = { queue: this.o.queueOf(agentId), key: `${r.idempotencyKey}#1`, payload: task(agentId) };
         await moveStep(tx, this.o.queues, anchor.id, to, maxAttempts);
@@ -146,8 +163,18 @@ export class TaskDistributor implements Dispatcher {
       this.counts[done] += 1;
       if (done !== 'repeated') await this.noteWait(r.workflowId, r.stepIndex, r.capability, agentId);
     } finally {
-      this.release(agentId);
+      if (pinned === undefined) this.release(agentId);
     }
+  }
+
+  /** The healthy agents with the capability now: a fan-out's participants. */
+  async participants(capability: string): Promise<string[]> {
+    return (await this.o.registry.findCapableHealthy(capability)).map((a) => a.id);
+  }
+
+  /** `agentId` when it is a healthy agent with the capability now. */
+  private async healthy(agentId: string, capability: string): Promise<string | undefined> {
+    return (await this.participants(capability)).includes(agentId) ? agentId : undefined;
   }
 
   /**
@@ -236,6 +263,9 @@ export class TaskDistributor implements Dispatcher {
       for (const id of await parkedCopies(tx, parkingQueue(r.capability), r.idempotencyKey))
         if (await lockLive(tx, id)) await this.o.queues.cancel(id, { tx });
     });
+    // A pinned step is on its agent's queue at once (route 1): not started yet, it is not needed.
+    if (r.agentId !== undefined)
+      await withdrawQueued(this.o.store, this.o.queues, this.o.queueOf(r.agentId), `${r.idempotencyKey}#1`);
   }
 
   /** True when a task payload is a dispatched step (agents ask before settling). */
@@ -387,6 +417,11 @@ export class TaskDistributor implements Dispatcher {
       this.sweepBatch,
     );
     for (const found of stranded) {
+      if (found.task.dispatch.pinned === true) {
+        if (await failStranded(this.o.store, this.o.queues, this.o.results(), found))
+          this.counts.unavailable += 1;
+        continue;
+      }
       const done = await this.handOn(found, found.task.dispatch.route + 1, true);
       if (done === 'stay') continue;
       this.counts.rerouted += 1;
