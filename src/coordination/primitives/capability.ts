@@ -95,7 +95,7 @@ const rosterId = (kind: RoundKind, name: string) => `roster.${kind}.${name}`;
 
 export function createCapabilityCoordination(
   ctx: PrimitivesContext,
-  registry: AgentRegistry,
+  registry: Pick<AgentRegistry, 'findCapableHealthy'>,
   consensus: CoordinationConsensus,
   barriers: CoordinationBarriers,
 ): CapabilityCoordination {

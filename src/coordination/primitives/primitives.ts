@@ -40,7 +40,7 @@ export interface CoordinationPrimitivesOptions {
   /** Receives failures no caller awaits (freeing the leases of an exited process). Default: a process warning. */
   readonly onError?: (error: unknown) => void;
   /** The agent registry: with it, `capability` runs consensus and barriers among an agent capability. */
-  readonly registry?: AgentRegistry;
+  readonly registry?: Pick<AgentRegistry, 'findCapableHealthy'>;
 }
 
 /** Counters of a node's primitives. */
