@@ -135,7 +135,7 @@ describe.each(adapters)('fan-out with gathered results on $name', (adapter) => {
     expect(isGarrisonError(error, 'workflow_failed')).toBe(true);
     const cause = (await engine.get(run.workflowId))?.error;
     expect(cause?.code).toBe('quorum_not_met');
-    expect(Object.keys((cause?.details?.failures ?? {})).sort()).toEqual(['v-1', 'v-3']);
+    expect(Object.keys(cause?.details?.failures ?? {}).sort()).toEqual(['v-1', 'v-3']);
   });
 
   it('a quorum larger than the participants fails at once, and no part is handed off', async () => {
