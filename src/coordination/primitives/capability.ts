@@ -72,11 +72,13 @@ export interface CapabilityCoordination {
 }
 
 const ABSENT = 'absent';
+/** A round's id or name: its roster's id (`roster.<kind>.<name>`) must stay a valid proposal id. */
+const roundName = z.string().min(1).max(180);
 const proposeSchema = z.strictObject({
   options: z.array(nameSchema).min(1).max(100),
   quorum: z.number().int().min(1).optional(),
   timeoutMs: z.number().int().min(1).max(MAX_MS),
-  id: nameSchema.optional(),
+  id: roundName.optional(),
 });
 
 /** A round that cannot start: nobody has the capability, or the name belongs to another round. */
@@ -234,7 +236,7 @@ export function createCapabilityCoordination(
     },
     async barrier(capability, name) {
       const cap = parse(nameSchema, capability, 'capability');
-      const n = parse(nameSchema, name, 'barrier name');
+      const n = parse(roundName, name, 'barrier name');
       const r = await enrol('barrier', n, cap);
       await barriers.create(n, (r.voters ?? []).length);
       return settleBarrier(n);
