@@ -43,6 +43,8 @@ export const dispatchInfoSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   /** Resources the step holds on its agent while it is queued or running there (`requires`). */
   requires: requirementsSchema.optional(),
+  /** Pinned to `agentId` (a fan-out's part): failed with `agent_unavailable` rather than moved. */
+  pinned: z.literal(true).optional(),
 });
 export type DispatchInfo = z.infer<typeof dispatchInfoSchema>;
 
@@ -81,4 +83,5 @@ export const dispatchRequestSchema = z.object({
   idempotencyKey: z.string().min(1).max(500),
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   requires: requirementsSchema.optional(),
+  agentId: z.string().min(1).max(200).optional(),
 });

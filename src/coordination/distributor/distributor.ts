@@ -34,6 +34,7 @@ import {
 } from './dispatched-task.js';
 import { lockLive, moveStep, type Destination } from './handoff.js';
 import { queueLoads } from './load.js';
+import { agentUnavailable, failStranded, withdrawQueued } from './pinned.js';
 import { describeRequirements, fits, reservedOn, stillFits, type Requirements } from './resources.js';
 import {
   parkedCopies,
@@ -105,6 +106,8 @@ export interface DistributorStats {
   readonly lateAnswers: number;
   /** Queued steps moved from a busy agent to an idle one of the same capability. */
   readonly rebalanced: number;
+  /** Pinned steps (fan-out parts) failed because their agent was gone or unhealthy. */
+  readonly unavailable: number;
 }
 
 export class TaskDistributor implements Dispatcher {
@@ -130,6 +133,7 @@ export class TaskDistributor implements Dispatcher {
     settled: 0,
     lateAnswers: 0,
     rebalanced: 0,
+    unavailable: 0,
   };
 
   constructor(options: TaskDistributorOptions) {
@@ -172,13 +176,18 @@ export class TaskDistributor implements Dispatcher {
         route: 1,
         ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
         ...(r.requires === undefined ? {} : { requires: r.requires }),
+        ...(r.agentId === undefined ? {} : { pinned: true as const }),
       },
     });
     const maxAttempts = r.maxAttempts ?? this.maxAttempts;
+    const pinned = r.agentId;
     // Agents whose capacity another hand-off took between the choice and the commit: the next best one.
     const taken = new Set<string>();
     for (;;) {
-      const { chosen, capable } = await this.pick(r.capability, r.requires, taken);
+      const { chosen, capable } =
+        pinned === undefined
+          ? await this.pick(r.capability, r.requires, taken)
+          : await this.pinnedTo(pinned, r.capability);
       try {
         const done = await this.o.store.transaction(async (tx) => {
           const anchor = await this.o.queues.enqueue(parkingQueue(r.capability), task(PARKED), {
@@ -187,10 +196,20 @@ export class TaskDistributor implements Dispatcher {
             maxAttempts,
           });
           if (!anchor.created) return 'repeated' as const;
+          // A pinned step is never parked: its agent counts as absent (rolls the anchor back).
+          if (chosen === undefined && pinned !== undefined)
+            throw agentUnavailable(pinned, r.capability, 'is not a healthy agent with it');
           if (chosen === undefined) return 'parked' as const;
           const queue = this.o.queueOf(chosen.id);
-          if (r.requires !== undefined && !(await stillFits(tx, queue, chosen.offers, r.requires)))
+          if (r.requires !== undefined && !(await stillFits(tx, queue, chosen.offers, r.requires))) {
+            if (pinned !== undefined)
+              throw agentUnavailable(
+                pinned,
+                r.capability,
+                `has not ${describeRequirements(r.requires)} free`,
+              );
             throw new CapacityTaken();
+          }
           const to = { queue, key: `${r.idempotencyKey}#1`, payload: task(chosen.id) };
           await moveStep(tx, this.o.queues, anchor.id, to, maxAttempts);
           return 'routed' as const;
@@ -206,9 +225,27 @@ export class TaskDistributor implements Dispatcher {
         if (!(error instanceof CapacityTaken) || chosen === undefined) throw error;
         taken.add(chosen.id);
       } finally {
-        this.release(chosen?.id);
+        if (pinned === undefined) this.release(chosen?.id);
       }
     }
+  }
+
+  /** The healthy agents with the capability now: a fan-out's participants. */
+  async participants(capability: string): Promise<string[]> {
+    return (await this.o.registry.findCapableHealthy(capability)).map((a) => a.id);
+  }
+
+  /** A pinned step's agent, when it is a healthy agent with the capability now. */
+  private async pinnedTo(
+    agentId: string,
+    capability: string,
+  ): Promise<{ chosen: Choice | undefined; capable: number }> {
+    const capable = await this.o.registry.findCapableHealthy(capability);
+    const agent = capable.find((a) => a.id === agentId);
+    return {
+      chosen: agent === undefined ? undefined : { id: agent.id, offers: agent.resources },
+      capable: capable.length,
+    };
   }
 
   /**
@@ -307,6 +344,9 @@ export class TaskDistributor implements Dispatcher {
       for (const id of await parkedCopies(tx, parkingQueue(r.capability), r.idempotencyKey))
         if (await lockLive(tx, id)) await this.o.queues.cancel(id, { tx });
     });
+    // A pinned step is on its agent's queue at once (route 1): not started yet, it is not needed.
+    if (r.agentId !== undefined)
+      await withdrawQueued(this.o.store, this.o.queues, this.o.queueOf(r.agentId), `${r.idempotencyKey}#1`);
   }
 
   /** True when a task payload is a dispatched step (agents ask before settling). */
@@ -510,6 +550,11 @@ export class TaskDistributor implements Dispatcher {
       this.sweepBatch,
     );
     for (const found of stranded) {
+      if (found.task.dispatch.pinned === true) {
+        if (await failStranded(this.o.store, this.o.queues, this.o.results(), found))
+          this.counts.unavailable += 1;
+        continue;
+      }
       const done = await this.handOn(found, found.task.dispatch.route + 1, true);
       if (done === 'stay') continue;
       this.counts.rerouted += 1;

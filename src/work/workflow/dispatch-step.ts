@@ -17,7 +17,14 @@ export interface CheckedDispatchOptions {
   readonly timeoutMs?: number;
   readonly maxAttempts?: number;
   readonly requires?: Readonly<Record<string, number>>;
+  /** Pinned to this agent (a fan-out's part): it fails with `agent_unavailable` rather than move. */
+  readonly agentId?: string;
 }
+
+/** How a dispatched step ended, as journaled. */
+export type DispatchSettled =
+  | { readonly status: 'completed'; readonly output: unknown }
+  | { readonly status: 'failed'; readonly error: WorkflowErrorInfo };
 
 const optionsSchema = z.strictObject({
   capability: z.string().min(1).max(200).optional(),
@@ -70,9 +77,46 @@ export async function dispatch(
 ): Promise<unknown> {
   const idx = run.nextIdx++;
   const name = `${capability}.${action}`;
+  const done = await dispatchAt(run, idx, name, capability, action, input, options);
+  if (done.status === 'completed') return done.output;
+  throw dispatchFailed(name, idx, done.error);
+}
+
+/** The request a dispatched step hands off (the same on every hand-off of it). */
+export function handOffOf(
+  run: RunExecution,
+  idx: number,
+  capability: string,
+  action: string,
+  input: unknown,
+  options: CheckedDispatchOptions,
+): DispatchRequest {
+  return {
+    workflowId: run.id,
+    stepIndex: idx,
+    capability,
+    action,
+    input,
+    idempotencyKey: `${run.id}:${idx}`,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.agentId === undefined ? {} : { agentId: options.agentId }),
+    ...(options.requires === undefined ? {} : { requires: options.requires }),
+  };
+}
+
+/** Replays or performs the dispatched step at `idx`; resolves with how it ended (never throws for it). */
+export async function dispatchAt(
+  run: RunExecution,
+  idx: number,
+  name: string,
+  capability: string,
+  action: string,
+  input: unknown,
+  options: CheckedDispatchOptions,
+): Promise<DispatchSettled> {
   const entry = run.replayed(idx, name, 'dispatch');
-  if (entry?.status === 'completed') return entry.output;
-  if (entry?.status === 'failed') throw dispatchFailed(name, idx, entry.error ?? UNKNOWN_ERROR);
+  if (entry?.status === 'completed') return { status: 'completed', output: entry.output };
+  if (entry?.status === 'failed') return { status: 'failed', error: entry.error ?? UNKNOWN_ERROR };
   const dispatcher = run.host.dispatcher;
   if (dispatcher === undefined) {
     throw new WorkflowError(
@@ -118,16 +162,7 @@ export async function dispatch(
   // The hand-off happens only once the pending entry is durable.
   await run.boundary();
   const outcome = run.wait(idx, 'dispatch', dueAt);
-  const handOff: DispatchRequest = {
-    workflowId: run.id,
-    stepIndex: idx,
-    capability,
-    action,
-    input: request,
-    idempotencyKey: `${run.id}:${idx}`,
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
-    ...(options.requires === undefined ? {} : { requires: options.requires }),
-  };
+  const handOff = handOffOf(run, idx, capability, action, request, options);
   // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
   run.stepStarted();
   try {
@@ -141,8 +176,8 @@ export async function dispatch(
   const result = await outcome;
   const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, handOff);
   run.writePatch({ status: 'running', wakeAt: null }, false);
-  if (done?.status === 'completed') return done.output;
-  throw dispatchFailed(name, idx, done?.error ?? UNKNOWN_ERROR);
+  if (done?.status === 'completed') return { status: 'completed', output: done.output };
+  return { status: 'failed', error: done?.error ?? UNKNOWN_ERROR };
 }
 
 /**
