@@ -19,14 +19,17 @@ export class DispatchConflictError extends GarrisonError {
   }
 }
 
-/** True when the task is still queued or running; locks its row until the transaction ends. */
-export async function lockLive(tx: Tx, taskId: number): Promise<boolean> {
+/**
+ * True when the task is still queued or running (only queued with `queuedOnly`: a step being rebalanced
+ * is not taken from an agent that started it); locks its row until the transaction ends.
+ */
+export async function lockLive(tx: Tx, taskId: number, queuedOnly = false): Promise<boolean> {
   const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : ''; // SQLite transactions are serial already
   const rows = await tx.query<{ state: string }>(`SELECT state FROM garrison_tasks WHERE id = $1${lock}`, [
     taskId,
   ]);
   const state = rows[0]?.state;
-  return state === 'queued' || state === 'running';
+  return state === 'queued' || (state === 'running' && !queuedOnly);
 }
 
 /** Where a step goes next. */
@@ -46,8 +49,9 @@ export async function moveStep(
   from: number,
   to: Destination,
   maxAttempts: number,
+  queuedOnly = false,
 ): Promise<boolean> {
-  if (!(await lockLive(tx, from))) return false;
+  if (!(await lockLive(tx, from, queuedOnly))) return false;
   await queues.cancel(from, { tx });
   await place(tx, queues, to, maxAttempts);
   return true;

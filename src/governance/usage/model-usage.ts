@@ -1,5 +1,5 @@
 /**
- * The ledger of tokens spent by model calls (`garrison_model_usage`, migration 0016): its one owner. The
+ * The ledger of tokens spent by model calls (`garrison_model_usage`, migration 0014): its one owner. The
  * agent loops of `garrison/ai` write a row per journaled model reply and read an agent's tokens over a
  * period for its budget; the API, the CLI and the dashboard read totals by run, agent or model. It sits in
  * governance, beside the node's other limits, so the interfaces read it without loading the AI SDK.
