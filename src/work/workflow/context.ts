@@ -11,6 +11,7 @@ import { dispatch, dispatchTarget } from './dispatch-step.js';
 import { asError } from './errors.js';
 import type { RunExecution } from './execution.js';
 import { checkName } from './names.js';
+import { deprecatePatch, patched } from './patches.js';
 import { journaledStep } from './steps.js';
 import type {
   ChildHandle,
@@ -41,6 +42,14 @@ export class Context implements WorkflowContext {
 
   get signal(): AbortSignal {
     return this.run.signal;
+  }
+
+  patched(changeId: string): boolean {
+    return patched(this.run, changeId);
+  }
+
+  deprecatePatch(changeId: string): void {
+    deprecatePatch(this.run, changeId);
   }
 
   step<T>(name: string, fn: (step: StepContext) => Promise<T>, options?: StepOptions<T>): Promise<T> {

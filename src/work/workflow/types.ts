@@ -163,6 +163,18 @@ export interface WorkflowContext {
   /** Aborted when the run is cancelled. */
   readonly signal: AbortSignal;
   /**
+   * Whether this run takes the new code of change `changeId` (1–150 of letters, digits, `_ . : -`):
+   * true for runs that reach this point on code that has the call (journaled, so a replay answers the
+   * same), false for runs that passed this point on the code before it. See docs/workflows.md,
+   * _Changing code safely_.
+   */
+  patched(changeId: string): boolean;
+  /**
+   * Takes the place of `patched(changeId)` once no run that took the old path is left: consumes the
+   * marker of a run that journaled one here, and is nothing for the others.
+   */
+  deprecatePatch(changeId: string): void;
+  /**
    * Runs `fn` once and journals its result under the next step index; after a restart the journaled
    * result is returned without running `fn` again. Effects outside the store are at least once: use
    * `step.idempotencyKey` to make them exactly once on the other side.
