@@ -133,6 +133,9 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     expect(await queued(queues, 'p1')).toEqual([]);
     expect(v2[0]?.dispatch).toMatchObject({ workflowId: 'wf-0', agentId: 'v2', route: 1 });
     expect(await parked(queues)).toEqual([]);
+    // Each step's anchor did its work once the step was on an agent: completed, not cancelled.
+    const anchors = await queues.listTasks({ queue: 'dispatch:validate' });
+    expect(anchors.map((t) => t.state)).toEqual(Array(5).fill('completed'));
     expect(d.stats()).toMatchObject({ routed: 5, parked: 0 });
   });
 

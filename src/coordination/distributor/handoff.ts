@@ -8,7 +8,7 @@
 import { GarrisonError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import type { QueueClient } from '../../work/index.js';
-import type { DispatchedTask } from './dispatched-task.js';
+import { PARKING_PREFIX, type DispatchedTask } from './dispatched-task.js';
 
 /** A hand-off would have replaced a step's live task by nothing (a task under its key existed already). */
 export class DispatchConflictError extends GarrisonError {
@@ -32,6 +32,17 @@ export async function lockLive(tx: Tx, taskId: number, queuedOnly = false): Prom
   return state === 'queued' || (state === 'running' && !queuedOnly);
 }
 
+/** Like `lockLive`, answering the queue of a live task (undefined when it is not live). */
+async function lockStep(tx: Tx, taskId: number, queuedOnly: boolean): Promise<string | undefined> {
+  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
+  const rows = await tx.query<{ state: string; queue: string }>(
+    `SELECT state, queue FROM garrison_tasks WHERE id = $1${lock}`,
+    [taskId],
+  );
+  const state = rows[0]?.state;
+  return state === 'queued' || (state === 'running' && !queuedOnly) ? rows[0]!.queue : undefined;
+}
+
 /** Where a step goes next. */
 export interface Destination {
   readonly queue: string;
@@ -51,8 +62,12 @@ export async function moveStep(
   maxAttempts: number,
   queuedOnly = false,
 ): Promise<boolean> {
-  if (!(await lockLive(tx, from, queuedOnly))) return false;
-  await queues.cancel(from, { tx });
+  const queue = await lockStep(tx, from, queuedOnly);
+  if (queue === undefined) return false;
+  // A parked copy (the anchor, or a step parked off a dead agent) has done its work once the step is on
+  // an agent: it completes. A task taken off an agent's queue is cancelled there.
+  if (queue.startsWith(PARKING_PREFIX)) await queues.handOver(from, { tx });
+  else await queues.cancel(from, { tx });
   await place(tx, queues, to, maxAttempts);
   return true;
 }
