@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { describeIssues, markedInstance, ValidationError } from '../errors.js';
 import type { AgentRegistry } from '../registry/index.js';
+import type { BroadcastAnswer, BroadcastOptions } from './broadcast.js';
 import type { Directive } from './directives.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 
@@ -39,6 +40,17 @@ export interface ActionContext<S> {
   readonly idempotencyKey: string;
   /** The registry, to read other agents (a monitor's metrics, a coordinator's choices). */
   readonly registry: AgentRegistry;
+  /**
+   * Calls `action` on every other healthy agent with `capability` and gathers their answers (this agent
+   * is left out: it is busy running this action). Set by the agent host; undefined where an action runs
+   * outside one. See docs/agents.md, "Broadcast by capability".
+   */
+  readonly broadcast?: (
+    capability: string,
+    action: string,
+    input: unknown,
+    options?: BroadcastOptions,
+  ) => Promise<BroadcastAnswer[]>;
 }
 
 const ACTION_RESULT = Symbol.for('garrison.action_result');

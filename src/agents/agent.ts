@@ -69,6 +69,12 @@ export interface AgentSpec<
    * none: signals are refused with `unknown_signal`.
    */
   readonly signals?: Readonly<Record<string, string>>;
+  /**
+   * What each agent of this type offers, by resource name (`{ memory_mb: 4096, gpu: 1 }`): reported in
+   * the registry, where steps dispatched with `requires` are given only what is free (docs/coordination.md).
+   * Default none.
+   */
+  readonly resources?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -90,6 +96,8 @@ type ActionOutput<T> = T extends { parseOutput(output: unknown): infer O } ? O :
 export interface AgentDefinition<S = unknown, A extends AgentActions<S> = AgentActions<S>> {
   readonly type: string;
   readonly capabilities: readonly string[];
+  /** What each agent of the type offers, by resource name. */
+  readonly resources: Readonly<Record<string, number>>;
   readonly stateSchema: z.ZodType<S>;
   readonly initialState: S;
   readonly actions: ReadonlyMap<string, ActionDefinition<unknown, unknown, S>>;
@@ -135,6 +143,12 @@ const specSchema = z.object({
     )
     .optional(),
   signals: z.record(z.string(), nameSchema).optional(),
+  resources: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'a resource name is [A-Za-z_][A-Za-z0-9_-]*'),
+      z.number().min(0).finite(),
+    )
+    .optional(),
 });
 
 export function defineAgent<SS extends z.ZodType, const A extends AgentActions<z.output<SS>>>(
@@ -181,6 +195,7 @@ export function defineAgent<SS extends z.ZodType, const A extends AgentActions<z
   return {
     type: spec.type,
     capabilities: [...spec.capabilities],
+    resources: Object.freeze({ ...checked.data.resources }),
     stateSchema,
     initialState: parseState(spec.initialState, 'the initial state'),
     actions,

@@ -41,6 +41,10 @@ export const AgentErrorCode = {
   unknownSignal: 'unknown_signal',
   /** The monitor agent has no alert with that id. */
   alertNotFound: 'alert_not_found',
+  /** A broadcast found no healthy agent with the capability (and asked for no quorum). */
+  noCapableAgent: 'no_capable_agent',
+  /** A broadcast got fewer successful answers than its quorum (`details.answers` has them all). */
+  quorumNotMet: 'quorum_not_met',
   /** The agent has no schedule of that name (or it was removed). */
   scheduleNotFound: 'schedule_not_found',
 } as const;

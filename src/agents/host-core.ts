@@ -11,6 +11,7 @@ import type { Store } from '../store/index.js';
 import { emitTo } from '../telemetry/index.js';
 import { defineQueue, type QueueClient, type QueueDefinition } from '../work/index.js';
 import type { AgentDefinition } from './agent.js';
+import type { BroadcastAnswer, BroadcastOptions } from './broadcast.js';
 import type { AgentEventSink, AgentEvents, TaskEventSink } from './events.js';
 import { agentQueueName } from './queue-name.js';
 import type { StoredOutcome } from './rows.js';
@@ -46,6 +47,13 @@ export interface HostCore {
   readonly pollIntervalMs: number;
   /** Durable messages: the answers to calls that went through the store. */
   readonly delivery: DurableDelivery;
+  /** Calls an action on every healthy agent with a capability (`host.broadcast`). */
+  broadcast(
+    capability: string,
+    action: string,
+    input: unknown,
+    options?: BroadcastOptions,
+  ): Promise<BroadcastAnswer[]>;
   /** The registry `process` value of a process of this host: `<node>/<host instance>/<pid number>`. */
   processIdOf(pid: Pid): string;
   /** The definition of an agent's type, when this host knows it (to validate work sent to the agent). */

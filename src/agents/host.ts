@@ -23,6 +23,7 @@ import {
   agentPaused,
   unknownAction,
 } from './errors.js';
+import { broadcast, type BroadcastAnswer, type BroadcastOptions } from './broadcast.js';
 import { emitter, type HostCore } from './host-core.js';
 import {
   parseAgentId,
@@ -78,6 +79,18 @@ export interface AgentHost {
    * `unknown_action`, `agent_not_found`, `agent_paused` or `queue_full`; nothing is queued then.
    */
   enqueue(id: string, action: string, input: unknown, options?: AgentEnqueueOptions): Promise<EnqueuedTask>;
+  /**
+   * Calls `action` on every healthy agent with `capability` (as the registry has them now), each with
+   * `call`, and gathers `{ agent, ok, value | error }` per agent. Fails only with `invalid_input`,
+   * `no_capable_agent` (nobody to call, no quorum asked) or `quorum_not_met` (fewer successes than
+   * `options.quorum`). See docs/agents.md, "Broadcast by capability".
+   */
+  broadcast(
+    capability: string,
+    action: string,
+    input: unknown,
+    options?: BroadcastOptions,
+  ): Promise<BroadcastAnswer[]>;
   /**
    * Sends a signal (CloudEvents-shaped) to the agent, wherever it runs: committed to its queue before
    * this resolves, handled at least once by the action its definition routes the type to, acknowledged
@@ -150,6 +163,9 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
     delivery,
     // Called by agents' processes, which start after the watch exists.
     recheck: (agentId) => control.recheck(agentId),
+    // `host` is defined below; a broadcast runs only once the host is up.
+    broadcast: (capability, action, input, options) =>
+      broadcast(registry, (id, a, i, t) => host.call(id, a, i, t), capability, action, input, options),
     processIdOf: (pid) => `${nodeId}/${instance}/${pid.id}`,
     definitionOf: (agentId) => hosts.get(agentId)?.def,
     settle:
@@ -359,6 +375,9 @@ export async function createAgentHost(options: AgentHostOptions): Promise<AgentH
       if (!outcome.ok) throw outcome.error;
       return outcome.output as O;
     },
+
+    broadcast: (capability, action, input, broadcastOptions) =>
+      core.broadcast(capability, action, input, broadcastOptions),
 
     async enqueue(rawId, action, input, enqueueOptions = {}) {
       const id = parseAgentId(rawId);

@@ -65,6 +65,7 @@ export type { AgentEnqueueOptions, AgentTaskPayload } from './enqueue.js';
 export type { AgentScheduler, SettleOutcome } from './host-core.js';
 export type { AgentHostOptions, AgentTaskSettler, StartAgentOptions } from './host-options.js';
 export { createAgentHost, type AgentHost } from './host.js';
+export type { BroadcastAnswer, BroadcastOptions } from './broadcast.js';
 export type { AgentCounters, AgentInfo } from './info.js';
 export { agentQueueName } from './queue-name.js';
 export { CALL_PRIORITY, type ExpiredState } from './remote-call.js';

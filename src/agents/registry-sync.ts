@@ -41,13 +41,14 @@ export async function registerProcess(
   const entry = await reg.lookup(hosted.id);
   const fields = {
     capabilities: hosted.def.capabilities,
+    resources: hosted.def.resources,
     type: hosted.def.type,
     node: core.nodeId,
     process: processId,
     health: healthOf(row),
   };
   if (entry === undefined) {
-    await reg.register({ id: hosted.id, resources: {}, metadata: metadataOf({}, row), ...fields });
+    await reg.register({ id: hosted.id, metadata: metadataOf({}, row), ...fields });
     return;
   }
   if (entry.node !== core.nodeId) {

@@ -101,6 +101,11 @@ async function execute(
         : { id: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, priority: task.priority },
     idempotencyKey: idempotencyKeyOf(task),
     registry: p.core.registry,
+    broadcast: (capability, name, input, options = {}) =>
+      p.core.broadcast(capability, name, input, {
+        ...options,
+        exclude: [...(options.exclude ?? []), hosted.id],
+      }),
   };
   let returned: unknown;
   try {

@@ -3,11 +3,24 @@
  * tool call. The loop calls the model one turn at a time (tools without `execute`, so the SDK never runs
  * them), so every turn boundary is a journal boundary: resumed after a crash on any node, the replies of
  * finished turns come from the journal and their tools' results too; the model object is not called.
+ * Around each model call: the budgets are checked before it, its tokens recorded in a transaction step
+ * after it; a tool call that needs approval waits on a durable signal first.
  */
-import { generateText, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
+import { tool, type LanguageModel, type ModelMessage, type OutputInterface, type ToolSet } from 'ai';
 import { z } from 'zod';
 import { describeIssues, isPermanentError, ValidationError } from '../errors.js';
 import type { StepRetryPolicy, WorkflowContext } from '../work/index.js';
+import { awaitApproval, denialText, needsApproval } from './approval.js';
+import {
+  budgetSchema,
+  checkAgentBudget,
+  checkRunBudget,
+  usageStep,
+  type AgentBudget,
+  type UsageStepValue,
+} from './budget.js';
+import { callModel, type ModelCallSetup } from './model-call.js';
+import { modelName, providerSchema, type ProviderGuards } from './provider.js';
 import { toolErrorText, type DurableTool } from './tools.js';
 import {
   addUsage,
@@ -15,7 +28,6 @@ import {
   type AgentToolCall,
   type AgentToolResult,
   type AgentTurn,
-  type ModelReply,
   type TokenUsage,
 } from './turns.js';
 
@@ -42,6 +54,23 @@ export interface RunAgentOptions {
   readonly maxRetries?: number;
   /** Durable retries of a model call's step, after the SDK's. Default: one attempt. */
   readonly modelRetry?: StepRetryPolicy;
+  /**
+   * The agent the loop's tokens are recorded under and its per-agent budget counts. Default
+   * `<workflow name>:<loop name>`.
+   */
+  readonly agent?: string;
+  /** Token budgets, checked before each model call (`budget_exceeded`, no call made). */
+  readonly budget?: AgentBudget;
+  /**
+   * The provider's rate limiter and circuit breaker, and durable retries of its 429/5xx. With `retry`,
+   * the SDK's own retries default to 0 (every retry is journaled).
+   */
+  readonly provider?: ProviderGuards;
+  /**
+   * Structured output as the AI SDK offers it (`Output.object({ schema })`, …): the final reply's parsed
+   * value is journaled with it and returned as `AgentResult.output`.
+   */
+  readonly output?: OutputInterface;
 }
 
 /** Why the loop ended. */
@@ -55,6 +84,8 @@ export interface AgentResult {
   readonly messages: readonly ModelMessage[];
   readonly usage: TokenUsage;
   readonly stoppedBy: AgentStop;
+  /** The final reply's structured output, when the loop was given `output` and the model answered. */
+  readonly output?: unknown;
 }
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -72,6 +103,9 @@ const optionsSchema = z
       .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits and _ . - only')
       .optional(),
     maxRetries: z.number().int().min(0).max(100).optional(),
+    agent: z.string().min(1).max(200).optional(),
+    budget: budgetSchema.optional(),
+    provider: providerSchema.optional(),
   })
   .refine((o) => (o.prompt === undefined) !== (o.messages === undefined), {
     message: 'give either prompt or messages',
@@ -89,6 +123,15 @@ function checkOptions(options: RunAgentOptions): void {
     if (!TOOL_NAME.test(name)) {
       throw new ValidationError(
         `invalid agent options: tool name ${JSON.stringify(name)} must be 1 to 64 letters, digits, _ or -`,
+      );
+    }
+    if (
+      t?.needsApproval !== undefined &&
+      typeof t.needsApproval !== 'boolean' &&
+      typeof t.needsApproval !== 'function'
+    ) {
+      throw new ValidationError(
+        `invalid agent options: tool "${name}" needsApproval must be a boolean or a function of the input`,
       );
     }
     if (typeof t?.call !== 'function') {
@@ -116,67 +159,60 @@ function sdkTools(tools: ReadonlyMap<string, DurableTool>): ToolSet | undefined 
 export async function runAgent(ctx: WorkflowContext, options: RunAgentOptions): Promise<AgentResult> {
   checkOptions(options);
   const name = options.name ?? 'agent';
+  const agent = options.agent ?? `${ctx.workflowName}:${name}`;
   const maxSteps = options.maxSteps ?? 20;
   const tools = new Map(Object.entries(options.tools ?? {}));
-  const described = sdkTools(tools);
+  const setup: ModelCallSetup = {
+    model: options.model,
+    system: options.system,
+    tools: sdkTools(tools),
+    output: options.output,
+    maxRetries: options.maxRetries ?? (options.provider?.retry === undefined ? undefined : 0),
+    modelRetry: options.modelRetry,
+    guards: options.provider,
+  };
   const input: ModelMessage[] =
     options.messages !== undefined ? [...options.messages] : [{ role: 'user', content: options.prompt! }];
   const added: ModelMessage[] = [];
   const turns: AgentTurn[] = [];
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+  const budget = options.budget;
+  // The agent's tokens over its budget's period, as last journaled (read before the first call).
+  let agentTokens: number | undefined =
+    budget?.perAgent === undefined
+      ? undefined
+      : (
+          await ctx.transactionStep<UsageStepValue>(`${name}:budget`, (tx) =>
+            usageStep(tx, undefined, budget, agent, Date.now()),
+          )
+        ).agentTokens;
 
   for (let turn = 0; ; turn++) {
-    const reply = await ctx.step<ModelReply>(
-      `${name}:model:${turn}`,
-      async (step) => {
-        const r = await generateText({
-          model: options.model,
-          ...(options.system === undefined ? {} : { system: options.system }),
-          messages: [...input, ...added],
-          ...(described === undefined ? {} : { tools: described }),
-          ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-          abortSignal: step.signal,
-        });
-        // The SDK answers a call it rejected (unknown tool, bad input) in a tool message of its own; the
-        // loop gives the model one tool message per turn, so that answer becomes the call's error.
-        const rejected = new Map<string, string>();
-        for (const m of r.response.messages) {
-          if (m.role !== 'tool') continue;
-          for (const p of m.content) {
-            if (p.type !== 'tool-result') continue;
-            const out = p.output;
-            rejected.set(
-              p.toolCallId,
-              out.type === 'error-text' || out.type === 'text' ? out.value : JSON.stringify(out),
-            );
-          }
-        }
-        const toolCalls: AgentToolCall[] = r.toolCalls
-          .filter((c) => c.providerExecuted !== true)
-          .map((c) => {
-            const invalid =
-              rejected.get(c.toolCallId) ??
-              ('invalid' in c && c.invalid === true
-                ? toolErrorText((c as { error?: unknown }).error ?? 'invalid tool call')
-                : undefined);
-            return {
-              toolCallId: c.toolCallId,
-              toolName: c.toolName,
-              input: (c.input as unknown) ?? null,
-              ...(invalid === undefined ? {} : { invalid }),
-            };
-          });
-        return {
-          messages: r.response.messages.filter((m) => m.role !== 'tool'),
-          text: r.text,
-          toolCalls,
-          finishReason: r.finishReason,
-          usage: r.usage,
-        };
-      },
-      options.modelRetry === undefined ? undefined : { retry: options.modelRetry },
-    );
+    checkRunBudget(budget, usage.totalTokens, turn);
+    checkAgentBudget(budget, agent, agentTokens, turn);
+    const reply = await callModel(ctx, setup, name, turn, [...input, ...added]);
     usage = addUsage(usage, reply.usage);
+    agentTokens = (
+      await ctx.transactionStep<UsageStepValue>(`${name}:usage:${turn}`, (tx) => {
+        const now = Date.now();
+        return usageStep(
+          tx,
+          {
+            runId: ctx.workflowId,
+            loop: name,
+            turn,
+            workflow: ctx.workflowName,
+            agent,
+            model: modelName(options.model),
+            ...addUsage({ inputTokens: 0, outputTokens: 0, totalTokens: 0 }, reply.usage),
+            at: now,
+          },
+          budget,
+          agent,
+          now,
+        );
+      })
+    ).agentTokens;
     added.push(...reply.messages);
 
     const results: AgentToolResult[] = [];
@@ -196,7 +232,14 @@ export async function runAgent(ctx: WorkflowContext, options: RunAgentOptions): 
             ? 'max-steps'
             : undefined;
     if (stoppedBy !== undefined) {
-      return { text: reply.text, turns, messages: added, usage, stoppedBy };
+      return {
+        text: reply.text,
+        turns,
+        messages: added,
+        usage,
+        stoppedBy,
+        ...(reply.output === undefined ? {} : { output: reply.output }),
+      };
     }
   }
 }
@@ -213,6 +256,12 @@ async function runToolCall(
   if (call.invalid !== undefined) return failed(call.invalid);
   const t = tools.get(toolName);
   if (t === undefined) return failed(`no tool named "${toolName}"`);
+  if (needsApproval(t.needsApproval, call.input)) {
+    const decision = await awaitApproval(ctx, name, turn, call, t.approvalTimeoutMs);
+    if (!decision.approved) {
+      return { toolCallId, toolName, ok: false, error: denialText(decision), denied: true };
+    }
+  }
   try {
     const output = await t.call(
       {

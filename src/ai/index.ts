@@ -5,11 +5,22 @@
  */
 export { runAgent, type AgentResult, type AgentStop, type RunAgentOptions } from './agent.js';
 export {
+  approvalDecisionSchema,
+  approvalSignalName,
+  type ApprovalDecision,
+  type NeedsApproval,
+} from './approval.js';
+export { BudgetExceededError, type AgentBudget } from './budget.js';
+export { ProviderRateLimitedError, type ProviderGuards, type ProviderRetryPolicy } from './provider.js';
+export {
   actionTool,
   capabilityTool,
+  workflowTool,
   type ActionToolOptions,
+  type ApprovalOptions,
   type CapabilityToolOptions,
   type DurableTool,
   type ToolCallContext,
+  type WorkflowToolOptions,
 } from './tools.js';
 export type { AgentToolCall, AgentToolResult, AgentTurn, TokenUsage } from './turns.js';

@@ -12,7 +12,9 @@ import type {
   DispatchRetryPolicy,
   StepRetryPolicy,
   WorkflowContext,
+  WorkflowRef,
 } from '../work/index.js';
+import type { NeedsApproval } from './approval.js';
 
 /** What a tool's call is given besides its input. */
 export interface ToolCallContext {
@@ -42,9 +44,31 @@ export interface DurableTool {
    * `PermanentError`, which fails the run.
    */
   call(ctx: ToolCallContext, input: unknown): Promise<unknown>;
+  /**
+   * A person must approve each call (`true`) or the calls whose input the predicate accepts: the run
+   * waits durably for the signal `approval:<loop>:<turn>:<tool call id>` (docs/ai.md, _Approvals_).
+   */
+  readonly needsApproval?: NeedsApproval;
+  /** How long a call waits for its approval, in ms; past it the call counts as denied. Default: no limit. */
+  readonly approvalTimeoutMs?: number;
 }
 
-export interface ActionToolOptions {
+/** The approval options every ready-made tool takes. */
+export interface ApprovalOptions {
+  /** A person must approve each call, or each call whose input the predicate accepts. Default false. */
+  readonly needsApproval?: NeedsApproval;
+  /** How long a call waits for its approval, in ms; past it the call counts as denied. Default: no limit. */
+  readonly approvalTimeoutMs?: number;
+}
+
+function approvalOf(options: ApprovalOptions): ApprovalOptions {
+  return {
+    ...(options.needsApproval === undefined ? {} : { needsApproval: options.needsApproval }),
+    ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
+  };
+}
+
+export interface ActionToolOptions extends ApprovalOptions {
   /** Default: the action's description. */
   readonly description?: string;
   /** Retries of the step that runs the action (durable back-off). Default: one attempt. */
@@ -70,6 +94,7 @@ export function actionTool<I, O>(
   return {
     description: options.description ?? action.description,
     inputSchema: action.inputSchema,
+    ...approvalOf(options),
     async call(ctx, input) {
       const outcome = await ctx.workflow.step<ActionOutcome>(
         ctx.stepName,
@@ -113,7 +138,7 @@ export function actionTool<I, O>(
   };
 }
 
-export interface CapabilityToolOptions {
+export interface CapabilityToolOptions extends ApprovalOptions {
   /** Default: the action's description. */
   readonly description?: string;
   /** How long the call may wait for an agent's result, in ms (journaled deadline). Default: no limit. */
@@ -139,12 +164,35 @@ export function capabilityTool<I, O>(
   return {
     description: options.description ?? action.description,
     inputSchema: action.inputSchema,
+    ...approvalOf(options),
     call(ctx, input) {
       return ctx.workflow.dispatch(action, input as I, {
         capability,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         ...(options.retry === undefined ? {} : { retry: options.retry }),
       });
+    },
+  };
+}
+
+export interface WorkflowToolOptions extends ApprovalOptions {
+  readonly description?: string;
+  /** The tool's input as the model is told; each call's input is the child's input. */
+  readonly inputSchema: z.ZodType;
+}
+
+/**
+ * A call run as a child workflow of the loop's run (`ctx.child`), its id `<run id>:<step index>`: the
+ * child's start and result are journaled, so a call that finished is not started again after a crash,
+ * and the child has a journal of its own. The child's failure goes back to the model as the call's error.
+ */
+export function workflowTool<I, O>(workflow: WorkflowRef<I, O>, options: WorkflowToolOptions): DurableTool {
+  return {
+    ...(options.description === undefined ? {} : { description: options.description }),
+    inputSchema: options.inputSchema,
+    ...approvalOf(options),
+    call(ctx, input) {
+      return ctx.workflow.child(workflow, input as I);
     },
   };
 }

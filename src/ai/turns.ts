@@ -17,7 +17,14 @@ export interface AgentToolCall {
 /** A tool call's outcome, as journaled and as the model sees it. */
 export type AgentToolResult =
   | { readonly toolCallId: string; readonly toolName: string; readonly ok: true; readonly output: unknown }
-  | { readonly toolCallId: string; readonly toolName: string; readonly ok: false; readonly error: string };
+  | {
+      readonly toolCallId: string;
+      readonly toolName: string;
+      readonly ok: false;
+      readonly error: string;
+      /** Set when a person denied the call (or no decision came in time): it never ran. */
+      readonly denied?: true;
+    };
 
 /** One model call: its reply, and the results of the tools it asked for. */
 export interface AgentTurn {
@@ -29,6 +36,8 @@ export interface AgentTurn {
   readonly toolCalls: readonly AgentToolCall[];
   readonly finishReason: FinishReason;
   readonly usage: LanguageModelUsage;
+  /** The structured output of a final reply when the loop was given `output` (parsed and validated). */
+  readonly output?: unknown;
   /** Filled in once every tool call of the turn has its result. */
   readonly toolResults: readonly AgentToolResult[];
 }

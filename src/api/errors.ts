@@ -34,6 +34,15 @@ const CONFLICT = new Set([
   'workflow_invalid_state',
   'task_cancelled',
   'lease_lost',
+  // Capability-wide rounds (POST /v1/coordination/consensus, /barriers).
+  'no_participants',
+  'not_a_participant',
+  'not_a_voter',
+  'duplicate_vote',
+  'proposal_closed',
+  'proposal_exists',
+  'barrier_full',
+  'barrier_exists',
 ]);
 /** Values that pass the schema but name nothing this node knows. */
 const UNPROCESSABLE = new Set(['invalid_input', 'missing_field', 'workflow_unknown']);

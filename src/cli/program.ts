@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Comman
   ['locks', async () => (await import('./commands/coordination.js')).locksCommand()],
   ['leaders', async () => (await import('./commands/coordination.js')).leadersCommand()],
   ['pools', async () => (await import('./commands/coordination.js')).poolsCommand()],
+  ['ai', async () => (await import('./commands/ai.js')).aiCommand()],
   ['dlq', async () => (await import('./commands/dlq.js')).dlqCommand()],
   ['migrate', async () => (await import('./commands/migrate.js')).migrateCommand()],
   ['bench', async () => (await import('./commands/bench.js')).benchCommand()],

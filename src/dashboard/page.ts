@@ -16,6 +16,8 @@ export const DASHBOARD_ENDPOINTS = [
   'GET /v1/metrics/summary',
   'GET /v1/workflows',
   'GET /v1/workflows/:id',
+  'POST /v1/workflows/:id/signal',
+  'GET /v1/ai/usage',
   'GET /v1/agents',
   'POST /v1/agents/:id/pause',
   'POST /v1/agents/:id/resume',
@@ -108,7 +110,7 @@ async function refresh() {
     api('/v1/health'), api('/v1/nodes'), api('/v1/metrics/summary'), api('/v1/agents?limit=1000'),
     api('/v1/breakers'), api('/v1/dead-letters?limit=50'), api('/v1/timers?limit=1000'), api('/v1/queues/waiting'),
     api('/v1/coordination/locks?limit=1000'), api('/v1/coordination/leaders?limit=1000'),
-    api('/v1/coordination/pools?limit=100'), searchRuns(), shownRun ? showRun(shownRun) : null]);
+    api('/v1/coordination/pools?limit=100'), searchRuns(), shownRun ? showRun(shownRun) : null, showUsage()]);
   const ok = (p, show) => { if (p.status === 'fulfilled' && p.value) show(p.value); };
   ok(health, (h) => {
     $('health').textContent = h.health.status; $('health').className = h.health.status;
@@ -141,6 +143,17 @@ async function refresh() {
   $('updated').className = failed ? 'error' : '';
 }
 
+/** Tokens spent by agent loops, by agent. */
+async function showUsage() {
+  const u = await api('/v1/ai/usage?by=agent&limit=20');
+  if (u) table('usage', u.usage, [['agent', (x) => x.key, () => ''], ['calls', (x) => x.calls, () => ''],
+    ['input', (x) => x.inputTokens, () => ''], ['output', (x) => x.outputTokens, () => ''],
+    ['total', (x) => x.totalTokens, () => ''], ['last call', (x) => time(x.lastAt), () => '']]);
+}
+
+/** A tool call waiting on its approval: a pending signal step named approval:<loop>:<turn>:<call id>. */
+const awaitsApproval = (x) => x.kind === 'signal' && x.status === 'pending' && x.name.startsWith('approval:');
+
 async function searchRuns() {
   const name = $('wfname').value.trim(), status = $('wfstatus').value;
   const q = 'limit=50' + (name ? '&name=' + enc(name) : '') + (status ? '&status=' + enc(status) : '');
@@ -169,7 +182,10 @@ async function showRun(id) {
     ['started', (x) => '+' + duration(x.startedAt - t0), () => ''], ['took', (x) => duration(x.durationMs), () => 'took'],
     ['timeline', bar, () => '', true], ['due', (x) => time(x.dueAt), () => ''],
     ['waits', (x) => (x.waiting ? x.waiting.reason : ''), () => 'waits'],
-    ['error', (x) => (x.error ? x.error.message : ''), () => 'error']]);
+    ['error', (x) => (x.error ? x.error.message : ''), () => 'error'],
+    // A person's decision for a tool call of an agent loop (an operator's token).
+    ['', (x) => (awaitsApproval(x) && r.workflow.status === 'waiting' ? button('approve', 'approve', JSON.stringify([id, x.name])) +
+      button('deny', 'deny', JSON.stringify([id, x.name])) : ''), () => '', true]]);
 }
 
 async function act(action, arg) {
@@ -177,6 +193,13 @@ async function act(action, arg) {
     if (action === 'retry') await api('/v1/dead-letters/retry', { method: 'POST', body: JSON.stringify({ ids: [Number(arg)] }) });
     if (action === 'reset') await api('/v1/breakers/' + enc(arg) + '/reset', { method: 'POST' });
     if (action.startsWith('agent-')) await api('/v1/agents/' + enc(arg) + '/' + action.slice(6), { method: 'POST' });
+    if (action === 'approve' || action === 'deny') {
+      const [run, name] = JSON.parse(arg);
+      const reason = action === 'deny' ? prompt('Why deny this call? The model is told.') : undefined;
+      if (reason === null) return;
+      const data = { approved: action === 'approve', by: 'dashboard', ...(reason ? { reason } : {}) };
+      await api('/v1/workflows/' + enc(run) + '/signal', { method: 'POST', body: JSON.stringify({ name, data }) });
+    }
     await refresh();
   } catch (e) { $('updated').textContent = 'error: ' + e.message; $('updated').className = 'error'; }
 }
@@ -271,6 +294,7 @@ export function dashboardPage(): string {
 <section><h2>Timers</h2><table id="timers"></table><small id="timersmore"></small></section>
 <section id="coordination"><h2>Coordination</h2><h3>Locks</h3><table id="locks"></table><h3>Leaders</h3><table id="leaders"></table>
 <h3>Pools</h3><table id="pools"></table><small id="poolsmore"></small></section>
+<section><h2>Model usage</h2><table id="usage"></table></section>
 <section><h2>Events</h2><div id="events"></div></section>
 </main>
 <div id="login" hidden><form><b>This API needs a token</b><input id="token" type="password" autocomplete="off" placeholder="bearer token"><button>use it</button>

@@ -102,3 +102,14 @@ export {
   type AgentPerformanceSensorOptions,
 } from './sensors/agent-sensor.js';
 export { HEALTH_THRESHOLDS, createHealthSensor, type HealthSensorOptions } from './sensors/health-sensor.js';
+export {
+  USAGE_GROUPS,
+  agentTokensSince,
+  listModelUsage,
+  recordModelUsage,
+  usageQuerySchema,
+  type ModelUsageRecord,
+  type UsageGroup,
+  type UsageQuery,
+  type UsageTotals,
+} from './usage/model-usage.js';

@@ -48,6 +48,18 @@ export const nodeConfigSchema = z.strictObject({
       maxQueued: z.number().int().min(1).max(100_000_000).default(100_000),
     })
     .prefault({}),
+  /** How the node's task distributor spreads dispatched steps (docs/coordination.md, Task distributor). */
+  distributor: z
+    .strictObject({
+      /** Whether queued steps move from busy agents of a capability to idle ones. Default true. */
+      rebalance: z.boolean().default(true),
+      /**
+       * A queued step moves when its agent holds this many more tasks than the least loaded healthy
+       * agent of the capability (at least 2, so that moves never reverse). Default 2.
+       */
+      rebalanceThreshold: z.number().int().min(2).max(1_000_000).default(2),
+    })
+    .prefault({}),
   /**
    * Resource limits of this node (heap and rss in bytes, the others in counts); the rest keep the
    * defaults of the resource manager (docs/governance.md). Past a limit, new agents and new workflow runs

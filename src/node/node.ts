@@ -202,6 +202,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
     clock,
     queueOf: agentQueueName,
     agentQueuePrefix: agentQueueName(''),
+    rebalance: config.distributor.rebalance,
+    rebalanceThreshold: config.distributor.rebalanceThreshold,
     // Called only when an agent settles a step, long after the supervisor below exists.
     results: () => workflowSupervisor.engine,
   });
@@ -407,7 +409,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Garriso
   };
 
   // Before the tree starts: what processes of this node's earlier life held is free for the new one.
-  const coordination = createCoordinationPrimitives({ store, clock, runtime, nodeId });
+  const coordination = createCoordinationPrimitives({ store, clock, runtime, nodeId, registry });
   await coordination.recover();
   const root = await Supervisor.start(runtime, nodeTree(runtime, table, parts), { name: 'garrison.node' });
   let stopping: Promise<DrainReport> | undefined;

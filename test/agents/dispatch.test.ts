@@ -11,7 +11,7 @@ import { createTaskDistributor, type TaskDistributor } from '../../src/coordinat
 import { isGarrisonError, PermanentError } from '../../src/errors.js';
 import { createWorkflowEngine, defineWorkflow, type WorkflowEngine } from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
-import { counterAgent, eventually, newJournal, openFixture, type Fixture } from './support.js';
+import { counterAgent, eventually, gate, newJournal, openFixture, type Fixture } from './support.js';
 
 const checker = defineAgent({
   type: 'checker',
@@ -36,6 +36,32 @@ const order = defineWorkflow('order', async (ctx, input: { amount: number }) => 
   const counted = await ctx.dispatch('counting', 'increment', { by: 1 });
   return { check, counted };
 });
+
+/** Trainers offer one gpu each; a training step needs one, and waits for the test to let it finish. */
+const training = { running: 0, most: 0, gate: gate() };
+const trainer = defineAgent({
+  type: 'trainer',
+  capabilities: ['training'],
+  resources: { gpu: 1, memory_mb: 2048 },
+  state: z.object({}),
+  initialState: {},
+  actions: [
+    defineAction({
+      name: 'train',
+      input: z.object({ n: z.number() }),
+      output: z.object({ by: z.string() }),
+      run: async (ctx) => {
+        training.most = Math.max(training.most, ++training.running);
+        await training.gate.promise;
+        training.running -= 1;
+        return { by: ctx.agentId };
+      },
+    }),
+  ],
+});
+const train = defineWorkflow('train', (ctx, input: { n: number }) =>
+  ctx.dispatch(trainer.action('train'), input, { requires: { gpu: 1 } }),
+);
 
 describe.each(adapters)('workflow steps dispatched to agents on $name', (adapter) => {
   let f: Fixture | undefined;
@@ -68,7 +94,7 @@ describe.each(adapters)('workflow steps dispatched to agents on $name', (adapter
       nodeId: 'node-a',
       dispatcher: distributor,
       recoverIntervalMs: 0,
-    }).register(order);
+    }).register(order, train);
     late.engine = built;
     engine = built;
     const host = await fixture.reopen({ distributor });
@@ -96,5 +122,39 @@ describe.each(adapters)('workflow steps dispatched to agents on $name', (adapter
     const info = await f.host.get('checker-1');
     expect(info.counters).toMatchObject({ processed: 0, failed: 1 });
     expect((await f.host.get('counter-1')).counters.processed).toBe(0); // the workflow stopped there
+  });
+
+  it('a step that requires resources goes only to an agent with them free; the rest wait for one to be given back', async () => {
+    const { f, engine, distributor } = await setUp();
+    Object.assign(training, { running: 0, most: 0, gate: gate() });
+    await f.host.start(trainer, { id: 'trainer-1' });
+    await f.host.start(trainer, { id: 'trainer-2' });
+    expect((await f.registry.get('trainer-1')).resources).toEqual({ gpu: 1, memory_mb: 2048 });
+    const runs = await Promise.all([1, 2, 3].map((n) => engine.start(train, { n })));
+    await eventually(() => training.running === 2, 'two steps running, one on each gpu');
+    const parked = await f.queues.listTasks({ queue: 'dispatch:training', states: ['queued'] });
+    expect(parked).toHaveLength(1);
+    training.gate.open();
+    // The sweep (every second in a node) routes the waiting step once a gpu is free again.
+    await eventually(async () => {
+      await distributor.sweep();
+      return (await Promise.all(runs.map(async (r) => (await r.get())?.status))).every(
+        (status) => status === 'completed',
+      );
+    }, 'every run completed');
+    expect(training.most).toBe(2);
+    const by = await Promise.all(runs.map(async (r) => ((await r.result())).by));
+    expect(new Set(by)).toEqual(new Set(['trainer-1', 'trainer-2']));
+  });
+
+  it('rejects bad resource requirements before anything is dispatched', async () => {
+    const { engine } = await setUp();
+    const bad = defineWorkflow('bad-requires', (ctx) =>
+      ctx.dispatch(trainer.action('train'), { n: 1 }, { requires: { gpu: -1 } }),
+    );
+    engine.register(bad);
+    const run = await engine.start(bad, {});
+    const error = await run.result().catch((e: unknown) => e);
+    expect(JSON.stringify(error)).toContain('invalid ctx.dispatch options');
   });
 });

@@ -69,9 +69,11 @@ describe.each(adapters)('durable agent loop on $name', (adapter) => {
       Array.from({ length: TOOL_TURNS }, (_, t) => `count-1:agent:${t}:call-${t}`),
     );
     const steps = await journal(engine, 'count-1');
-    expect(steps).toHaveLength(2 * TOOL_TURNS + 1);
-    expect(steps.slice(0, 3)).toEqual([
+    // Per turn: the model call, its usage record, and the tool call (the last turn has no tool call).
+    expect(steps).toHaveLength(3 * TOOL_TURNS + 2);
+    expect(steps.slice(0, 4)).toEqual([
       'agent:model:0:completed',
+      'agent:usage:0:completed',
       'agent:tool:0:square:completed',
       'agent:model:1:completed',
     ]);

@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { approvalSignalName } from '../../src/ai/index.js';
+import { createClient } from '../../src/client/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { repositoryRoot, scratchFolder, spawnScript } from '../support/child.js';
 import { adapters } from '../support/stores.js';
@@ -62,7 +64,7 @@ describe.each(adapters)('agent loop under SIGKILL on $name', (adapter) => {
       const steps = await store.query<{ name: string; status: string }>(
         "SELECT name, status FROM garrison_workflow_steps WHERE run_id = 'agent-run' ORDER BY idx",
       );
-      expect(steps).toHaveLength(21);
+      expect(steps).toHaveLength(32);
       expect(steps.every((s) => s.status === 'completed')).toBe(true);
     },
   );
@@ -78,6 +80,45 @@ describe.each(adapters)('agent loop under SIGKILL on $name', (adapter) => {
       expect(lines.filter((l) => l.startsWith('tool '))).toEqual(
         Array.from({ length: 10 }, (_, t) => `tool ${t}`),
       );
+    },
+  );
+
+  it(
+    'killed while a call waits for approval, the wait is still there for a fresh process: the approval sent meanwhile runs the call once',
+    { timeout: 180_000 },
+    async () => {
+      const url = adapter.freshUrl();
+      const ledger = join(scratchFolder('garrison-ai-approval-'), 'ledger.txt');
+      writeFileSync(ledger, '');
+      const life = spawnScript(WORKER, [url, ledger, 'waiting', 'approval:4']);
+      await life.line('stopped', { timeoutMs: 120_000 });
+      life.process.kill('SIGKILL');
+      expect((await life.exited).signal).toBe('SIGKILL');
+
+      const client = await createClient({ store: url });
+      try {
+        await client.signal('agent-run', approvalSignalName('agent', 4, 'call-4'), { approved: true });
+      } finally {
+        await client.close();
+      }
+      const last = spawnScript(WORKER, [url, ledger, 'none', 'approval:4']);
+      const done = await last.line<{ e: 'done'; text: string }>('done', { timeoutMs: 120_000 });
+      const exit = await last.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(done.text).toBe(`total ${sumOfSquares(10)}`);
+      const lines = readFileSync(ledger, 'utf8').trim().split('\n');
+      // Turn 4's call ran only after the approval, once; no model call was repeated.
+      expect(lines.filter((l) => l.startsWith('tool ')).sort()).toEqual(
+        Array.from({ length: 10 }, (_, t) => `tool ${t}`).sort(),
+      );
+      expect(lines.filter((l) => l.startsWith('model '))).toEqual(
+        Array.from({ length: 11 }, (_, t) => `model ${t}`),
+      );
+      store = await openStore(url);
+      const signal = await store.query<{ status: string }>(
+        "SELECT status FROM garrison_workflow_steps WHERE run_id = 'agent-run' AND kind = 'signal'",
+      );
+      expect(signal).toEqual([{ status: 'completed' }]);
     },
   );
 });

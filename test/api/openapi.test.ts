@@ -40,7 +40,7 @@ describe.each(adapters)('OpenAPI document on $name', (adapter) => {
     expect(listed.sort()).toEqual(
       h.api.routes.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`).sort(),
     );
-    expect(listed).toHaveLength(43); // /v1/resources only when the context has resources
+    expect(listed).toHaveLength(50); // /v1/resources only when the context has resources
     for (const r of h.api.routes) {
       const op = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')]![r.method.toLowerCase()]!;
       expect(op['x-garrison-access']).toBe(r.access);

@@ -11,6 +11,8 @@ import { lastJson } from './support.js';
 interface Summary {
   workflows: { total: number; completed: number; failed: number; cancelled: number; unfinished: number };
   steps: { completed: number; effects: number; repeats: number };
+  fanOut: { steps: number; answered: number; failed: number };
+  rateLimiter: { name: string; capacity: number; refillPerSecond: number };
   agents: number;
   elapsedMs: number;
 }
@@ -57,6 +59,10 @@ describe('garrison demo', () => {
     expect(summary.workflows).toEqual({ total: 120, completed: 120, failed: 0, cancelled: 0, unfinished: 0 });
     expect(summary.steps.completed).toBe(360);
     expect(summary.steps.effects).toBe(360);
+    // Every order fanned out to the validators and gathered their answers; the gateway was rate limited.
+    expect(summary.fanOut.steps).toBe(120);
+    expect(summary.fanOut.answered).toBeGreaterThan(0);
+    expect(summary.rateLimiter).toEqual({ name: 'demo.payments', capacity: 10, refillPerSecond: 100 });
   });
 
   it('--crash-at kills its own worker with SIGKILL and a second worker finishes the job', async () => {
@@ -76,5 +82,7 @@ describe('garrison demo', () => {
     expect(summary.workflows.completed).toBe(60);
     expect(summary.steps.effects).toBe(summary.steps.completed);
     expect(summary.steps.completed).toBe(180);
+    expect(summary.fanOut.steps).toBe(60);
+    expect(summary.fanOut.answered).toBeGreaterThan(0);
   });
 });

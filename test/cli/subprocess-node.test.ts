@@ -205,11 +205,16 @@ describe.concurrent('garrison node commands as processes', () => {
       const summary = json<{
         workflows: Record<string, number>;
         steps: Record<string, number>;
+        fanOut: Record<string, number>;
+        rateLimiter: Record<string, unknown>;
         agents: number;
         tasksPerAgent: Record<string, number>;
       }>(demo);
       expect(summary.workflows).toEqual({ total: 4, completed: 4, failed: 0, cancelled: 0, unfinished: 0 });
       expect(summary.steps).toEqual({ completed: 12, effects: 12, repeats: 0 });
+      // Each order fanned its confirmation out to the one validator and gathered the answer.
+      expect(summary.fanOut).toEqual({ steps: 4, answered: 4, failed: 0 });
+      expect(summary.rateLimiter).toMatchObject({ name: 'demo.payments' });
       expect(summary.agents).toBe(3);
       // One validator, one processor, one reporter: each took its four effects.
       expect(Object.values(summary.tasksPerAgent)).toEqual([4, 4, 4]);

@@ -16,6 +16,7 @@ export const COMMANDS = [
   'locks',
   'leaders',
   'pools',
+  'ai',
   'dlq',
   'migrate',
   'bench',

@@ -8,7 +8,12 @@ import {
 import { createRegistry, type AgentRegistry } from '../../src/registry/index.js';
 import { VirtualClock } from '../../src/runtime/index.js';
 import { parseJson, type Store } from '../../src/store/index.js';
-import { createQueueClient, type DispatchResults, type QueueClient } from '../../src/work/index.js';
+import {
+  createQueueClient,
+  type DispatchResults,
+  type DispatchWait,
+  type QueueClient,
+} from '../../src/work/index.js';
 import { adapters } from '../support/stores.js';
 
 const queueOf = (id: string) => `agent:${id}`;
@@ -17,7 +22,13 @@ type Health = 'healthy' | 'degraded' | 'unhealthy';
 /** Journals outcomes the way the engine does: the first answer per step wins. */
 function journal() {
   const answers = new Map<string, unknown>();
+  /** The last wait noted on each step (`noteDispatched`), by `<workflow id>:<step index>`. */
+  const waits = new Map<string, DispatchWait>();
   const results: DispatchResults = {
+    noteDispatched: (w, i, note) => {
+      if ('waiting' in note) waits.set(`${w}:${i}`, note.waiting);
+      return Promise.resolve(!answers.has(`${w}:${i}`));
+    },
     completeDispatched: (w, i, output) => {
       const key = `${w}:${i}`;
       if (answers.has(key)) return Promise.resolve(false);
@@ -26,7 +37,7 @@ function journal() {
     },
     failDispatched: (w, i, error) => results.completeDispatched(w, i, { error }),
   };
-  return { answers, results };
+  return { answers, waits, results };
 }
 
 const request = (n: number, capability = 'validate') => ({
@@ -65,17 +76,23 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     store = undefined;
   });
 
-  async function setup(agents: Array<[string, string, Health]>) {
+  async function setup(agents: Array<[string, string, Health, Record<string, number>?]>) {
     store = await adapter.open();
     const s = store;
     const clock = new VirtualClock(1_000_000);
     const registry: AgentRegistry = createRegistry({ store: s, clock });
     const queues: QueueClient = createQueueClient({ store: s, clock, localHandoff: false });
-    for (const [id, capability, health] of agents)
-      await registry.register({ id, capabilities: [capability], health, node: 'n1', resources: {} });
+    for (const [id, capability, health, resources] of agents)
+      await registry.register({
+        id,
+        capabilities: [capability],
+        health,
+        node: 'n1',
+        resources: resources ?? {},
+      });
     const j = journal();
     /** A distributor on this store: a second call is a new instance (the first one's process died). */
-    const distributor = (over: { queues?: QueueClient } = {}): TaskDistributor =>
+    const distributor = (over: { queues?: QueueClient; rebalance?: boolean } = {}): TaskDistributor =>
       createTaskDistributor({
         store: s,
         registry,
@@ -84,6 +101,7 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
         queueOf,
         agentQueuePrefix: 'agent:',
         results: () => j.results,
+        ...(over.rebalance === undefined ? {} : { rebalance: over.rebalance }),
       });
     return { store: s, clock, registry, queues, distributor, ...j };
   }
@@ -115,6 +133,9 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     expect(await queued(queues, 'p1')).toEqual([]);
     expect(v2[0]?.dispatch).toMatchObject({ workflowId: 'wf-0', agentId: 'v2', route: 1 });
     expect(await parked(queues)).toEqual([]);
+    // Each step's anchor did its work once the step was on an agent: completed, not cancelled.
+    const anchors = await queues.listTasks({ queue: 'dispatch:validate' });
+    expect(anchors.map((t) => t.state)).toEqual(Array(5).fill('completed'));
     expect(d.stats()).toMatchObject({ routed: 5, parked: 0 });
   });
 
@@ -371,6 +392,117 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
     expect([...(await copiesByStep(s))]).toEqual([['wf-5', ['agent:v2']]]);
   });
 
+  it('routes a step that requires resources only to an agent with them free, holds them until the step ends, and parks the rest', async () => {
+    const { queues, distributor, waits } = await setup([
+      ['g1', 'train', 'healthy', { gpu: 1, memory_mb: 4096 }],
+      ['g2', 'train', 'healthy', { gpu: 2 }],
+      ['c1', 'train', 'healthy', {}],
+    ]);
+    const d = distributor();
+    const needs = { gpu: 1 };
+    for (let n = 0; n < 4; n++) await d.dispatch({ ...request(n, 'train'), requires: needs });
+    const on = async (agent: string) => (await queued(queues, agent)).map((t) => t.dispatch.workflowId);
+    expect((await on('g1')).length).toBe(1);
+    expect((await on('g2')).length).toBe(2);
+    expect(await on('c1')).toEqual([]); // least loaded, but it has no gpu
+    const [waiting] = await parked(queues, 'train');
+    const parkedId = (waiting!.payload as DispatchedTask).dispatch.workflowId;
+    expect(waits.get(`${parkedId}:0`)).toMatchObject({ reason: 'no_capacity', capability: 'train' });
+    expect(waits.get(`${parkedId}:0`)?.message).toContain('1 gpu free');
+    // The held gpu is given back when a step ends: the parked step takes it.
+    const [first] = await queues.claim(queueOf('g2'), { limit: 1 });
+    await queues.complete(first!);
+    await d.sweep();
+    expect(await parked(queues, 'train')).toEqual([]);
+    expect(await on('g2')).toContain(parkedId);
+    expect((await on('g2')).length).toBe(2);
+    // A step without requirements still goes to the least loaded agent.
+    await d.dispatch(request(9, 'train'));
+    expect(await on('c1')).toEqual(['wf-9']);
+  });
+
+  it('two distributors dispatching at once never give the same capacity twice', async () => {
+    const { store: s, queues, distributor } = await setup([['g1', 'train', 'healthy', { gpu: 2 }]]);
+    const [a, b] = [distributor(), distributor()];
+    await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        (n % 2 === 0 ? a : b).dispatch({ ...request(n, 'train'), requires: { gpu: 1 } }),
+      ),
+    );
+    expect(await queued(queues, 'g1')).toHaveLength(2);
+    expect(await parked(queues, 'train')).toHaveLength(8);
+    expect([...(await copiesByStep(s)).values()].every((queues) => queues.length === 1)).toBe(true);
+  });
+
+  it('rebalances queued steps from a busy agent to idle ones of the capability, never a started step, each step once', async () => {
+    const { store: s, registry, queues, distributor } = await setup([['w1', 'validate', 'healthy']]);
+    const d = distributor();
+    for (let n = 0; n < 12; n++) await d.dispatch(request(n));
+    expect(await queued(queues, 'w1')).toHaveLength(12);
+    const [started] = await queues.claim(queueOf('w1'), { limit: 1, leaseMs: 30_000 });
+    for (const id of ['w2', 'w3', 'w4'])
+      await registry.register({
+        id,
+        capabilities: ['validate'],
+        health: 'healthy',
+        node: 'n1',
+        resources: {},
+      });
+    await registry.register({
+      id: 'x1',
+      capabilities: ['other'],
+      health: 'healthy',
+      node: 'n1',
+      resources: {},
+    });
+    await d.sweep();
+    const counts = await Promise.all(
+      ['w1', 'w2', 'w3', 'w4'].map(async (a) => (await queued(queues, a)).length),
+    );
+    expect(counts).toEqual([3, 3, 3, 3]);
+    expect(await queued(queues, 'x1')).toEqual([]);
+    expect(d.stats().rebalanced).toBe(9);
+    // The started step stays with its agent; the oldest waiting ones too (it runs them next).
+    expect((await queued(queues, 'w1')).map((t) => t.dispatch.workflowId)).toEqual(['wf-0', 'wf-1', 'wf-2']);
+    expect(started?.payload).toMatchObject({ dispatch: { workflowId: 'wf-0' } });
+    const moved = await queued(queues, 'w2');
+    expect(moved.every((t) => t.dispatch.route === 2 && t.dispatch.agentId === 'w2')).toBe(true);
+    const copies = await copiesByStep(s);
+    expect(copies.size).toBe(12);
+    expect([...copies.values()].every((queues) => queues.length === 1)).toBe(true);
+    // Balanced: a second sweep moves nothing.
+    await d.sweep();
+    expect(d.stats().rebalanced).toBe(9);
+  });
+
+  it('does not rebalance when turned off, nor below the threshold, nor to an agent without the resources', async () => {
+    const { registry, queues, distributor } = await setup([['w1', 'train', 'healthy', { gpu: 4 }]]);
+    const off = distributor({ rebalance: false });
+    for (let n = 0; n < 4; n++) await off.dispatch({ ...request(n, 'train'), requires: { gpu: 1 } });
+    await registry.register({
+      id: 'w2',
+      capabilities: ['train'],
+      health: 'healthy',
+      node: 'n1',
+      resources: {},
+    });
+    await registry.register({
+      id: 'w3',
+      capabilities: ['train'],
+      health: 'healthy',
+      node: 'n1',
+      resources: { gpu: 1 },
+    });
+    await off.sweep();
+    expect(await queued(queues, 'w1')).toHaveLength(4);
+    const on = distributor();
+    await on.sweep();
+    // w3 has one gpu: one step moves there. w2 has none: w1 keeps the rest, though it holds three more.
+    expect(await queued(queues, 'w3')).toHaveLength(1);
+    expect(await queued(queues, 'w2')).toEqual([]);
+    expect(await queued(queues, 'w1')).toHaveLength(3);
+  });
+
   it('rejects bad input and writes nothing: a malformed request, a payload that is not a step, a bad outcome', async () => {
     const { store: s, distributor, answers } = await setup([['v1', 'validate', 'healthy']]);
     const d = distributor();
@@ -378,6 +510,12 @@ describe.each(adapters)('task distributor on $name', (adapter) => {
       code: 'invalid_input',
     });
     await expect(d.dispatch({ ...request(1), stepIndex: -1 })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(d.dispatch({ ...request(1), requires: { gpu: -1 } })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(d.dispatch({ ...request(1), requires: { 'no spaces': 1 } })).rejects.toMatchObject({
       code: 'invalid_input',
     });
     expect(await liveCopies(s)).toEqual([]);

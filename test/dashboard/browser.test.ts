@@ -10,6 +10,7 @@ import { startNode, type GarrisonNode } from '../../src/node/index.js';
 import type { Store } from '../../src/store/index.js';
 import { z } from 'zod';
 import { defineAction, defineAgent, listAuditEvents } from '../../src/agents/index.js';
+import { recordModelUsage } from '../../src/governance/index.js';
 import { defineWorkflow } from '../../src/work/index.js';
 import { launchChromium } from '../support/chromium.js';
 import { adapters } from '../support/stores.js';
@@ -21,6 +22,12 @@ const greeter = defineWorkflow('greeter', async (ctx, name: string) => {
   const got = await ctx.waitForSignal<{ greeting: string }>('go');
   return ctx.step('greet', () => Promise.resolve(`${got?.greeting ?? 'hello'} ${name}`));
 });
+
+/** Waits for two decisions, as an agent loop's tool calls that need approval do. */
+const asker = defineWorkflow('asker', async (ctx) => [
+  await ctx.waitForSignal('approval:agent:0:call-0'),
+  await ctx.waitForSignal('approval:agent:1:call-1'),
+]);
 
 const idler = defineAgent({
   type: 'idler',
@@ -57,7 +64,7 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
 
   async function serve(options: { token?: string } = {}) {
     store = await adapter.open();
-    node = await startNode({ store, nodeName: 'dash-node', workflows: [greeter], agents: [idler] });
+    node = await startNode({ store, nodeName: 'dash-node', workflows: [greeter, asker], agents: [idler] });
     api = await startApiServer(node, { port: 0, ...options });
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -195,5 +202,52 @@ describe.each(adapters)('dashboard in Chromium on $name', (adapter) => {
     await page!.reload();
     await page!.locator('#health.healthy').waitFor({ timeout: SHOWN_WITHIN_MS });
     expect(await login.isVisible()).toBe(false);
+  });
+
+  it("a run waiting on a tool call's approval shows approve and deny buttons; each sends the decision; model usage shows by agent", async () => {
+    const url = await serve();
+    await recordModelUsage(store!, {
+      runId: 'r-1',
+      loop: 'agent',
+      turn: 0,
+      workflow: 'support-reply',
+      agent: 'support',
+      model: 'provider/model',
+      inputTokens: 120,
+      outputTokens: 30,
+      totalTokens: 150,
+      at: Date.now(),
+    });
+    await page!.goto(url);
+    const usage = page!.locator('#usage tr', { hasText: 'support' });
+    await usage.waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect((await usage.locator('td').allTextContents()).slice(0, 5)).toEqual([
+      'support',
+      '1',
+      '120',
+      '30',
+      '150',
+    ]);
+    expect(
+      (await post(url, '/v1/workflows', { name: 'asker', input: null, workflowId: 'ask-1' })).status,
+    ).toBe(201);
+    const row = page!.locator('#workflows tr[data-pick="ask-1"]');
+    await row.locator('td.waiting').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await row.click();
+    const first = page!.locator(`#steps button[data-action="approve"]`);
+    await first.waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await first.getAttribute('data-arg')).toBe(JSON.stringify(['ask-1', 'approval:agent:0:call-0']));
+    await first.click();
+    // The second call waits: deny it, with the reason asked for in a prompt.
+    const deny = page!.locator(`#steps button[data-action="deny"][data-arg*="call-1"]`);
+    await deny.waitFor({ timeout: SHOWN_WITHIN_MS });
+    page!.once('dialog', (dialog) => void dialog.accept('not today'));
+    await deny.click();
+    await row.locator('td.completed').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await node!.workflows.result('ask-1')).toEqual([
+      { approved: true, by: 'dashboard' },
+      { approved: false, by: 'dashboard', reason: 'not today' },
+    ]);
+    expect(await page!.locator('#steps button[data-action="approve"]').count()).toBe(0);
   });
 });

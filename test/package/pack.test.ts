@@ -308,6 +308,14 @@ describe('the packed package', () => {
       );
       const names = JSON.parse(node(['names.mjs'], project)) as Record<string, number>;
       expect(names['.']).toBeGreaterThan(10);
+      // garrison/ai resolves through the exports map, types included; its optional peer `ai` is not
+      // installed here, so it is resolved, not loaded.
+      const aiEntry = node(
+        ['--input-type=module', '-e', "console.log(import.meta.resolve('garrison/ai'))"],
+        project,
+      );
+      expect(aiEntry.trim()).toMatch(/\/node_modules\/garrison\/dist\/ai\/index\.js$/);
+      expect(existsSync(join(installed, 'dist', 'ai', 'index.d.ts'))).toBe(true);
 
       // The application on the installed bin (what npx runs), and a second process starting a workflow.
       const bin = join(project, 'node_modules', '.bin', 'garrison');

@@ -27,7 +27,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
+export interface EmbeddedPostgresOptions {
+  /**
+   * Whether a commit waits for its WAL to reach the disk (`fsync`, `synchronous_commit`,
+   * `full_page_writes` on). Default true: benchmarks measure a durable server. Off, committed data
+   * survives anything but a crash of the server itself or of the machine.
+   */
+  readonly durable?: boolean;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'garrison-pg-'));
   chmodSync(root, 0o777);
   const databaseDir = join(root, 'data');
@@ -40,7 +49,12 @@ export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
     password,
     persistent: false,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      ...['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+      ...(options.durable === false
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : ['-c', 'fsync=on']),
+    ],
     onLog: () => undefined,
     onError: () => undefined,
   });

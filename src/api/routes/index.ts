@@ -2,6 +2,7 @@
 import type { ApiContext } from '../context.js';
 import type { Route } from '../route.js';
 import { agentRoutes } from './agents.js';
+import { aiRoutes } from './ai.js';
 import { coordinationRoutes } from './coordination.js';
 import { operationRoutes } from './operations.js';
 import { systemRoutes, type SystemRouteOptions } from './system.js';
@@ -17,6 +18,7 @@ export function apiRoutes(ctx: ApiContext, system: SystemRouteOptions): Route[] 
     ...taskRoutes(ctx),
     ...operationRoutes(ctx),
     ...coordinationRoutes(ctx),
+    ...aiRoutes(ctx),
     ...systemRoutes(ctx, system),
   ];
 }

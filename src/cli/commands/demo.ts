@@ -48,6 +48,10 @@ function printSummary(summary: DemoSummary, json: boolean, recovery?: string): v
       ...(summary.steps.repeats > 0
         ? [`${summary.steps.repeats} redelivered step(s) found their effect already done and did nothing`]
         : []),
+      `fan-out: ${summary.fanOut.steps} charges confirmed by every validator, answers gathered ` +
+        `(${summary.fanOut.answered} answers, ${summary.fanOut.failed} missing)`,
+      `rate limit: payment gateway at most ${summary.rateLimiter.refillPerSecond} calls/s, bursts of ` +
+        `${summary.rateLimiter.capacity} (a token bucket in the store, shared by every node)`,
       ...(recovery === undefined ? [] : [recovery]),
       `${summary.agents} agents, ${(summary.elapsedMs / 1000).toFixed(1)} s`,
       '',

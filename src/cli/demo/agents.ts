@@ -1,8 +1,10 @@
 /**
  * The demo's agents: validators, processors and reporters. The processor calls a flaky external payment
- * service through a circuit breaker with retries; when the breaker is open or the retries run out, the
- * action fails and its task is retried later by the queue — never lost, never charged twice (the ledger
- * records each effect once by its step key).
+ * service through a rate limiter (a token bucket in the store, shared by every node) and a circuit
+ * breaker with retries; when the breaker is open or the retries run out, the action fails and its task is
+ * retried later by the queue — never lost, never charged twice (the ledger records each effect once by
+ * its step key). Every validator also confirms each charge: the workflow fans `confirm` out to all of
+ * them and gathers their answers.
  */
 import { z } from 'zod';
 import { GarrisonError } from '../../errors.js';
@@ -13,7 +15,13 @@ import {
   withDirectives,
   type ActionContext,
 } from '../../agents/index.js';
-import { exponentialBackoff, retry, sleep, type BreakerRegistry } from '../../resilience/index.js';
+import {
+  exponentialBackoff,
+  retry,
+  sleep,
+  type BreakerRegistry,
+  type StoreRateLimiter,
+} from '../../resilience/index.js';
 import type { Clock } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { recordEffect } from './ledger.js';
@@ -43,11 +51,16 @@ export class FlakyGateway {
   }
 }
 
+/** The gateway's rate limit: a bucket of this many calls, refilled at this rate per second. */
+export const GATEWAY_LIMIT = { name: 'demo.payments', capacity: 10, refillPerSecond: 100 } as const;
+
 export interface DemoAgentDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly breakers: BreakerRegistry;
   readonly gateway: FlakyGateway;
+  /** Paces the calls to the gateway (shared by every node through the store). */
+  readonly limiter: StoreRateLimiter;
   /** Simulated work per action, in ms. Default 0. */
   readonly stepMs?: number;
 }
@@ -60,6 +73,27 @@ async function effect(deps: DemoAgentDeps, ctx: ActionContext<Handled>, key: str
 }
 
 const bump = (ctx: ActionContext<Handled>) => directive.setState({ handled: ctx.state.handled + 1 });
+
+/**
+ * A validator's confirmation of a charge: what the workflow fans out to every validator
+ * (`ctx.dispatchAll`). It has no external effect, so the ledger does not record it.
+ */
+export const confirmAction = defineAction({
+  name: 'confirm',
+  input: z.strictObject({ ...keyed, receipt: z.string().min(1) }),
+  output: z.object({ confirmed: z.boolean(), by: z.string() }),
+  run: (ctx: ActionContext<Handled>, input) =>
+    withDirectives({ confirmed: input.receipt.startsWith('rcpt-'), by: ctx.agentId }, bump(ctx)),
+});
+
+/** Waits for a token of the gateway's bucket (the wait is the bucket's own `retryAfterMs`). */
+async function paced(deps: DemoAgentDeps, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    const decision = await deps.limiter.tryAcquire('gateway');
+    if (decision.allowed) return;
+    await sleep(deps.clock, Math.max(1, decision.retryAfterMs), signal);
+  }
+}
 
 export function demoAgents(deps: DemoAgentDeps) {
   const check = defineAction({
@@ -80,7 +114,11 @@ export function demoAgents(deps: DemoAgentDeps) {
       let receipt: string;
       try {
         receipt = await retry(
-          () => breaker.call(() => deps.gateway.charge(input.key, input.flaky)),
+          () =>
+            breaker.call(async () => {
+              await paced(deps, ctx.signal);
+              return deps.gateway.charge(input.key, input.flaky);
+            }),
           exponentialBackoff({ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 200 }),
           { clock: deps.clock, signal: ctx.signal, operation: 'payments.charge' },
         );
@@ -113,7 +151,7 @@ export function demoAgents(deps: DemoAgentDeps) {
       actions,
     });
   return {
-    validator: agent('demo.validator', 'validate', [check]),
+    validator: agent('demo.validator', 'validate', [check, confirmAction]),
     processor: agent('demo.processor', 'process', [charge]),
     reporter: agent('demo.reporter', 'report', [publish]),
   };

@@ -4,7 +4,8 @@
  * store's effect ledger, so it is a factory given the store.
  */
 import { defineApp } from '../../app/index.js';
-import { demoAgents, FlakyGateway } from './agents.js';
+import { createStoreRateLimiter } from '../../resilience/index.js';
+import { demoAgents, FlakyGateway, GATEWAY_LIMIT } from './agents.js';
 import { ensureLedger } from './ledger.js';
 import { orderWorkflow } from './workflows.js';
 
@@ -15,7 +16,15 @@ export const DEMO_AGENTS = 2;
 
 export default defineApp(async ({ store, clock, breakers }) => {
   await ensureLedger(store);
-  const team = demoAgents({ store, clock, breakers, gateway: new FlakyGateway(2), stepMs: DEMO_STEP_MS });
+  const limiter = createStoreRateLimiter(store, { ...GATEWAY_LIMIT, clock });
+  const team = demoAgents({
+    store,
+    clock,
+    breakers,
+    gateway: new FlakyGateway(2),
+    limiter,
+    stepMs: DEMO_STEP_MS,
+  });
   return {
     version: 'demo',
     workflows: [orderWorkflow],

@@ -16,6 +16,7 @@
  *                                                 a step taken from a dead agent with nowhere to go.
  */
 import { z } from 'zod';
+import { requirementsSchema } from './resources.js';
 
 /** What every parking queue name starts with: `dispatch:<capability>`. */
 export const PARKING_PREFIX = 'dispatch:';
@@ -40,6 +41,10 @@ export const dispatchInfoSchema = z.strictObject({
   route: z.number().int().min(1),
   /** Attempts of the action the workflow asked for (`retry.maxAttempts`); default the distributor's. */
   maxAttempts: z.number().int().min(1).max(1000).optional(),
+  /** Resources the step holds on its agent while it is queued or running there (`requires`). */
+  requires: requirementsSchema.optional(),
+  /** Pinned to `agentId` (a fan-out's part): failed with `agent_unavailable` rather than moved. */
+  pinned: z.literal(true).optional(),
 });
 export type DispatchInfo = z.infer<typeof dispatchInfoSchema>;
 
@@ -77,4 +82,6 @@ export const dispatchRequestSchema = z.object({
   input: z.unknown(),
   idempotencyKey: z.string().min(1).max(500),
   maxAttempts: z.number().int().min(1).max(1000).optional(),
+  requires: requirementsSchema.optional(),
+  agentId: z.string().min(1).max(200).optional(),
 });

@@ -9,7 +9,7 @@ import { GarrisonError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import { withStoredContext } from '../../telemetry/index.js';
 import type { QueueClient } from '../../work/index.js';
-import type { DispatchedTask } from './dispatched-task.js';
+import { PARKING_PREFIX, type DispatchedTask } from './dispatched-task.js';
 
 /** A hand-off would have replaced a step's live task by nothing (a task under its key existed already). */
 export class DispatchConflictError extends GarrisonError {
@@ -20,23 +20,29 @@ export class DispatchConflictError extends GarrisonError {
   }
 }
 
-/** True when the task is still queued or running; locks its row until the transaction ends. */
-export async function lockLive(tx: Tx, taskId: number): Promise<boolean> {
-  return (await lockLiveRow(tx, taskId)) !== undefined;
+/**
+ * True when the task is still queued or running (only queued with `queuedOnly`: a step being rebalanced
+ * is not taken from an agent that started it); locks its row until the transaction ends.
+ */
+export async function lockLive(tx: Tx, taskId: number, queuedOnly = false): Promise<boolean> {
+  return (await lockStep(tx, taskId, queuedOnly)) !== undefined;
 }
 
-/** `lockLive`, answering the live task's stored trace context (undefined when it is not live). */
-async function lockLiveRow(
+/** `lockLive`, answering the live task's queue and stored trace context (undefined when it is not live). */
+async function lockStep(
   tx: Tx,
   taskId: number,
-): Promise<{ traceparent: string | null; tracestate: string | null } | undefined> {
+  queuedOnly: boolean,
+): Promise<{ queue: string; traceparent: string | null; tracestate: string | null } | undefined> {
   const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : ''; // SQLite transactions are serial already
-  const rows = await tx.query<{ state: string; traceparent: string | null; tracestate: string | null }>(
-    `SELECT state, traceparent, tracestate FROM garrison_tasks WHERE id = $1${lock}`,
-    [taskId],
-  );
+  const rows = await tx.query<{
+    state: string;
+    queue: string;
+    traceparent: string | null;
+    tracestate: string | null;
+  }>(`SELECT state, queue, traceparent, tracestate FROM garrison_tasks WHERE id = $1${lock}`, [taskId]);
   const row = rows[0];
-  return row?.state === 'queued' || row?.state === 'running' ? row : undefined;
+  return row?.state === 'queued' || (row?.state === 'running' && !queuedOnly) ? row : undefined;
 }
 
 /** Where a step goes next. */
@@ -56,10 +62,14 @@ export async function moveStep(
   from: number,
   to: Destination,
   maxAttempts: number,
+  queuedOnly = false,
 ): Promise<boolean> {
-  const live = await lockLiveRow(tx, from);
+  const live = await lockStep(tx, from, queuedOnly);
   if (live === undefined) return false;
-  await queues.cancel(from, { tx });
+  // A parked copy (the anchor, or a step parked off a dead agent) has done its work once the step is on
+  // an agent: it completes. A task taken off an agent's queue is cancelled there.
+  if (live.queue.startsWith(PARKING_PREFIX)) await queues.handOver(from, { tx });
+  else await queues.cancel(from, { tx });
   // The successor keeps the step's trace context (the workflow's dispatch span), not the mover's.
   await withStoredContext(live.traceparent, live.tracestate, () => place(tx, queues, to, maxAttempts));
   return true;

@@ -77,3 +77,25 @@ export async function strandedSteps(
   );
   return found(rows);
 }
+
+/**
+ * Up to `limit` queued (not started) dispatched steps of `capability` on one agent's queue, newest first:
+ * what rebalancing may take from a busy agent.
+ */
+export async function queuedSteps(
+  store: Store,
+  queue: string,
+  capability: string,
+  limit: number,
+): Promise<FoundTask[]> {
+  const pg = store.dialect === 'postgres';
+  const ofCapability = pg
+    ? "(payload -> 'dispatch' ->> 'capability') = $2"
+    : "json_extract(payload, '$.dispatch.capability') = $2";
+  const rows = await store.query<{ id: number | string; queue: string; payload: unknown }>(
+    `SELECT id, queue, payload FROM garrison_tasks WHERE queue = $1 AND state = 'queued' AND ${ofCapability} ` +
+      'ORDER BY id DESC LIMIT $3',
+    [queue, capability, limit],
+  );
+  return found(rows);
+}

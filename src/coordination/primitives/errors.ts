@@ -46,6 +46,12 @@ export const CoordinationErrorCode = {
   poolItemLost: 'pool_item_lost',
   /** The pool cannot be removed while an item is checked out. Retryable. */
   poolInUse: 'pool_in_use',
+  /** A capability-wide round found no healthy agent with the capability to take part. */
+  noParticipants: 'no_participants',
+  /** Only the participants fixed at a capability-wide round's start may take part in it. */
+  notAParticipant: 'not_a_participant',
+  /** No capability-wide round has that name (or id). */
+  roundNotFound: 'round_not_found',
   /** The primitives were closed while a caller waited. */
   closed: 'coordination_closed',
 } as const;

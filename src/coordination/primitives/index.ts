@@ -38,6 +38,13 @@ export {
   type CoordinationPageOptions,
 } from './listing.js';
 export type { Arrival, BarrierStatus, CoordinationBarriers } from './barriers.js';
+export {
+  CapabilityRoundError,
+  type CapabilityBarrier,
+  type CapabilityCoordination,
+  type CapabilityProposal,
+  type CapabilityProposeOptions,
+} from './capability.js';
 export type { CoordinationConsensus, ProposeOptions } from './consensus.js';
 export { ProposalStatus, type Proposal, type Vote } from './proposals.js';
 export type { Lease, LeaseKind, LeaseState } from './leases.js';

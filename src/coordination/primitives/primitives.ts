@@ -6,9 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { AgentRegistry } from '../../registry/index.js';
 import type { Clock, Runtime } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { createBarriers, type CoordinationBarriers } from './barriers.js';
+import { createCapabilityCoordination, type CapabilityCoordination } from './capability.js';
 import { createConsensus, type CoordinationConsensus } from './consensus.js';
 import type { PrimitivesContext } from './context.js';
 import { createLeaderElection, type LeaderElection } from './leaders.js';
@@ -37,6 +39,8 @@ export interface CoordinationPrimitivesOptions {
   readonly pollMs?: number;
   /** Receives failures no caller awaits (freeing the leases of an exited process). Default: a process warning. */
   readonly onError?: (error: unknown) => void;
+  /** The agent registry: with it, `capability` runs consensus and barriers among an agent capability. */
+  readonly registry?: Pick<AgentRegistry, 'findCapableHealthy'>;
 }
 
 /** Counters of a node's primitives. */
@@ -66,6 +70,8 @@ export class CoordinationPrimitives {
   readonly barriers: CoordinationBarriers;
   readonly consensus: CoordinationConsensus;
   readonly pools: CoordinationPools;
+  /** Consensus and barriers among the agents with a capability; undefined without `registry`. */
+  readonly capability: CapabilityCoordination | undefined;
   readonly nodeId: string;
   /** This instance's boot id: leases of processes of an earlier boot of the node are freed by `recover`. */
   readonly boot: string;
@@ -95,6 +101,10 @@ export class CoordinationPrimitives {
     this.barriers = createBarriers(this.ctx);
     this.consensus = createConsensus(this.ctx);
     this.pools = createPools(this.ctx, leases);
+    this.capability =
+      options.registry === undefined
+        ? undefined
+        : createCapabilityCoordination(this.ctx, options.registry, this.consensus, this.barriers);
   }
 
   /**

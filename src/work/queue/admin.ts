@@ -91,6 +91,19 @@ export async function cancelTask(
   return within === undefined ? store.transaction(run) : run(within);
 }
 
+/**
+ * Retires a queued task whose work goes on in another one (a dispatched step's anchor once the step is
+ * on an agent's queue): completed without running, so that it reads as done rather than as cancelled.
+ * True when it was queued.
+ */
+export async function handOverTask(tx: Tx, id: number, now: number): Promise<boolean> {
+  const rows = await tx.query<{ id: number | string }>(
+    "UPDATE garrison_tasks SET state = 'completed', finished_at = $2 WHERE id = $1 AND state = 'queued' RETURNING id",
+    [id, now],
+  );
+  return rows.length > 0;
+}
+
 /** Puts dead tasks back in their queue with their attempts reset; answers the queues touched and the count. */
 export async function retryDeadTasks(
   store: Store,

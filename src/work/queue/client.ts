@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Store, Tx } from '../../store/index.js';
 import {
   cancelTask,
+  handOverTask,
   getTask,
   listTasks,
   purgeTasks,
@@ -77,6 +78,11 @@ export interface QueueClient {
    * afterwards; `task_not_found` when there is no such task. With `tx`, inside the caller's transaction.
    */
   cancel(id: number, options?: { readonly tx?: Tx }): Promise<TaskState>;
+  /**
+   * Inside `tx`: completes a queued task without running it, because its work goes on in another task
+   * enqueued in the same transaction (a hand-off). False when it was not queued.
+   */
+  handOver(id: number, options: { readonly tx: Tx }): Promise<boolean>;
   /** Dead letters by id; page with `afterId`. `limit` default 100. */
   listDead(filter?: {
     readonly queue?: string;
@@ -342,6 +348,10 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       const state = await cancelTask(store, id, clock.now(), opts?.tx);
       if (state === undefined) throw new QueueError(QueueErrorCode.taskNotFound, `no task has id ${id}`);
       return state;
+    },
+
+    handOver(id, opts) {
+      return handOverTask(opts.tx, id, clock.now());
     },
 
     listDead(filter = {}) {

@@ -6,13 +6,18 @@
 import { ValidationError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import { startChild } from './children.js';
+import { dispatchAll } from './dispatch-all.js';
 import { dispatch, dispatchTarget } from './dispatch-step.js';
+import { asError } from './errors.js';
 import type { RunExecution } from './execution.js';
 import { checkName } from './names.js';
+import { deprecatePatch, patched } from './patches.js';
 import { journaledStep } from './steps.js';
 import type {
   ChildHandle,
   DispatchableAction,
+  DispatchAllOptions,
+  DispatchAllResult,
   DispatchOptions,
   StartChildOptions,
   StepContext,
@@ -37,6 +42,14 @@ export class Context implements WorkflowContext {
 
   get signal(): AbortSignal {
     return this.run.signal;
+  }
+
+  patched(changeId: string): boolean {
+    return patched(this.run, changeId);
+  }
+
+  deprecatePatch(changeId: string): void {
+    deprecatePatch(this.run, changeId);
   }
 
   step<T>(name: string, fn: (step: StepContext) => Promise<T>, options?: StepOptions<T>): Promise<T> {
@@ -98,6 +111,18 @@ export class Context implements WorkflowContext {
     // Bad input fails here, in the workflow, naming the fields, before anything is handed off.
     (target as DispatchableAction<unknown, unknown>).parseInput(second);
     return dispatch(this.run, capability, action, second, options);
+  }
+
+  dispatchAll<I, O>(
+    action: DispatchableAction<I, O>,
+    input: I,
+    options?: DispatchAllOptions,
+  ): Promise<Array<DispatchAllResult<O>>> {
+    try {
+      return dispatchAll(this.run, action, input, options) as Promise<Array<DispatchAllResult<O>>>;
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
   }
 }
 

@@ -17,7 +17,15 @@ import type { DispatchOptions, WorkflowErrorInfo } from './types.js';
 export interface CheckedDispatchOptions {
   readonly timeoutMs?: number;
   readonly maxAttempts?: number;
+  readonly requires?: Readonly<Record<string, number>>;
+  /** Pinned to this agent (a fan-out's part): it fails with `agent_unavailable` rather than move. */
+  readonly agentId?: string;
 }
+
+/** How a dispatched step ended, as journaled. */
+export type DispatchSettled =
+  | { readonly status: 'completed'; readonly output: unknown }
+  | { readonly status: 'failed'; readonly error: WorkflowErrorInfo };
 
 const optionsSchema = z.strictObject({
   capability: z.string().min(1).max(200).optional(),
@@ -28,6 +36,12 @@ const optionsSchema = z.strictObject({
     .max(2 ** 31)
     .optional(),
   retry: z.strictObject({ maxAttempts: z.number().int().min(1).max(1000).optional() }).optional(),
+  requires: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'a resource name is [A-Za-z_][A-Za-z0-9_-]*'),
+      z.number().positive().finite(),
+    )
+    .optional(),
 });
 
 /** The capability, action name and options of a typed `ctx.dispatch(action, input, options)`. */
@@ -51,7 +65,7 @@ export function dispatchTarget(
   return {
     capability: checkName(capability, 'ctx.dispatch'),
     action,
-    options: { timeoutMs: o.timeoutMs, maxAttempts: o.retry?.maxAttempts },
+    options: { timeoutMs: o.timeoutMs, maxAttempts: o.retry?.maxAttempts, requires: o.requires },
   };
 }
 
@@ -64,9 +78,46 @@ export async function dispatch(
 ): Promise<unknown> {
   const idx = run.nextIdx++;
   const name = `${capability}.${action}`;
+  const done = await dispatchAt(run, idx, name, capability, action, input, options);
+  if (done.status === 'completed') return done.output;
+  throw dispatchFailed(name, idx, done.error);
+}
+
+/** The request a dispatched step hands off (the same on every hand-off of it). */
+export function handOffOf(
+  run: RunExecution,
+  idx: number,
+  capability: string,
+  action: string,
+  input: unknown,
+  options: CheckedDispatchOptions,
+): DispatchRequest {
+  return {
+    workflowId: run.id,
+    stepIndex: idx,
+    capability,
+    action,
+    input,
+    idempotencyKey: `${run.id}:${idx}`,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.agentId === undefined ? {} : { agentId: options.agentId }),
+    ...(options.requires === undefined ? {} : { requires: options.requires }),
+  };
+}
+
+/** Replays or performs the dispatched step at `idx`; resolves with how it ended (never throws for it). */
+export async function dispatchAt(
+  run: RunExecution,
+  idx: number,
+  name: string,
+  capability: string,
+  action: string,
+  input: unknown,
+  options: CheckedDispatchOptions,
+): Promise<DispatchSettled> {
   const entry = run.replayed(idx, name, 'dispatch');
-  if (entry?.status === 'completed') return entry.output;
-  if (entry?.status === 'failed') throw dispatchFailed(name, idx, entry.error ?? UNKNOWN_ERROR);
+  if (entry?.status === 'completed') return { status: 'completed', output: entry.output };
+  if (entry?.status === 'failed') return { status: 'failed', error: entry.error ?? UNKNOWN_ERROR };
   const dispatcher = run.host.dispatcher;
   if (dispatcher === undefined) {
     throw new WorkflowError(
@@ -112,15 +163,7 @@ export async function dispatch(
   // The hand-off happens only once the pending entry is durable.
   await run.boundary();
   const outcome = run.wait(idx, 'dispatch', dueAt);
-  const handOff: DispatchRequest = {
-    workflowId: run.id,
-    stepIndex: idx,
-    capability,
-    action,
-    input: request,
-    idempotencyKey: `${run.id}:${idx}`,
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
-  };
+  const handOff = handOffOf(run, idx, capability, action, request, options);
   // The hand-off runs in the dispatch span: the task it writes stores that span as its parent.
   const result = await traceWait<WaitResult>(
     run,
@@ -142,8 +185,8 @@ export async function dispatch(
   );
   const done = result.kind === 'entry' ? result.entry : await timedOut(run, idx, name, handOff);
   run.writePatch({ status: 'running', wakeAt: null }, false);
-  if (done?.status === 'completed') return done.output;
-  throw dispatchFailed(name, idx, done?.error ?? UNKNOWN_ERROR);
+  if (done?.status === 'completed') return { status: 'completed', output: done.output };
+  return { status: 'failed', error: done?.error ?? UNKNOWN_ERROR };
 }
 
 /**
@@ -156,6 +199,7 @@ async function timedOut(run: RunExecution, idx: number, name: string, handOff: D
   if (stored !== undefined && stored.status !== 'pending') return stored;
   const detail = parseDetail(stored?.detail);
   const taken = detail.waiting?.reason === 'assigned' || (detail.attempts?.length ?? 0) > 0;
+  const short = detail.waiting?.reason === 'no_capacity';
   const error = taken
     ? new WorkflowError(
         WorkflowErrorCode.dispatchTimeout,
@@ -164,7 +208,9 @@ async function timedOut(run: RunExecution, idx: number, name: string, handOff: D
       )
     : new WorkflowError(
         WorkflowErrorCode.noCapableAgent,
-        `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
+        short
+          ? `dispatched step ${idx} (${name}) timed out: no healthy agent with the capability "${capability}" had the resources it requires free`
+          : `dispatched step ${idx} (${name}) timed out: no healthy agent has the capability "${capability}"`,
         { details: { step: name, index: idx, capability } },
       );
   // Failed here (not answered meanwhile): nothing still parked may reach an agent now.

@@ -19,6 +19,14 @@ export interface DispatchRequest {
   readonly idempotencyKey: string;
   /** Attempts of the action (`ctx.dispatch` option `retry.maxAttempts`). Default: the dispatcher's. */
   readonly maxAttempts?: number;
+  /** Resources the step needs on its agent (`ctx.dispatch` option `requires`). */
+  readonly requires?: Readonly<Record<string, number>>;
+  /**
+   * Pinned to this agent (one part of `ctx.dispatchAll`): only it may run the step. When it is not
+   * healthy at the hand-off, or is gone or unhealthy before it answers, the step fails with
+   * `agent_unavailable` instead of moving to another agent.
+   */
+  readonly agentId?: string;
 }
 
 /** Where a dispatched step's outcome goes: into the run's journal. */
@@ -52,6 +60,11 @@ export interface Dispatcher {
    * starts it late. Work an agent already holds is left to finish (its late answer is ignored).
    */
   withdraw?(request: DispatchRequest): Promise<void>;
+  /**
+   * The agents that may take a step needing `capability` now (healthy ones): the participants of a
+   * fan-out (`ctx.dispatchAll`), which journals them. Without it a fan-out fails with `no_dispatcher`.
+   */
+  participants?(capability: string): Promise<readonly string[]>;
 }
 
 /** A handler of the in-process dispatcher. */

@@ -29,6 +29,12 @@ export const WorkflowErrorCode = {
   noCapableAgent: 'no_capable_agent',
   /** A dispatched step's timeout passed while an agent had it (its result came too late or never). */
   dispatchTimeout: 'dispatch_timeout',
+  /** A fan-out's agent (`ctx.dispatchAll`) was gone or unhealthy: its part was not moved to another. */
+  agentUnavailable: 'agent_unavailable',
+  /** A fan-out's part still running when its quorum was reached: its answer is not waited for. */
+  dispatchCancelled: 'dispatch_cancelled',
+  /** A fan-out (`ctx.dispatchAll`) could not get `quorum` successful answers. */
+  quorumNotMet: 'quorum_not_met',
   /** No dispatcher was given to the engine. */
   noDispatcher: 'no_dispatcher',
   /** One or more compensations failed after their last attempt. */

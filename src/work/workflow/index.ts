@@ -18,6 +18,8 @@ export {
   WorkflowStatus,
   type ChildHandle,
   type DispatchableAction,
+  type DispatchAllOptions,
+  type DispatchAllResult,
   type DispatchAttempt,
   type DispatchOptions,
   type DispatchRetryPolicy,

@@ -165,6 +165,18 @@ export interface WorkflowContext {
   /** Aborted when the run is cancelled. */
   readonly signal: AbortSignal;
   /**
+   * Whether this run takes the new code of change `changeId` (1–150 of letters, digits, `_ . : -`):
+   * true for runs that reach this point on code that has the call (journaled, so a replay answers the
+   * same), false for runs that passed this point on the code before it. See docs/workflows.md,
+   * _Changing code safely_.
+   */
+  patched(changeId: string): boolean;
+  /**
+   * Takes the place of `patched(changeId)` once no run that took the old path is left: consumes the
+   * marker of a run that journaled one here, and is nothing for the others.
+   */
+  deprecatePatch(changeId: string): void;
+  /**
    * Runs `fn` once and journals its result under the next step index; after a restart the journaled
    * result is returned without running `fn` again. Effects outside the store are at least once: use
    * `step.idempotencyKey` to make them exactly once on the other side.
@@ -209,7 +221,39 @@ export interface WorkflowContext {
    * @deprecated Untyped form, kept for compatibility: pass an action (`agent.action('name')`) instead.
    */
   dispatch<T = unknown>(capability: string, action: string, input?: unknown): Promise<T>;
+  /**
+   * Fan-out: the same action on every healthy agent with the capability, one dispatched step each,
+   * gathered. The participants are read from the registry once and journaled (a replay sees the same
+   * set). Without `quorum` it waits for every answer; with it, for `quorum` successes, and the parts
+   * still running then are cancelled (`dispatch_cancelled`). Per-agent failures are in the result; it
+   * throws only `quorum_not_met` (fewer successes than `quorum` are possible) or `no_capable_agent`
+   * (nobody to ask, without `quorum`). See docs/workflows.md.
+   */
+  dispatchAll<I, O>(
+    action: DispatchableAction<I, O>,
+    input: I,
+    options?: DispatchAllOptions,
+  ): Promise<Array<DispatchAllResult<O>>>;
 }
+
+/** Options of `ctx.dispatchAll`: those of `ctx.dispatch`, and the fan-out's own. */
+export interface DispatchAllOptions extends DispatchOptions {
+  /**
+   * Successful answers needed, 1 or more. Once reached the other parts are cancelled; once it cannot be
+   * reached any more the fan-out fails with `quorum_not_met`. Default: wait for every participant.
+   */
+  readonly quorum?: number;
+  /**
+   * Most participants (the first in agent id order). Also the number of journal indices the fan-out
+   * reserves, so it must stay the same across versions of the workflow. Default 32, at most 256.
+   */
+  readonly maxParticipants?: number;
+}
+
+/** One participant's answer in a fan-out. */
+export type DispatchAllResult<O> =
+  | { readonly agent: string; readonly ok: true; readonly value: O }
+  | { readonly agent: string; readonly ok: false; readonly error: WorkflowErrorInfo };
 
 /**
  * An action a workflow can dispatch: what `defineAction` returns (then `options.capability` is needed)
@@ -239,6 +283,12 @@ export interface DispatchOptions {
   readonly timeoutMs?: number;
   /** Attempts of the agent's action (the queue's retries). */
   readonly retry?: DispatchRetryPolicy;
+  /**
+   * Resources the step needs on its agent (`{ memory_mb: 512 }`, names as agents report them in the
+   * registry): it goes only to an agent with that much free, and holds it while queued or running
+   * there. Default none.
+   */
+  readonly requires?: Readonly<Record<string, number>>;
 }
 
 /** How often an agent runs a dispatched action that fails with a retryable error. */
@@ -252,8 +302,11 @@ export interface DispatchRetryPolicy {
 
 /** Why a dispatched step has no result yet, as recorded on its journal entry. */
 export interface DispatchWait {
-  /** `no_capable_agent`: parked until a healthy agent with the capability exists; `assigned`: on an agent. */
-  readonly reason: 'no_capable_agent' | 'assigned';
+  /**
+   * `no_capable_agent`: parked until a healthy agent with the capability exists; `no_capacity`: parked
+   * until one has the resources the step requires free; `assigned`: on an agent.
+   */
+  readonly reason: 'no_capable_agent' | 'no_capacity' | 'assigned';
   readonly capability: string;
   /** The agent holding the step (`assigned`). */
   readonly agentId?: string;

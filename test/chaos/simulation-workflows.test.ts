@@ -1,0 +1,4 @@
+/** The deterministic simulation of the workflows (see simulation.ts): its seeds, and a seed's replay. */
+import { describeSimulation } from './simulation.js';
+
+describeSimulation('workflows');
