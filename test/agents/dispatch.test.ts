@@ -143,7 +143,7 @@ describe.each(adapters)('workflow steps dispatched to agents on $name', (adapter
       );
     }, 'every run completed');
     expect(training.most).toBe(2);
-    const by = await Promise.all(runs.map(async (r) => ((await r.result())).by));
+    const by = await Promise.all(runs.map(async (r) => (await r.result()).by));
     expect(new Set(by)).toEqual(new Set(['trainer-1', 'trainer-2']));
   });
 

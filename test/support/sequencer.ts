@@ -23,6 +23,9 @@ const LONGEST_FIRST = [
   'test/ai/crash.test.ts',
   'test/coordination/workflow-crash.test.ts',
   'test/node/recovery.test.ts',
+  'test/coordination/fan-out-crash.test.ts',
+  'test/telemetry/trace-crash.test.ts',
+  'test/coordination/capability-crash.test.ts',
 ];
 
 export class LongestFirst extends BaseSequencer {
