@@ -79,8 +79,8 @@ export async function strandedSteps(
 }
 
 /**
- * Up to `limit` queued (not started) dispatched steps of `capability` on one agent's queue, newest first:
- * what rebalancing may take from a busy agent.
+ * Up to `limit` queued (not started) dispatched steps of `capability` on one agent's queue, newest first,
+ * fan-out parts (pinned to the agent) left out: what rebalancing may take from a busy agent.
  */
 export async function queuedSteps(
   store: Store,
@@ -89,9 +89,10 @@ export async function queuedSteps(
   limit: number,
 ): Promise<FoundTask[]> {
   const pg = store.dialect === 'postgres';
+  // A fan-out's part is pinned to its agent: it never moves.
   const ofCapability = pg
-    ? "(payload -> 'dispatch' ->> 'capability') = $2"
-    : "json_extract(payload, '$.dispatch.capability') = $2";
+    ? "(payload -> 'dispatch' ->> 'capability') = $2 AND (payload -> 'dispatch' -> 'pinned') IS NULL"
+    : "json_extract(payload, '$.dispatch.capability') = $2 AND json_extract(payload, '$.dispatch.pinned') IS NULL";
   const rows = await store.query<{ id: number | string; queue: string; payload: unknown }>(
     `SELECT id, queue, payload FROM garrison_tasks WHERE queue = $1 AND state = 'queued' AND ${ofCapability} ` +
       'ORDER BY id DESC LIMIT $3',

@@ -170,10 +170,18 @@ export async function dispatchAt(
     SpanName.dispatch,
     dispatchAttributes(run, idx, capability, action),
     async () => {
+      // Answered before its hand-off committed (a fan-out's quorum cancelled it meanwhile): the withdrawal
+      // then may have found nothing yet, so what the hand-off wrote is withdrawn once more after it.
+      let answered = false;
+      outcome.then(
+        () => (answered = true),
+        () => undefined, // a halted wait: nothing to withdraw here
+      );
       // Counted as work in flight: the run is not parked while the hand-off itself may still fail.
       run.stepStarted();
       try {
         await dispatcher.dispatch(handOff, run.host.results);
+        if (answered) await dispatcher.withdraw?.(handOff);
       } catch (error) {
         if (run.halted !== undefined) return never();
         await run.host.results.failDispatched(run.id, idx, error);

@@ -104,7 +104,9 @@ describe.each(adapters)('changing workflow code on $name', (adapter) => {
     await h.clock.advance(8 * HOUR);
     expect(await second.result(run.workflowId)).toBe('v3');
     expect(await newer.result()).toBe('v3');
-    expect(ran).toEqual(['draft d', 'review d', 'draft e', 'review e', 'publish d', 'publish e']);
+    // Both wake at the same moment: each document's own order is what is fixed.
+    expect(ran.filter((r) => r.endsWith(' d'))).toEqual(['draft d', 'review d', 'publish d']);
+    expect(ran.filter((r) => r.endsWith(' e'))).toEqual(['draft e', 'review e', 'publish e']);
   });
 
   it('a replay that meets a removed step is non_determinism, shown on the failed run', async () => {
