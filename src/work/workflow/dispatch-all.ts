@@ -99,18 +99,17 @@ async function gather(
       WorkflowErrorCode.dispatchCancelled,
       `fan-out ${f.name}: not needed any more (quorum ${f.quorum} decided)`,
     );
-    for (const i of open) {
-      const idx = base + i;
-      if (await run.host.results.failDispatched(run.id, idx, error)) {
-        const handOff = handOffOf(run, idx, f.capability, f.action, f.input, {
-          ...f.checked,
-          agentId: agents[i],
-        });
-        await run.host.dispatcher?.withdraw?.(handOff);
-      }
-    }
+    for (const i of open) await run.host.results.failDispatched(run.id, base + i, error);
   }
   const ended = await Promise.all(parts);
+  // Every part's hand-off has committed now (a run is never parked with one in flight). What of a
+  // cancelled part still waits on its agent's queue is withdrawn — on every execution, since one that
+  // cancelled and was then parked or halted before withdrawing leaves it to its replay.
+  for (const [i, done] of ended.entries())
+    if (done.status === 'failed' && done.error.code === WorkflowErrorCode.dispatchCancelled)
+      await run.host.dispatcher?.withdraw?.(
+        handOffOf(run, base + i, f.capability, f.action, f.input, { ...f.checked, agentId: agents[i] }),
+      );
   const results = agents.map((agent, i): DispatchAllResult<unknown> => {
     const done = ended[i]!;
     return done.status === 'completed'
